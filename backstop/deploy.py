@@ -15,6 +15,17 @@ from ape import chain, project
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 
+from backstop.model.ledger import Tier
+from backstop.units import market_id, to_usdc, to_wad
+
+DEFAULT_TIERS: tuple[Tier, ...] = (
+    # notional bracket [usdc], initial margin (max leverage = 10_000 / bps), maintenance, tail-risk fee
+    Tier(to_usdc(50_000), 500, 250, 0),  # up to $50k: 20x, 2.5% maintenance
+    Tier(to_usdc(250_000), 1_000, 500, 5),  # up to $250k: 10x, 5%, 0.05% tail-risk margin
+    Tier(to_usdc(1_000_000), 2_000, 1_000, 20),  # up to $1M: 5x, 10%, 0.2%
+    Tier(to_usdc(10_000_000), 5_000, 2_500, 50),  # up to $10M: 2x, 25%, 0.5%
+)
+
 
 @dataclass
 class Deployment:
@@ -37,6 +48,43 @@ class Deployment:
         return cls(**json.loads(Path(path).read_text()))
 
 
+@dataclass
+class OracleSpec:
+    """How the oracle reads a market: staleness, outlier and jump rules (see PriceOracle.setMarketConfig)."""
+
+    max_age: int = 3_600  # [seconds]
+    max_deviation_bps: int = 1_000  # [bps] from the first median
+    min_sources: int = 1
+    max_jump_bps: int = 0  # [bps] 0 = no jump bound
+    jump_window: int = 0  # [seconds]
+
+
+@dataclass
+class MarketSpec:
+    """One market to list: its venues (one mock price source each), starting price, tiers and fund seed."""
+
+    name: str
+    price: str | float  # starting price, USD per base unit
+    venues: tuple[str, ...] = ("venue-a", "venue-b", "venue-c")
+    source_decimals: int = 8
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    price_band_bps: int = 500
+    oracle: OracleSpec = field(default_factory=OracleSpec)
+    fund_seed: str | float = 0  # USDC seeded into the market's sub-pool
+
+
+@dataclass
+class System:
+    """Handles on a deployed Backstop, for tests, keepers and the replay engine."""
+
+    usdc: ContractInstance
+    oracle: ContractInstance
+    fund: ContractInstance
+    clearinghouse: ContractInstance
+    sources: dict[str, dict[str, ContractInstance]]  # market name -> venue -> mock source
+    deployment: "Deployment"
+
+
 def deploy_mock_usdc(deployer: AccountAPI) -> ContractInstance:
     """Deploy the 6-decimal mock USDC (tests and local replays only); `deployer` holds its minter role."""
     return deployer.deploy(project.MockUSDC, deployer)
@@ -53,14 +101,73 @@ def attach_usdc(address: str) -> ContractInstance:
     return token
 
 
-def deploy(deployer: AccountAPI, usdc_address: str | None = None) -> Deployment:
-    """Deploy Backstop with `deployer`; with `usdc_address`, reuse that USDC instead of a mock."""
+def deploy_system(
+    deployer: AccountAPI,
+    markets: list[MarketSpec],
+    global_seed: str | float = 0,
+    usdc_address: str | None = None,
+    withdrawal_delay: int = 2 * 24 * 3_600,
+) -> System:
+    """Deploy the core ledger: oracle (with one mock source per venue), insurance fund, clearinghouse; list
+    every market everywhere; seed the fund. `deployer` holds every admin role. With `usdc_address` the fund
+    can only be seeded if `deployer` already holds that USDC."""
     usdc = attach_usdc(usdc_address) if usdc_address else deploy_mock_usdc(deployer)
+    oracle = deployer.deploy(project.PriceOracle, deployer)
+    fund = deployer.deploy(project.InsuranceFund, usdc, deployer, withdrawal_delay)
+    house = deployer.deploy(project.Clearinghouse, usdc, oracle, fund, deployer)
+    fund.grantRole(fund.CREDITOR_ROLE(), house, sender=deployer)
+    fund.grantRole(fund.COVER_ROLE(), house, sender=deployer)
+    fund.grantRole(fund.CREDITOR_ROLE(), deployer, sender=deployer)
+
+    sources: dict[str, dict[str, ContractInstance]] = {}
+    for spec in markets:
+        mid = market_id(spec.name)
+        o = spec.oracle
+        oracle.setMarketConfig(mid, o.max_age, o.max_deviation_bps, o.min_sources, o.max_jump_bps, o.jump_window, sender=deployer)
+        answer = to_wad(spec.price) // 10 ** (18 - spec.source_decimals)
+        sources[spec.name] = {}
+        for venue in spec.venues:
+            src = deployer.deploy(project.MockPriceSource, spec.source_decimals, f"{spec.name} @ {venue}", deployer)
+            src.setAnswer(answer, sender=deployer)
+            oracle.addSource(mid, src, sender=deployer)
+            sources[spec.name][venue] = src
+        fund.addMarket(mid, sender=deployer)
+        house.listMarket(mid, [t.as_tuple() for t in spec.tiers], spec.price_band_bps, sender=deployer)
+        _seed(fund, usdc, deployer, mid, to_usdc(spec.fund_seed), mock=usdc_address is None)
+    _seed(fund, usdc, deployer, b"\0" * 32, to_usdc(global_seed), mock=usdc_address is None)
+
     network = chain.provider.network
-    return Deployment(
+    deployment = Deployment(
         network=f"{network.ecosystem.name}:{network.name}:{chain.provider.name}",
         chain_id=chain.chain_id,
         deployer=str(deployer.address),
-        contracts={"USDC": str(usdc.address)},
+        contracts={
+            "USDC": str(usdc.address),
+            "PriceOracle": str(oracle.address),
+            "InsuranceFund": str(fund.address),
+            "Clearinghouse": str(house.address),
+            **{f"source:{m}:{v}": str(c.address) for m, vs in sources.items() for v, c in vs.items()},
+        },
+        parameters={
+            "global_seed": str(global_seed),
+            "withdrawal_delay": withdrawal_delay,
+            "markets": [_spec_record(m) for m in markets],
+        },
         usdc_is_mock=usdc_address is None,
     )
+    return System(usdc, oracle, fund, house, sources, deployment)
+
+
+def _seed(fund: ContractInstance, usdc: ContractInstance, deployer: AccountAPI, pool: bytes, amount: int, mock: bool) -> None:
+    if amount == 0:
+        return
+    if mock:
+        usdc.mint(deployer, amount, sender=deployer)
+    usdc.approve(fund, amount, sender=deployer)
+    fund.deposit(pool, 0, amount, sender=deployer)  # InflowKind.Seed
+
+
+def _spec_record(spec: MarketSpec) -> dict[str, Any]:
+    record = asdict(spec)
+    record["tiers"] = [list(t.as_tuple()) for t in spec.tiers]
+    return json.loads(json.dumps(record))  # the JSON shape, so a record read back compares equal

@@ -3,21 +3,33 @@
 import pytest
 from ape import networks
 
-from backstop.deploy import attach_usdc, deploy
+from backstop.deploy import MarketSpec, attach_usdc, deploy_system
+from backstop.units import market_id, to_wad
+
+SPECS = [MarketSpec("OM-USD", "6", venues=("a", "b"), fund_seed=1_000)]
 
 
-def test_deploy_on_anvil_records_mock_usdc(accounts, chain):
-    result = deploy(accounts[0])
-    assert result.chain_id == chain.chain_id
-    assert result.network.endswith(":foundry")
-    assert result.usdc_is_mock
-    assert attach_usdc(result.contracts["USDC"]).decimals() == 6
+def _check(system):
+    mid = market_id("OM-USD")
+    assert system.oracle.price(mid) == to_wad(6)
+    assert system.fund.poolBalance(mid) == 1_000 * 10**6
+    assert system.clearinghouse.markets(mid).listed
+    assert set(system.deployment.contracts) >= {"USDC", "PriceOracle", "InsuranceFund", "Clearinghouse", "source:OM-USD:a"}
+
+
+def test_deploy_system_on_anvil(accounts, chain, tmp_path):
+    system = deploy_system(accounts[0], SPECS)
+    assert system.deployment.chain_id == chain.chain_id
+    assert system.deployment.network.endswith(":foundry")
+    _check(system)
+    path = system.deployment.write(tmp_path / "d.json")
+    assert type(system.deployment).read(path) == system.deployment
 
 
 def test_deploy_reuses_an_existing_usdc(accounts, usdc):
-    result = deploy(accounts[0], usdc_address=str(usdc.address))
-    assert result.contracts["USDC"] == str(usdc.address)
-    assert not result.usdc_is_mock
+    system = deploy_system(accounts[0], [MarketSpec("OM-USD", "6")], usdc_address=str(usdc.address))
+    assert system.deployment.contracts["USDC"] == str(usdc.address)
+    assert not system.deployment.usdc_is_mock
 
 
 def test_attach_usdc_refuses_an_address_without_code(accounts):
@@ -26,11 +38,9 @@ def test_attach_usdc_refuses_an_address_without_code(accounts):
 
 
 @pytest.mark.hardhat
-def test_deploy_on_a_hardhat_node(accounts):
+def test_deploy_system_on_a_hardhat_node(accounts):
     with networks.ethereum.local.use_provider("hardhat") as provider:
         assert "hardhat" in provider.name
-        result = deploy(accounts[0])
-        assert result.network.endswith(":hardhat")
-        token = attach_usdc(result.contracts["USDC"])
-        token.mint(accounts[1], 42, sender=accounts[0])
-        assert token.balanceOf(accounts[1]) == 42
+        system = deploy_system(accounts[0], SPECS)
+        assert system.deployment.network.endswith(":hardhat")
+        _check(system)

@@ -2,6 +2,9 @@
 pragma solidity ^0.8.24;
 
 /// @notice The USDC insurance fund: one global pool (id GLOBAL = bytes32(0)) and one sub-pool per market.
+/// @dev This file is the fund's whole vocabulary: its kinds, events, errors and external functions.
+///      Units: [usdc] 6-decimal USDC amounts, [bps] basis points (10_000 = 100%), [seconds], [hours] = unix
+///      timestamp / 3600 (an hour index).
 interface IInsuranceFund {
     /// @notice Why USDC entered the fund; every inflow event carries one.
     enum InflowKind {
@@ -11,6 +14,81 @@ interface IInsuranceFund {
         TailRiskMargin,
         Donation
     }
+
+    /// @notice Life of a timelocked withdrawal.
+    enum WithdrawalStatus {
+        None,
+        Scheduled,
+        Executed,
+        Cancelled
+    }
+
+    /// @notice A timelocked admin withdrawal.
+    struct Withdrawal {
+        bytes32 pool;
+        address to;
+        uint256 amount; //        [usdc]
+        uint256 executableAt; //  [seconds] unix time from which it may be executed
+        WithdrawalStatus status;
+    }
+
+    // --- Events ---
+
+    /// @notice `amount` [usdc] (what the fund actually received) entered `pool`, now `poolBalance` [usdc].
+    event Inflow(
+        bytes32 indexed pool, InflowKind indexed kind, address indexed from, uint256 amount, uint256 poolBalance
+    );
+    /// @notice A loss of `requested` [usdc] in `market` was paid from the sub-pool, then the global pool;
+    ///         `uncovered` [usdc] is left for ADL.
+    event LossCovered(
+        bytes32 indexed market, uint256 requested, uint256 fromSubPool, uint256 fromGlobal, uint256 uncovered
+    );
+    /// @notice The balance [usdc] of `pool` at the start of hour `hour` [hours] was recorded.
+    event Snapshot(bytes32 indexed pool, uint256 hour, uint256 balance);
+    /// @notice `market` was registered and got an empty sub-pool.
+    event MarketAdded(bytes32 indexed market);
+    /// @notice The parameter `what` was set to `data` (unit as documented on the parameter).
+    event ParameterSet(bytes32 indexed what, uint256 data);
+    /// @notice Withdrawal `id` of `amount` [usdc] from `pool` to `to` was scheduled, executable from
+    ///         `executableAt` [seconds].
+    event WithdrawalScheduled(
+        uint256 indexed id, bytes32 indexed pool, address indexed to, uint256 amount, uint256 executableAt
+    );
+    /// @notice Withdrawal `id` paid `amount` [usdc] from `pool` to `to`; the pool now holds `poolBalance` [usdc].
+    event WithdrawalExecuted(
+        uint256 indexed id, bytes32 indexed pool, address indexed to, uint256 amount, uint256 poolBalance
+    );
+    /// @notice Withdrawal `id` was cancelled before execution.
+    event WithdrawalCancelled(uint256 indexed id);
+
+    // --- Errors (each named after the rule broken) ---
+
+    /// @notice Amounts must be positive (for deposits: what actually arrived must be positive).
+    error ZeroAmount();
+    /// @notice Outflows need a recipient.
+    error ZeroAddress();
+    /// @notice `market` is not a registered market (or, where a pool is expected, not GLOBAL either).
+    error UnknownMarket(bytes32 market);
+    /// @notice GLOBAL (bytes32(0)) is the global pool; it cannot be registered as a market.
+    error GlobalIsNotAMarket();
+    /// @notice `market` is registered already.
+    error MarketAlreadyRegistered(bytes32 market);
+    /// @notice `what` names no parameter of the fund.
+    error UnknownParameter(bytes32 what);
+    /// @notice A [bps] parameter may not exceed 10_000.
+    error BpsAboveOne(bytes32 what, uint256 bps);
+    /// @notice The withdrawal delay may not exceed MAX_WITHDRAWAL_DELAY.
+    error WithdrawalDelayTooLong(uint256 delay, uint256 maxDelay);
+    /// @notice `pool` holds `balance` [usdc], less than the `amount` [usdc] asked of it.
+    error InsufficientPoolBalance(bytes32 pool, uint256 balance, uint256 amount);
+    /// @notice Withdrawal `id` is not waiting to be executed (never scheduled, executed or cancelled).
+    error WithdrawalNotScheduled(uint256 id);
+    /// @notice Withdrawal `id` may not be executed before `executableAt` [seconds].
+    error WithdrawalStillLocked(uint256 id, uint256 executableAt);
+    /// @notice `hour` [hours] is outside the snapshot window [current hour - 8, current hour].
+    error SnapshotOutsideWindow(uint256 hour);
+
+    // --- Inflows and the waterfall ---
 
     /// @notice Pulls `amount` [usdc] from the caller into `pool` (a market id, or GLOBAL). Donations are open
     ///         to anyone; the other kinds need CREDITOR_ROLE.
@@ -22,4 +100,56 @@ interface IInsuranceFund {
 
     /// @notice Balance [usdc] of a pool.
     function poolBalance(bytes32 pool) external view returns (uint256);
+
+    /// @notice Sum [usdc] of all pool balances; equals the USDC the fund holds (unless USDC was sent to it
+    ///         outside `deposit`, which no pool owns).
+    function totalPooled() external view returns (uint256);
+
+    // --- Administration ---
+
+    /// @notice Registers `market` with an empty sub-pool. Only DEFAULT_ADMIN_ROLE.
+    function addMarket(bytes32 market) external;
+
+    /// @notice Sets a parameter. Only DEFAULT_ADMIN_ROLE.
+    function file(bytes32 what, uint256 data) external;
+
+    /// @notice Schedules a withdrawal of `amount` [usdc] from `pool` to `to`. Only DEFAULT_ADMIN_ROLE.
+    function scheduleWithdrawal(bytes32 pool, uint256 amount, address to) external returns (uint256 id);
+
+    /// @notice Executes withdrawal `id` once its delay has passed. Only DEFAULT_ADMIN_ROLE.
+    function executeWithdrawal(uint256 id) external;
+
+    /// @notice Cancels the scheduled withdrawal `id`. Only DEFAULT_ADMIN_ROLE.
+    function cancelWithdrawal(uint256 id) external;
+
+    // --- Snapshots and fund risk ---
+
+    /// @notice Records `pool`'s hourly snapshot if an hour boundary passed since its last one. Anyone.
+    function snapshot(bytes32 pool) external;
+
+    /// @notice Highest of `pool`'s snapshots of the last 8 hours and its current balance [usdc].
+    function peak8h(bytes32 pool) external view returns (uint256);
+
+    /// @notice `pool`'s balance [usdc] at the start of the hour 8 hours before the current one.
+    function balance8hAgo(bytes32 pool) external view returns (uint256);
+
+    /// @notice Fund-risk flags of `market`: DRAWDOWN_FROM_PEAK | FAST_DROP | GLOBAL_DEPLETED.
+    function fundRisk(bytes32 market) external view returns (uint8 flags);
+
+    /// @notice Whether auto-deleveraging may run in `market`: fundRisk(market) != 0.
+    function adlAllowed(bytes32 market) external view returns (bool);
+
+    /// @notice `pool`'s balance [usdc] at the start of `hour` [hours], for hours in [current - 8, current].
+    function snapshotAt(bytes32 pool, uint256 hour) external view returns (uint256);
+
+    /// @notice The current hour index [hours] = block.timestamp / 3600.
+    function currentHour() external view returns (uint256);
+
+    // --- Other views ---
+
+    /// @notice Whether `market` is a registered market.
+    function isMarket(bytes32 market) external view returns (bool);
+
+    /// @notice The withdrawal `id`.
+    function withdrawal(uint256 id) external view returns (Withdrawal memory);
 }

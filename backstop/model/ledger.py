@@ -1,0 +1,252 @@
+"""Reference model of the Clearinghouse and PositionMath: the same integer math, the same rounding.
+
+Units as in the contracts: usdc (6 decimals), wad (18 decimals: prices and sizes), bps.
+The fund is modelled by a callable ``cover(market, amount) -> uncovered`` so that the ledger and the fund
+model (backstop.model.fund) can be combined or tested apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from backstop.units import BPS, NOTIONAL_SCALE, bps_down, bps_up, mul_div_down, mul_div_up, notional_down, notional_up
+
+
+class LedgerError(Exception):
+    """A rule the Clearinghouse enforces with a named revert; the class name matches the Solidity error."""
+
+
+class ZeroAmount(LedgerError): ...
+
+
+class UnknownMarket(LedgerError): ...
+
+
+class InsufficientFreeBalance(LedgerError): ...
+
+
+class InsufficientPositionMargin(LedgerError): ...
+
+
+class MarginBelowInitial(LedgerError): ...
+
+
+class NotionalAboveTopTier(LedgerError): ...
+
+
+class NoPosition(LedgerError): ...
+
+
+class PriceOutsideBand(LedgerError): ...
+
+
+@dataclass(frozen=True)
+class Tier:
+    max_notional: int  # usdc, inclusive upper bound
+    initial_margin_bps: int
+    maintenance_margin_bps: int
+    tail_risk_fee_bps: int = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.max_notional, self.initial_margin_bps, self.maintenance_margin_bps, self.tail_risk_fee_bps)
+
+
+@dataclass
+class Position:
+    size: int = 0  # wad, signed
+    entry_price: int = 0  # wad
+    margin: int = 0  # usdc
+
+
+# --------------------------------------------------------------------------- PositionMath
+
+
+def pnl(long: bool, closed: int, entry: int, price: int) -> int:
+    """PnL [usdc] of `closed` units: profit rounded down, loss rounded up."""
+    gain = price >= entry if long else price <= entry
+    diff = abs(price - entry)
+    return notional_down(closed, diff) if gain else -notional_up(closed, diff)
+
+
+def average_entry(long: bool, held: int, entry: int, added: int, price: int) -> int:
+    total = held + added
+    value = held * entry + added * price
+    return mul_div_up(value, 1, total) if long else value // total
+
+
+def bankruptcy_price(size: int, entry: int, margin: int) -> int:
+    q = abs(size)
+    if q == 0:
+        return 0
+    cushion = mul_div_down(margin, NOTIONAL_SCALE, q)
+    if size > 0:
+        return 0 if cushion >= entry else entry - cushion
+    return entry + cushion
+
+
+def liquidation_price(size: int, entry: int, margin: int, mm_bps: int) -> int:
+    q = abs(size)
+    if q == 0:
+        return 0
+    margin_value = margin * NOTIONAL_SCALE
+    if size > 0:
+        value = q * entry
+        if margin_value >= value or mm_bps >= BPS:
+            return 0
+        return mul_div_up(value - margin_value, BPS, q * (BPS - mm_bps))
+    return mul_div_down(q * entry + margin_value, BPS, q * (BPS + mm_bps))
+
+
+def tier_for(tiers: list[Tier], notional: int) -> Tier:
+    for t in tiers:
+        if notional <= t.max_notional:
+            return t
+    raise NotionalAboveTopTier(notional, tiers[-1].max_notional)
+
+
+# --------------------------------------------------------------------------- Clearinghouse
+
+
+@dataclass
+class Ledger:
+    """The Clearinghouse's state and rules, for one or more markets."""
+
+    cover: Callable[[bytes, int], int]
+    pay_fee: Callable[[bytes, int], None] = lambda market, amount: None
+    tiers: dict[bytes, list[Tier]] = field(default_factory=dict)
+    bands: dict[bytes, int] = field(default_factory=dict)
+    free: dict[str, int] = field(default_factory=dict)
+    positions: dict[tuple[bytes, str], Position] = field(default_factory=dict)
+    bad_debt: dict[bytes, int] = field(default_factory=dict)
+    usdc_held: int = 0  # USDC the Clearinghouse holds
+
+    def list_market(self, market: bytes, tiers: list[Tier], band_bps: int) -> None:
+        self.tiers[market] = list(tiers)
+        self.bands[market] = band_bps
+
+    def position(self, market: bytes, account: str) -> Position:
+        return self.positions.setdefault((market, account), Position())
+
+    def deposit(self, account: str, amount: int) -> None:
+        if amount == 0:
+            raise ZeroAmount()
+        self.free[account] = self.free.get(account, 0) + amount
+        self.usdc_held += amount
+
+    def withdraw(self, account: str, amount: int) -> None:
+        if amount == 0:
+            raise ZeroAmount()
+        self._debit(account, amount)
+        self.usdc_held -= amount
+
+    def _debit(self, account: str, amount: int) -> None:
+        available = self.free.get(account, 0)
+        if amount > available:
+            raise InsufficientFreeBalance(account, available, amount)
+        self.free[account] = available - amount
+
+    def _require_market(self, market: bytes) -> None:
+        if market not in self.tiers:
+            raise UnknownMarket(market)
+
+    def check_band(self, market: bytes, price: int, mark: int) -> None:
+        self._require_market(market)
+        if abs(price - mark) > bps_down(mark, self.bands[market]):
+            raise PriceOutsideBand(price, mark, self.bands[market])
+
+    def trade(self, market: bytes, maker: str, taker: str, maker_delta: int, price: int, margins: tuple[int, int], mark: int) -> None:
+        """A matched trade at `price`: the maker's position changes by `maker_delta` units, the taker's by its
+        negation; the maker side applies first, as in the contract. Like every method here it is not atomic:
+        to model a revert, copy the model (copy.deepcopy) before and restore it."""
+        self.check_band(market, price, mark)
+        self.apply_trade(market, maker, maker_delta, price, margins[0], mark)
+        self.apply_trade(market, taker, -maker_delta, price, margins[1], mark)
+
+    def apply_trade(self, market: bytes, account: str, delta: int, price: int, margin_in: int, mark: int) -> tuple[int, int]:
+        self._require_market(market)
+        p = self.position(market, account)
+        if margin_in:
+            self._debit(account, margin_in)
+            p.margin += margin_in
+        qty = abs(delta)
+        realized = released = 0
+        held = abs(p.size)
+        if p.size != 0 and (p.size > 0) != (delta > 0):
+            closed = min(qty, held)
+            realized, released = self._reduce(market, account, p, closed, price)
+            qty -= closed
+        if qty > 0:
+            self._increase(market, account, p, delta > 0, qty, price, mark)
+        return realized, released
+
+    def _reduce(self, market: bytes, account: str, p: Position, closed: int, price: int) -> tuple[int, int]:
+        long = p.size > 0
+        held = abs(p.size)
+        realized = pnl(long, closed, p.entry_price, price)
+        margin_after = p.margin + realized
+        margin = 0
+        if margin_after < 0:
+            shortfall = -margin_after
+            uncovered = self.cover(market, shortfall)
+            self.usdc_held += shortfall - uncovered
+            if uncovered:
+                self.bad_debt[market] = self.bad_debt.get(market, 0) + uncovered
+        else:
+            margin = margin_after
+        released = margin if closed == held else mul_div_down(margin, closed, held)
+        p.margin = margin - released
+        self.free[account] = self.free.get(account, 0) + released
+        remaining = held - closed
+        p.size = remaining if long else -remaining
+        if remaining == 0:
+            p.entry_price = 0
+        return realized, released
+
+    def _increase(self, market: bytes, account: str, p: Position, long: bool, qty: int, price: int, mark: int) -> None:
+        held = abs(p.size)
+        p.entry_price = price if held == 0 else average_entry(long, held, p.entry_price, qty, price)
+        p.size = held + qty if long else -(held + qty)
+        fee = bps_up(notional_up(qty, price), tier_for(self.tiers[market], notional_up(held + qty, mark)).tail_risk_fee_bps)
+        if fee:
+            if fee > p.margin:
+                raise InsufficientPositionMargin(p.margin, fee)
+            p.margin -= fee
+            self.usdc_held -= fee
+            self.pay_fee(market, fee)
+        self.require_initial_margin(market, account, mark)
+
+    def require_initial_margin(self, market: bytes, account: str, mark: int) -> None:
+        p = self.position(market, account)
+        q = abs(p.size)
+        n = notional_up(q, mark)
+        required = bps_up(n, tier_for(self.tiers[market], n).initial_margin_bps)
+        eq = p.margin + pnl(p.size > 0, q, p.entry_price, mark)
+        if eq < required:
+            raise MarginBelowInitial(account, market, eq, required)
+
+    # views, at a given mark price
+
+    def equity(self, market: bytes, account: str, mark: int) -> int:
+        p = self.position(market, account)
+        if p.size == 0:
+            return p.margin
+        return p.margin + pnl(p.size > 0, abs(p.size), p.entry_price, mark)
+
+    def maintenance_requirement(self, market: bytes, account: str, mark: int) -> int:
+        n = notional_up(abs(self.position(market, account).size), mark)
+        return 0 if n == 0 else bps_up(n, tier_for(self.tiers[market], n).maintenance_margin_bps)
+
+    def is_liquidatable(self, market: bytes, account: str, mark: int) -> bool:
+        if self.position(market, account).size == 0:
+            return False
+        return self.equity(market, account, mark) < self.maintenance_requirement(market, account, mark)
+
+    def total_liabilities(self, marks: dict[bytes, int]) -> int:
+        """Σ free + Σ margin + Σ unrealised PnL: what the Clearinghouse owes its traders."""
+        total = sum(self.free.values())
+        for (market, _), p in self.positions.items():
+            total += p.margin
+            if p.size:
+                total += pnl(p.size > 0, abs(p.size), p.entry_price, marks[market])
+        return total

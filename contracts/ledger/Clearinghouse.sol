@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
+import {PositionMath} from "../libraries/PositionMath.sol";
+
+/// @title Clearinghouse
+/// @notice USDC margin accounts and isolated perpetual positions, settled on-chain from off-chain matching.
+///         A trader's USDC sits in a free balance until an order moves part of it into a position's isolated
+///         margin. Each side of a trade consents by an EIP-712 signature or by submitting the trade itself.
+///         Markets have notional brackets (tiers): larger positions get lower leverage, a higher maintenance
+///         rate and a tail-risk fee paid into the market's insurance sub-pool at open.
+/// @dev Solvency: USDC held + Σ badDebt = Σ free balances + Σ margins + Σ unrealised PnL (+ rounding dust,
+///      always in the system's favour). Σ unrealised PnL does not depend on the price: sizes net to zero.
+contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712 {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant MARKET_ADMIN_ROLE = keccak256("MARKET_ADMIN_ROLE");
+    bytes32 public constant ORDER_TYPEHASH = keccak256(
+        "Order(address account,bytes32 market,int256 sizeDelta,uint256 limitPrice,uint256 margin,uint256 nonce,uint256 deadline)"
+    );
+    uint256 public constant MAX_TIERS = 8;
+
+    struct Market {
+        bool listed;
+        uint16 priceBandBps; // [bps] the most a trade price may differ from the oracle mark
+    }
+
+    IERC20 public immutable usdc;
+    IPriceOracle public immutable oracle;
+    IInsuranceFund public immutable fund;
+
+    mapping(address account => uint256) public freeBalance; // [usdc]
+    mapping(bytes32 market => Market) public markets;
+    mapping(bytes32 market => Tier[]) internal _tiers;
+    mapping(bytes32 market => mapping(address account => Position)) internal _positions;
+    mapping(bytes32 market => uint256) public badDebt; // [usdc] losses neither margin nor the fund covered
+    mapping(bytes32 digest => bool) public orderUsed;
+
+    constructor(IERC20 usdc_, IPriceOracle oracle_, IInsuranceFund fund_, address admin)
+        EIP712("Backstop Clearinghouse", "1")
+    {
+        usdc = usdc_;
+        oracle = oracle_;
+        fund = fund_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(MARKET_ADMIN_ROLE, admin);
+        usdc_.forceApprove(address(fund_), type(uint256).max);
+    }
+
+    // ------------------------------------------------------------------ markets
+
+    /// @notice Lists `market` with its notional brackets. Only MARKET_ADMIN_ROLE.
+    /// @param tiers brackets in increasing `maxNotional`; initial margin above maintenance, neither falling
+    ///        from one bracket to the next (so leverage never rises with size).
+    /// @param priceBandBps [bps] the most a trade price may differ from the oracle mark, 1..5_000.
+    function listMarket(bytes32 market, Tier[] calldata tiers, uint256 priceBandBps)
+        external
+        onlyRole(MARKET_ADMIN_ROLE)
+    {
+        if (markets[market].listed) revert MarketAlreadyListed(market);
+        markets[market].listed = true;
+        emit MarketListed(market, priceBandBps);
+        _setPriceBand(market, priceBandBps);
+        _setTiers(market, tiers);
+    }
+
+    /// @notice Replaces `market`'s brackets (validated as in listMarket). Only MARKET_ADMIN_ROLE.
+    function setTiers(bytes32 market, Tier[] calldata tiers) external onlyRole(MARKET_ADMIN_ROLE) {
+        _requireListed(market);
+        _setTiers(market, tiers);
+    }
+
+    /// @notice Sets the trade price band [bps] around the oracle mark. Only MARKET_ADMIN_ROLE.
+    function setPriceBand(bytes32 market, uint256 priceBandBps) external onlyRole(MARKET_ADMIN_ROLE) {
+        _requireListed(market);
+        _setPriceBand(market, priceBandBps);
+    }
+
+    function tiers(bytes32 market) external view returns (Tier[] memory) {
+        return _tiers[market];
+    }
+
+    /// @notice The bracket that applies to a position of `notional` [usdc].
+    function tierFor(bytes32 market, uint256 notional) public view returns (Tier memory) {
+        Tier[] storage ts = _tiers[market];
+        uint256 n = ts.length;
+        if (n == 0) revert UnknownMarket(market);
+        for (uint256 i; i < n; ++i) {
+            if (notional <= ts[i].maxNotional) return ts[i];
+        }
+        revert NotionalAboveTopTier(market, notional, ts[n - 1].maxNotional);
+    }
+
+    // ------------------------------------------------------------------ USDC accounts
+
+    /// @notice Moves `amount` [usdc] from the caller into its free balance.
+    function deposit(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        freeBalance[msg.sender] += amount;
+        emit Deposited(msg.sender, amount);
+        usdc.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Pays `amount` [usdc] of the caller's free balance out. Margin inside positions is moved to the
+    ///         free balance first with `removeMargin`, which keeps each position above initial margin.
+    function withdraw(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        _debitFree(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+        usdc.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Moves `amount` [usdc] from the caller's free balance into its position's margin in `market`.
+    function addMargin(bytes32 market, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Position storage p = _positionOf(market, msg.sender);
+        _debitFree(msg.sender, amount);
+        p.margin += amount;
+        emit MarginAdded(market, msg.sender, amount);
+    }
+
+    /// @notice Moves `amount` [usdc] of the caller's position margin in `market` to its free balance; the
+    ///         position must still meet initial margin at the oracle price afterwards.
+    function removeMargin(bytes32 market, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Position storage p = _positionOf(market, msg.sender);
+        if (amount > p.margin) revert InsufficientPositionMargin(p.margin, amount);
+        p.margin -= amount;
+        freeBalance[msg.sender] += amount;
+        emit MarginRemoved(market, msg.sender, amount);
+        _requireInitialMargin(market, msg.sender, p, oracle.poke(market));
+    }
+
+    // ------------------------------------------------------------------ trades
+
+    /// @notice The EIP-712 digest a trader signs for `order`.
+    function orderDigest(Order calldata order) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    ORDER_TYPEHASH,
+                    order.account,
+                    order.market,
+                    order.sizeDelta,
+                    order.limitPrice,
+                    order.margin,
+                    order.nonce,
+                    order.deadline
+                )
+            )
+        );
+    }
+
+    /// @notice Settles a matched pair of orders at the maker's limit price. Anyone may submit; each order
+    ///         needs its account's EIP-712 signature unless that account is the submitter. Orders fill once,
+    ///         in full. The price must lie within the market's band around the oracle mark, and every side
+    ///         that grows its position must meet initial margin at the mark afterwards.
+    function trade(Order calldata maker, bytes calldata makerSig, Order calldata taker, bytes calldata takerSig)
+        external
+        nonReentrant
+    {
+        bytes32 market = maker.market;
+        _requireListed(market);
+        if (taker.market != market || maker.sizeDelta == 0 || taker.sizeDelta != -maker.sizeDelta) {
+            revert OrdersMismatched();
+        }
+        if (maker.account == taker.account) revert SelfTrade(maker.account);
+        bytes32 makerDigest = _consume(maker, makerSig);
+        bytes32 takerDigest = _consume(taker, takerSig);
+        uint256 mark = _checkTradePrice(market, maker.limitPrice, taker);
+
+        _applyTrade(market, maker, maker.limitPrice, mark);
+        _applyTrade(market, taker, maker.limitPrice, mark);
+        bool takerBuys = taker.sizeDelta > 0;
+        emit TradeSettled(
+            market,
+            takerBuys ? taker.account : maker.account,
+            takerBuys ? maker.account : taker.account,
+            FP.abs(maker.sizeDelta),
+            maker.limitPrice,
+            makerDigest,
+            takerDigest
+        );
+    }
+
+    /// @notice Voids one of the caller's orders before it fills.
+    function cancelOrder(Order calldata order) external {
+        if (order.account != msg.sender) revert NotOrderOwner(msg.sender, order.account);
+        bytes32 digest = orderDigest(order);
+        if (orderUsed[digest]) revert OrderAlreadyUsed(digest);
+        orderUsed[digest] = true;
+        emit OrderCancelled(msg.sender, digest);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function getPosition(bytes32 market, address account) external view returns (Position memory) {
+        return _positions[market][account];
+    }
+
+    /// @notice Unrealised PnL [usdc] at the oracle price (profit rounded down, loss up).
+    function unrealizedPnl(bytes32 market, address account) public view returns (int256) {
+        Position storage p = _positions[market][account];
+        if (p.size == 0) return 0;
+        return PositionMath.pnl(p.size > 0, FP.abs(p.size), p.entryPrice, oracle.price(market));
+    }
+
+    /// @notice Margin plus unrealised PnL [usdc]; negative once the position is past its bankruptcy price.
+    function equity(bytes32 market, address account) public view returns (int256) {
+        return int256(_positions[market][account].margin) + unrealizedPnl(market, account);
+    }
+
+    /// @notice Notional [usdc] at the oracle price, rounded up.
+    function notional(bytes32 market, address account) public view returns (uint256) {
+        return FP.notionalUp(FP.abs(_positions[market][account].size), oracle.price(market));
+    }
+
+    /// @notice Equity over notional [wad] (1e18 = 100%); zero without a position.
+    function marginRatio(bytes32 market, address account) external view returns (int256) {
+        uint256 n = notional(market, account);
+        if (n == 0) return 0;
+        return equity(market, account) * int256(FP.WAD) / int256(n);
+    }
+
+    /// @notice Notional × the bracket's maintenance rate [usdc], rounded up.
+    function maintenanceRequirement(bytes32 market, address account) public view returns (uint256) {
+        uint256 n = notional(market, account);
+        if (n == 0) return 0;
+        return FP.bpsUp(n, tierFor(market, n).maintenanceMarginBps);
+    }
+
+    /// @notice Notional × the bracket's initial rate [usdc], rounded up.
+    function initialRequirement(bytes32 market, address account) external view returns (uint256) {
+        uint256 n = notional(market, account);
+        if (n == 0) return 0;
+        return FP.bpsUp(n, tierFor(market, n).initialMarginBps);
+    }
+
+    /// @notice True when the position's equity is below its maintenance requirement at the oracle price.
+    function isLiquidatable(bytes32 market, address account) external view returns (bool) {
+        if (_positions[market][account].size == 0) return false;
+        return equity(market, account) < int256(maintenanceRequirement(market, account));
+    }
+
+    /// @notice The price [wad] at which equity is zero.
+    function bankruptcyPrice(bytes32 market, address account) external view returns (uint256) {
+        Position storage p = _positions[market][account];
+        return PositionMath.bankruptcyPrice(p.size, p.entryPrice, p.margin);
+    }
+
+    /// @notice The price [wad] at which equity meets the maintenance requirement, using the bracket of the
+    ///         position's notional at the current oracle price.
+    function liquidationPrice(bytes32 market, address account) external view returns (uint256) {
+        Position storage p = _positions[market][account];
+        if (p.size == 0) return 0;
+        uint256 mm = tierFor(market, notional(market, account)).maintenanceMarginBps;
+        return PositionMath.liquidationPrice(p.size, p.entryPrice, p.margin, mm);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _setTiers(bytes32 market, Tier[] calldata tiers_) internal {
+        uint256 n = tiers_.length;
+        if (n == 0 || n > MAX_TIERS) revert InvalidTiers(n);
+        delete _tiers[market];
+        for (uint256 i; i < n; ++i) {
+            Tier calldata t = tiers_[i];
+            bool bad = t.maintenanceMarginBps == 0 || t.initialMarginBps <= t.maintenanceMarginBps
+                || t.initialMarginBps > FP.BPS || t.tailRiskFeeBps > FP.BPS || t.maxNotional == 0;
+            if (i > 0) {
+                Tier calldata prev = tiers_[i - 1];
+                bad = bad || t.maxNotional <= prev.maxNotional || t.initialMarginBps < prev.initialMarginBps
+                    || t.maintenanceMarginBps < prev.maintenanceMarginBps;
+            }
+            if (bad) revert InvalidTiers(i);
+            _tiers[market].push(t);
+        }
+        emit TiersSet(market, tiers_);
+    }
+
+    function _setPriceBand(bytes32 market, uint256 priceBandBps) internal {
+        if (priceBandBps == 0 || priceBandBps > FP.BPS / 2) revert InvalidPriceBand(priceBandBps);
+        markets[market].priceBandBps = uint16(priceBandBps);
+        emit PriceBandSet(market, priceBandBps);
+    }
+
+    function _requireListed(bytes32 market) internal view {
+        if (!markets[market].listed) revert UnknownMarket(market);
+    }
+
+    function _positionOf(bytes32 market, address account) internal view returns (Position storage p) {
+        _requireListed(market);
+        p = _positions[market][account];
+        if (p.size == 0) revert NoPosition(account, market);
+    }
+
+    function _debitFree(address account, uint256 amount) internal {
+        uint256 available = freeBalance[account];
+        if (amount > available) revert InsufficientFreeBalance(account, available, amount);
+        freeBalance[account] = available - amount;
+    }
+
+    /// @dev Checks expiry, replay and consent, then marks the order used.
+    function _consume(Order calldata order, bytes calldata signature) internal returns (bytes32 digest) {
+        digest = orderDigest(order);
+        if (block.timestamp > order.deadline) revert OrderExpired(digest, order.deadline);
+        if (orderUsed[digest]) revert OrderAlreadyUsed(digest);
+        if (msg.sender != order.account && !SignatureChecker.isValidSignatureNow(order.account, digest, signature)) {
+            revert BadSignature(order.account, digest);
+        }
+        orderUsed[digest] = true;
+    }
+
+    /// @dev The execution price must satisfy the taker's limit and lie within the band around the oracle
+    ///      mark; returns the mark (also recorded by the oracle as its last accepted price).
+    function _checkTradePrice(bytes32 market, uint256 price, Order calldata taker) internal returns (uint256 mark) {
+        if (taker.sizeDelta > 0 ? price > taker.limitPrice : price < taker.limitPrice) {
+            revert PriceBeyondLimit(taker.account, price, taker.limitPrice);
+        }
+        mark = oracle.poke(market);
+        uint256 band = markets[market].priceBandBps;
+        uint256 gap = price > mark ? price - mark : mark - price;
+        if (gap > FP.bpsDown(mark, band)) revert PriceOutsideBand(price, mark, band);
+    }
+
+    /// @dev Applies one side of a trade: moves the order's margin in, reduces the opposite exposure first
+    ///      (realising PnL), then grows the position with whatever is left, charging the tail-risk fee.
+    function _applyTrade(bytes32 market, Order calldata order, uint256 price, uint256 mark) internal {
+        address account = order.account;
+        _settleFunding(market, account);
+        Position storage p = _positions[market][account];
+        if (order.margin > 0) {
+            _debitFree(account, order.margin);
+            p.margin += order.margin;
+        }
+
+        int256 delta = order.sizeDelta;
+        uint256 qty = FP.abs(delta);
+        int256 realized;
+        uint256 released;
+        uint256 held = FP.abs(p.size);
+        if (p.size != 0 && (p.size > 0) != (delta > 0)) {
+            uint256 closed = FP.min(qty, held);
+            (realized, released) = _reduce(market, account, p, closed, price);
+            qty -= closed;
+        }
+        if (qty > 0) {
+            _increase(market, account, p, delta > 0, qty, price, mark);
+        }
+        emit PositionChanged(market, account, delta, price, p.size, p.entryPrice, p.margin, realized, released);
+    }
+
+    /// @dev Closes `closed` units at `price`: PnL goes to the margin, the closed share of the margin to the
+    ///      free balance; a loss beyond the margin is covered by the fund and what it cannot cover is bad debt.
+    function _reduce(bytes32 market, address account, Position storage p, uint256 closed, uint256 price)
+        internal
+        returns (int256 realized, uint256 released)
+    {
+        bool long = p.size > 0;
+        uint256 held = FP.abs(p.size);
+        realized = PositionMath.pnl(long, closed, p.entryPrice, price);
+        int256 marginAfter = int256(p.margin) + realized;
+        uint256 margin;
+        if (marginAfter < 0) {
+            _coverShortfall(market, account, uint256(-marginAfter));
+        } else {
+            margin = uint256(marginAfter);
+        }
+        released = closed == held ? margin : FP.mulDivDown(margin, closed, held);
+        p.margin = margin - released;
+        freeBalance[account] += released;
+        int256 remaining = int256(held - closed);
+        p.size = long ? remaining : -remaining;
+        if (remaining == 0) p.entryPrice = 0;
+    }
+
+    /// @dev Adds `qty` units at `price`, charges the tail-risk fee of the resulting bracket from the margin,
+    ///      and requires initial margin at the mark.
+    function _increase(
+        bytes32 market,
+        address account,
+        Position storage p,
+        bool long,
+        uint256 qty,
+        uint256 price,
+        uint256 mark
+    ) internal {
+        uint256 held = FP.abs(p.size);
+        p.entryPrice = held == 0 ? price : PositionMath.averageEntry(long, held, p.entryPrice, qty, price);
+        int256 size = int256(held + qty);
+        p.size = long ? size : -size;
+
+        uint256 fee = FP.bpsUp(FP.notionalUp(qty, price), tierFor(market, FP.notionalUp(held + qty, mark)).tailRiskFeeBps);
+        if (fee > 0) {
+            if (fee > p.margin) revert InsufficientPositionMargin(p.margin, fee);
+            p.margin -= fee;
+            emit TailRiskMarginPaid(market, account, fee);
+            fund.deposit(market, IInsuranceFund.InflowKind.TailRiskMargin, fee);
+        }
+        _requireInitialMargin(market, account, p, mark);
+    }
+
+    function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark)
+        internal
+        view
+    {
+        uint256 q = FP.abs(p.size);
+        uint256 n = FP.notionalUp(q, mark);
+        uint256 required = FP.bpsUp(n, tierFor(market, n).initialMarginBps);
+        int256 eq = int256(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
+        if (eq < int256(required)) revert MarginBelowInitial(account, market, eq, required);
+    }
+
+    /// @dev A loss beyond the position's margin: the fund pays what it can into this contract (sub-pool
+    ///      first, then global); the rest is bad debt, evented, for the ADL queue to absorb.
+    function _coverShortfall(bytes32 market, address account, uint256 shortfall) internal {
+        uint256 uncovered = fund.coverLoss(market, shortfall, address(this));
+        if (uncovered > 0) badDebt[market] += uncovered;
+        emit BadDebtRealized(market, account, shortfall, shortfall - uncovered, uncovered);
+    }
+
+    /// @dev Funding payments are out of scope for now. When they land, they settle here, before every change
+    ///      of a position, by moving accrued funding between the position's margin and the market.
+    function _settleFunding(bytes32 market, address account) internal {}
+}

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
+import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {FixedPointMath} from "../libraries/FixedPointMath.sol";
+
+/// @title PriceOracle
+/// @notice Per market, the median of up to 16 Chainlink-shaped sources, normalised to [wad], with three guards:
+///         1. staleness: a source whose answer is <= 0, older than `maxAge` or stamped in the future is ignored;
+///         2. deviation: a source farther than `maxDeviationBps` from the first median is dropped and the median
+///            is taken again over the rest; fewer than `minSources` left reverts `NotEnoughSources`;
+///         3. jump bound: while the last accepted price (set by `poke`) is younger than `jumpWindow`, a median
+///            more than `maxJumpBps` away from it reverts `PriceJumpTooLarge`. Once the window has passed the
+///            new level is accepted: a sustained move is real, a one-block spike is not. `maxJumpBps` = 0 disables it.
+/// @dev A source that reverts, reports a price that rounds to 0 [wad] or exceeds MAX_PRICE_WAD is ignored as well,
+///      so one broken feed can never block the market. The Python reference is backstop/model/oracle.py.
+contract PriceOracle is IPriceOracle, AccessControl {
+    /// @notice May list markets, configure them and add or remove their sources.
+    bytes32 public constant ORACLE_ADMIN_ROLE = keccak256("ORACLE_ADMIN_ROLE");
+    /// @notice Most sources per market; keeps the in-memory insertion sort cheap.
+    uint256 public constant MAX_SOURCES = 16;
+    /// @notice Most decimals a source may report in (normalisation divides by at most 1e18).
+    uint8 public constant MAX_SOURCE_DECIMALS = 36;
+    /// @notice Highest usable normalised price [wad]; above it a source is treated as broken. Bounds every
+    ///         product in the deviation and jump checks far below 2**256.
+    uint256 public constant MAX_PRICE_WAD = type(uint128).max;
+
+    /// @dev Every knob of a market, packed in one slot.
+    struct MarketConfig {
+        uint32 maxAge; // [seconds] oldest usable answer
+        uint16 maxDeviationBps; // [bps] farthest a source may sit from the first median
+        uint8 minSources; // fewest sources the final median needs
+        uint16 maxJumpBps; // [bps] largest move from the last accepted price within jumpWindow; 0 = off
+        uint32 jumpWindow; // [seconds] how long the last accepted price bounds the next one
+        bool listed; // set by the first setMarketConfig
+    }
+
+    struct Source {
+        AggregatorV3Interface feed;
+        uint8 decimals; // read once when added; Chainlink feeds never change it
+    }
+
+    struct LastPrice {
+        uint128 priceWad; // [wad]
+        uint64 updatedAt; // [seconds] time of the poke; 0 = never poked
+    }
+
+    /// @dev One row of `sourceReport`.
+    struct SourceReading {
+        address source;
+        int256 answer; // raw, in the source's decimals (0 if the call reverted)
+        uint8 decimals;
+        uint256 updatedAt; // [seconds]
+        uint256 priceWad; // [wad] normalised answer, 0 when not usable
+        bool usable; // fresh, positive and within MAX_PRICE_WAD
+        bool used; // usable and within maxDeviationBps of the first median
+    }
+
+    mapping(bytes32 market => MarketConfig) private _config;
+    mapping(bytes32 market => Source[]) private _sources;
+    mapping(bytes32 market => LastPrice) private _last;
+
+    event MarketConfigured(
+        bytes32 indexed market,
+        uint32 maxAge,
+        uint16 maxDeviationBps,
+        uint8 minSources,
+        uint16 maxJumpBps,
+        uint32 jumpWindow
+    );
+    event SourceAdded(bytes32 indexed market, address indexed source, uint8 decimals);
+    event SourceRemoved(bytes32 indexed market, address indexed source);
+
+    error MaxAgeIsZero(bytes32 market);
+    error MinSourcesOutOfRange(bytes32 market, uint256 minSources, uint256 max);
+    error TooManySources(bytes32 market, uint256 max);
+    error SourceIsZeroAddress(bytes32 market);
+    error SourceAlreadyAdded(bytes32 market, address source);
+    error SourceNotFound(bytes32 market, address source);
+    error SourceDecimalsTooHigh(address source, uint8 decimals, uint8 max);
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (manages roles) and ORACLE_ADMIN_ROLE.
+    constructor(address admin) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ORACLE_ADMIN_ROLE, admin);
+    }
+
+    // --- Administration ---
+
+    /// @notice Lists `market` (first call) and sets all its knobs. Only ORACLE_ADMIN_ROLE.
+    /// @param maxAge [seconds] oldest usable answer; must be > 0.
+    /// @param maxDeviationBps [bps] farthest a source may sit from the first median and still be used.
+    /// @param minSources Fewest sources the final median needs; 1..MAX_SOURCES.
+    /// @param maxJumpBps [bps] largest move from the last accepted price while it is younger than jumpWindow;
+    ///        0 disables the jump bound.
+    /// @param jumpWindow [seconds] how long a poked price bounds the next one.
+    function setMarketConfig(
+        bytes32 market,
+        uint32 maxAge,
+        uint16 maxDeviationBps,
+        uint8 minSources,
+        uint16 maxJumpBps,
+        uint32 jumpWindow
+    ) external onlyRole(ORACLE_ADMIN_ROLE) {
+        if (maxAge == 0) revert MaxAgeIsZero(market);
+        if (minSources == 0 || minSources > MAX_SOURCES) {
+            revert MinSourcesOutOfRange(market, minSources, MAX_SOURCES);
+        }
+        _config[market] = MarketConfig({
+            maxAge: maxAge,
+            maxDeviationBps: maxDeviationBps,
+            minSources: minSources,
+            maxJumpBps: maxJumpBps,
+            jumpWindow: jumpWindow,
+            listed: true
+        });
+        emit MarketConfigured(market, maxAge, maxDeviationBps, minSources, maxJumpBps, jumpWindow);
+    }
+
+    /// @notice Adds `source` to `market`'s feeds. Only ORACLE_ADMIN_ROLE; the market must be listed, the source
+    ///         new to it, reporting in at most MAX_SOURCE_DECIMALS decimals, and the market below MAX_SOURCES.
+    function addSource(bytes32 market, AggregatorV3Interface source) external onlyRole(ORACLE_ADMIN_ROLE) {
+        _listed(market);
+        if (address(source) == address(0)) revert SourceIsZeroAddress(market);
+        Source[] storage list = _sources[market];
+        if (list.length >= MAX_SOURCES) revert TooManySources(market, MAX_SOURCES);
+        for (uint256 i; i < list.length; ++i) {
+            if (list[i].feed == source) revert SourceAlreadyAdded(market, address(source));
+        }
+        uint8 dec = source.decimals();
+        if (dec > MAX_SOURCE_DECIMALS) revert SourceDecimalsTooHigh(address(source), dec, MAX_SOURCE_DECIMALS);
+        list.push(Source({feed: source, decimals: dec}));
+        emit SourceAdded(market, address(source), dec);
+    }
+
+    /// @notice Removes `source` from `market`'s feeds (the last source takes its slot). Only ORACLE_ADMIN_ROLE.
+    function removeSource(bytes32 market, AggregatorV3Interface source) external onlyRole(ORACLE_ADMIN_ROLE) {
+        _listed(market);
+        Source[] storage list = _sources[market];
+        uint256 n = list.length;
+        for (uint256 i; i < n; ++i) {
+            if (list[i].feed == source) {
+                list[i] = list[n - 1];
+                list.pop();
+                emit SourceRemoved(market, address(source));
+                return;
+            }
+        }
+        revert SourceNotFound(market, address(source));
+    }
+
+    // --- Prices ---
+
+    /// @inheritdoc IPriceOracle
+    /// @dev Reverts `UnknownMarket`, `NotEnoughSources` or `PriceJumpTooLarge`.
+    function price(bytes32 market) external view returns (uint256 priceWad) {
+        (priceWad,) = _price(market);
+    }
+
+    /// @inheritdoc IPriceOracle
+    /// @dev Emits `PriceAccepted`. Reverts as `price`, in which case the last accepted price is unchanged.
+    function poke(bytes32 market) external returns (uint256 priceWad) {
+        uint256 used;
+        (priceWad, used) = _price(market);
+        _last[market] = LastPrice({priceWad: uint128(priceWad), updatedAt: uint64(block.timestamp)});
+        emit PriceAccepted(market, priceWad, used);
+    }
+
+    // --- Views ---
+
+    /// @notice Whether `market` has been configured.
+    function isListed(bytes32 market) external view returns (bool) {
+        return _config[market].listed;
+    }
+
+    /// @notice The feeds of `market`, in storage order. Reverts `UnknownMarket`.
+    function sources(bytes32 market) external view returns (address[] memory list) {
+        _listed(market);
+        Source[] storage stored = _sources[market];
+        list = new address[](stored.length);
+        for (uint256 i; i < list.length; ++i) {
+            list[i] = address(stored[i].feed);
+        }
+    }
+
+    /// @notice The knobs of `market` (see MarketConfig for units). Reverts `UnknownMarket`.
+    function config(bytes32 market) external view returns (MarketConfig memory) {
+        return _listed(market);
+    }
+
+    /// @notice The last price accepted by `poke` [wad] and when [seconds]; (0, 0) if never poked.
+    function lastPrice(bytes32 market) external view returns (uint256 priceWad, uint256 updatedAt) {
+        LastPrice memory last = _last[market];
+        return (last.priceWad, last.updatedAt);
+    }
+
+    /// @notice For reports: every source's raw and normalised answer, whether it was usable and whether it was
+    ///         used in the final median, plus the first median [wad] (0 if no source is usable). Never reverts
+    ///         on too few sources or on the jump bound. Reverts `UnknownMarket`.
+    function sourceReport(bytes32 market)
+        external
+        view
+        returns (SourceReading[] memory readings, uint256 firstMedianWad)
+    {
+        MarketConfig memory cfg = _listed(market);
+        Source[] storage list = _sources[market];
+        uint256 count = list.length;
+        readings = new SourceReading[](count);
+        uint256[] memory sorted = new uint256[](count);
+        uint256 n;
+        for (uint256 i; i < count; ++i) {
+            SourceReading memory r = readings[i];
+            r.source = address(list[i].feed);
+            r.decimals = list[i].decimals;
+            (r.answer, r.updatedAt, r.priceWad) = _read(list[i], cfg.maxAge);
+            r.usable = r.priceWad != 0;
+            if (r.usable) sorted[n++] = r.priceWad;
+        }
+        if (n == 0) return (readings, 0);
+        _insertionSort(sorted, n);
+        firstMedianWad = _median(sorted, 0, n);
+        for (uint256 i; i < count; ++i) {
+            SourceReading memory r = readings[i];
+            r.used = r.usable && !_beyond(r.priceWad, firstMedianWad, cfg.maxDeviationBps);
+        }
+    }
+
+    // --- Internals ---
+
+    /// @dev The guarded median [wad] of `market` and how many sources it used.
+    function _price(bytes32 market) private view returns (uint256 priceWad, uint256 used) {
+        MarketConfig memory cfg = _listed(market);
+        Source[] storage list = _sources[market];
+        uint256 count = list.length;
+
+        uint256[] memory sorted = new uint256[](count);
+        uint256 n;
+        for (uint256 i; i < count; ++i) {
+            (,, uint256 wad) = _read(list[i], cfg.maxAge);
+            if (wad != 0) sorted[n++] = wad;
+        }
+        if (n < cfg.minSources) revert NotEnoughSources(market, n, cfg.minSources);
+
+        _insertionSort(sorted, n);
+        uint256 first = _median(sorted, 0, n);
+
+        // Sorted, the sources within the band around `first` form one run [lo, hi).
+        uint256 lo;
+        uint256 hi = n;
+        while (lo < hi && _beyond(sorted[lo], first, cfg.maxDeviationBps)) ++lo;
+        while (hi > lo && _beyond(sorted[hi - 1], first, cfg.maxDeviationBps)) --hi;
+        used = hi - lo;
+        if (used < cfg.minSources) revert NotEnoughSources(market, used, cfg.minSources);
+        priceWad = _median(sorted, lo, hi);
+
+        LastPrice memory last = _last[market];
+        if (
+            cfg.maxJumpBps != 0 && last.updatedAt != 0 && block.timestamp - last.updatedAt < cfg.jumpWindow
+                && _beyond(priceWad, last.priceWad, cfg.maxJumpBps)
+        ) revert PriceJumpTooLarge(market, last.priceWad, priceWad);
+    }
+
+    /// @dev One source's raw answer, its time, and its normalised price [wad], which is 0 when the source
+    ///      reverted, answered <= 0, is older than `maxAge` [seconds], is stamped in the future, or normalises
+    ///      to 0 or above MAX_PRICE_WAD.
+    function _read(Source storage src, uint256 maxAge)
+        private
+        view
+        returns (int256 answer, uint256 updatedAt, uint256 wad)
+    {
+        try src.feed.latestRoundData() returns (uint80, int256 a, uint256, uint256 t, uint80) {
+            (answer, updatedAt) = (a, t);
+        } catch {
+            return (0, 0, 0);
+        }
+        if (answer <= 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > maxAge) {
+            return (answer, updatedAt, 0);
+        }
+        wad = _toWad(uint256(answer), src.decimals);
+    }
+
+    /// @dev `answer` in `decimals` (<= 36) as [wad], rounded down; 0 if above MAX_PRICE_WAD.
+    function _toWad(uint256 answer, uint8 decimals) private pure returns (uint256 wad) {
+        if (decimals <= 18) {
+            uint256 up = 10 ** (18 - decimals);
+            if (answer > MAX_PRICE_WAD / up) return 0;
+            return answer * up;
+        }
+        wad = answer / 10 ** (decimals - 18);
+        if (wad > MAX_PRICE_WAD) return 0;
+    }
+
+    /// @dev Whether `x` lies strictly more than `bps` [bps] away from `ref` (> 0), exactly: |x - ref| * BPS > bps * ref.
+    ///      Both sides fit in 256 bits since x, ref <= MAX_PRICE_WAD.
+    function _beyond(uint256 x, uint256 ref, uint256 bps) private pure returns (bool) {
+        uint256 diff = x > ref ? x - ref : ref - x;
+        return diff * FixedPointMath.BPS > bps * ref;
+    }
+
+    /// @dev Median of the sorted run a[lo..hi) (hi > lo); an even run gives the mean of its middle two, rounded down.
+    function _median(uint256[] memory a, uint256 lo, uint256 hi) private pure returns (uint256) {
+        uint256 len = hi - lo;
+        uint256 mid = lo + len / 2;
+        if (len % 2 == 1) return a[mid];
+        return (a[mid - 1] + a[mid]) / 2;
+    }
+
+    /// @dev Sorts a[0..n) ascending in place; n <= MAX_SOURCES, so insertion sort is the cheapest.
+    function _insertionSort(uint256[] memory a, uint256 n) private pure {
+        for (uint256 i = 1; i < n; ++i) {
+            uint256 key = a[i];
+            uint256 j = i;
+            while (j > 0 && a[j - 1] > key) {
+                a[j] = a[j - 1];
+                --j;
+            }
+            a[j] = key;
+        }
+    }
+
+    /// @dev The config of a listed market; reverts `UnknownMarket` otherwise.
+    function _listed(bytes32 market) private view returns (MarketConfig memory cfg) {
+        cfg = _config[market];
+        if (!cfg.listed) revert UnknownMarket(market);
+    }
+}

@@ -1,0 +1,74 @@
+"""Helpers shared by the ledger tests: a small system, signed trades, price moves, USDC accounting."""
+
+from __future__ import annotations
+
+import itertools
+
+from backstop.deploy import MarketSpec, System
+from backstop.orders import Order, sign_order
+from backstop.units import WAD, market_id, to_wad
+
+MARKET = "OM-USD"
+MID = market_id(MARKET)
+OTHER = "ETH-USD"
+OID = market_id(OTHER)
+START_PRICE = "6"
+FAR_FUTURE = 2**40
+_nonces = itertools.count(1)
+
+SPECS = [
+    MarketSpec(MARKET, START_PRICE, fund_seed=10_000),
+    MarketSpec(OTHER, "2000", venues=("venue-a",), fund_seed=0),
+]
+
+
+def set_price(system: System, market: str, price: int | str) -> None:
+    """Moves every venue of `market` to `price` ([wad] int, or a decimal string)."""
+    wad = price if isinstance(price, int) else to_wad(price)
+    for src in system.sources[market].values():
+        decimals = src.decimals()
+        src.setAnswer(wad // 10 ** (18 - decimals), sender=system_admin(system))
+
+
+def system_admin(system: System):
+    from ape import accounts  # noqa: PLC0415
+
+    return accounts.test_accounts[0]
+
+
+def fund_account(system: System, account, amount: int) -> None:
+    admin = system_admin(system)
+    system.usdc.mint(account, amount, sender=admin)
+    system.usdc.approve(system.clearinghouse, amount, sender=account)
+    system.clearinghouse.deposit(amount, sender=account)
+
+
+def make_order(account, market: bytes, size_delta: int, limit_price: int, margin: int, deadline: int = FAR_FUTURE) -> Order:
+    return Order(str(account.address), market, size_delta, limit_price, margin, next(_nonces), deadline)
+
+
+def sign(system: System, order: Order, account) -> bytes:
+    from ape import chain  # noqa: PLC0415
+
+    return sign_order(order, account.private_key, chain.chain_id, str(system.clearinghouse.address))
+
+
+def trade(system: System, maker, taker, size: int, price: int, maker_margin: int, taker_margin: int, market: bytes = MID, sender=None):
+    """`maker` buys `size` [wad] from `taker` at `price` (a negative size sells); both sign, `sender` submits."""
+    mo = make_order(maker, market, size, price, maker_margin)
+    to = make_order(taker, market, -size, price, taker_margin)
+    submitter = sender or system_admin(system)
+    return system.clearinghouse.trade(mo.as_tuple(), sign(system, mo, maker), to.as_tuple(), sign(system, to, taker), sender=submitter)
+
+
+def position(system: System, account, market: bytes = MID) -> tuple[int, int, int]:
+    p = system.clearinghouse.getPosition(market, account)
+    return (p.size, p.entryPrice, p.margin)
+
+
+def units(n: float | int | str) -> int:
+    """Base-asset units [wad]."""
+    return to_wad(n)
+
+
+__all__ = ["WAD"]
