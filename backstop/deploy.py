@@ -7,6 +7,7 @@ JSON file (addresses, parameters, chain id) that the keeper bots, the replay eng
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 
 from backstop.model.ledger import Tier
-from backstop.units import market_id, to_usdc, to_wad
+from backstop.units import RAY, market_id, to_usdc, to_wad
 
 DEFAULT_TIERS: tuple[Tier, ...] = (
     # notional bracket [usdc], initial margin (max leverage = 10_000 / bps), maintenance, tail-risk fee
@@ -60,6 +61,25 @@ class OracleSpec:
 
 
 @dataclass
+class AuctionSpec:
+    """How a market's liquidations are auctioned (see LiquidationAuction.file and the curve contracts)."""
+
+    curve: str = "linear"  # "linear" or "stairstep"
+    tau: int = 1_800  # [seconds] linear: time for the price to fall from top to zero
+    cut: float = 0.99  # stairstep: price factor per step
+    step: int = 60  # [seconds] stairstep: length of one step
+    penalty_bps: int = 100  # [bps] of each fill's notional, to the sub-pool
+    buf_bps: int = 200  # [bps] start this far in the protocol's favour
+    stale_bps: int = 2_000  # [bps] restartable once the price is this far from the oracle
+    tail: int = 1_800  # [seconds] restartable once this old
+    chip_bps: int = 5  # [bps] of notional to whoever starts or restarts an auction
+    tip: float = 5  # [usdc, dollars] flat incentive
+    tip_cap: float = 500  # [usdc, dollars] the most one incentive pays
+    dust: float = 10  # [usdc, dollars] the least notional a partial take may leave
+    risk_window: int = 3_600  # [seconds] liquidity risk lasts this long after an unfilled auction
+
+
+@dataclass
 class MarketSpec:
     """One market to list: its venues (one mock price source each), starting price, tiers and fund seed."""
 
@@ -71,6 +91,7 @@ class MarketSpec:
     price_band_bps: int = 500
     oracle: OracleSpec = field(default_factory=OracleSpec)
     fund_seed: str | float = 0  # USDC seeded into the market's sub-pool
+    auction: AuctionSpec = field(default_factory=AuctionSpec)
 
 
 @dataclass
@@ -81,6 +102,8 @@ class System:
     oracle: ContractInstance
     fund: ContractInstance
     clearinghouse: ContractInstance
+    auction: ContractInstance
+    curves: dict[str, ContractInstance]  # market name -> auction curve
     sources: dict[str, dict[str, ContractInstance]]  # market name -> venue -> mock source
     deployment: "Deployment"
 
@@ -118,6 +141,10 @@ def deploy_system(
     fund.grantRole(fund.CREDITOR_ROLE(), house, sender=deployer)
     fund.grantRole(fund.COVER_ROLE(), house, sender=deployer)
     fund.grantRole(fund.CREDITOR_ROLE(), deployer, sender=deployer)
+    auction = deployer.deploy(project.LiquidationAuction, house, oracle, fund, deployer)
+    house.grantRole(house.LIQUIDATOR_ROLE(), auction, sender=deployer)
+    fund.grantRole(fund.COVER_ROLE(), auction, sender=deployer)
+    curves: dict[str, ContractInstance] = {}
 
     sources: dict[str, dict[str, ContractInstance]] = {}
     for spec in markets:
@@ -133,6 +160,7 @@ def deploy_system(
             sources[spec.name][venue] = src
         fund.addMarket(mid, sender=deployer)
         house.listMarket(mid, [t.as_tuple() for t in spec.tiers], spec.price_band_bps, sender=deployer)
+        curves[spec.name] = _configure_auction(auction, deployer, mid, spec.auction)
         _seed(fund, usdc, deployer, mid, to_usdc(spec.fund_seed), mock=usdc_address is None)
     _seed(fund, usdc, deployer, b"\0" * 32, to_usdc(global_seed), mock=usdc_address is None)
 
@@ -146,6 +174,8 @@ def deploy_system(
             "PriceOracle": str(oracle.address),
             "InsuranceFund": str(fund.address),
             "Clearinghouse": str(house.address),
+            "LiquidationAuction": str(auction.address),
+            **{f"curve:{m}": str(c.address) for m, c in curves.items()},
             **{f"source:{m}:{v}": str(c.address) for m, vs in sources.items() for v, c in vs.items()},
         },
         parameters={
@@ -155,7 +185,34 @@ def deploy_system(
         },
         usdc_is_mock=usdc_address is None,
     )
-    return System(usdc, oracle, fund, house, sources, deployment)
+    return System(usdc, oracle, fund, house, auction, curves, sources, deployment)
+
+
+def deploy_curve(deployer: AccountAPI, spec: AuctionSpec) -> ContractInstance:
+    if spec.curve == "linear":
+        return deployer.deploy(project.LinearCurve, deployer, spec.tau)
+    if spec.curve == "stairstep":
+        return deployer.deploy(project.StairstepExponentialCurve, deployer, int(Decimal(str(spec.cut)) * RAY), spec.step)
+    raise ValueError(f"unknown auction curve {spec.curve!r}: expected 'linear' or 'stairstep'")
+
+
+def _configure_auction(auction: ContractInstance, deployer: AccountAPI, mid: bytes, spec: AuctionSpec) -> ContractInstance:
+    curve = deploy_curve(deployer, spec)
+    auction.setCurve(mid, curve, sender=deployer)
+    params = {
+        "penaltyBps": spec.penalty_bps,
+        "bufBps": spec.buf_bps,
+        "staleBps": spec.stale_bps,
+        "tail": spec.tail,
+        "chipBps": spec.chip_bps,
+        "tip": to_usdc(spec.tip),
+        "tipCap": to_usdc(spec.tip_cap),
+        "dust": to_usdc(spec.dust),
+        "riskWindow": spec.risk_window,
+    }
+    for what, value in params.items():
+        auction.file(mid, what.encode().ljust(32, b"\0"), value, sender=deployer)
+    return curve
 
 
 def _seed(fund: ContractInstance, usdc: ContractInstance, deployer: AccountAPI, pool: bytes, amount: int, mock: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 WAD = 10**18
+RAY = 10**27
 BPS = 10_000
 USDC = 10**6
 USDC_TO_WAD = 10**12

@@ -114,6 +114,7 @@ class Ledger:
 
     cover: Callable[[bytes, int], int]
     pay_fee: Callable[[bytes, int], None] = lambda market, amount: None
+    pay_penalty: Callable[[bytes, int], None] = lambda market, amount: None
     tiers: dict[bytes, list[Tier]] = field(default_factory=dict)
     bands: dict[bytes, int] = field(default_factory=dict)
     free: dict[str, int] = field(default_factory=dict)
@@ -164,11 +165,20 @@ class Ledger:
         self.apply_trade(market, taker, -maker_delta, price, margins[1], mark)
 
     def apply_trade(self, market: bytes, account: str, delta: int, price: int, margin_in: int, mark: int) -> tuple[int, int]:
+        """One side of a trade; returns (realised PnL, margin released)."""
         self._require_market(market)
         p = self.position(market, account)
         if margin_in:
             self._debit(account, margin_in)
             p.margin += margin_in
+        realized, released, added = self._change_position(market, account, delta, price)
+        if added:
+            self._charge_tail_risk_fee(market, p, added, price, mark)
+            self.require_initial_margin(market, account, mark)
+        return realized, released
+
+    def _change_position(self, market: bytes, account: str, delta: int, price: int) -> tuple[int, int, int]:
+        p = self.position(market, account)
         qty = abs(delta)
         realized = released = 0
         held = abs(p.size)
@@ -176,9 +186,12 @@ class Ledger:
             closed = min(qty, held)
             realized, released = self._reduce(market, account, p, closed, price)
             qty -= closed
+            held -= closed
         if qty > 0:
-            self._increase(market, account, p, delta > 0, qty, price, mark)
-        return realized, released
+            long = delta > 0
+            p.entry_price = price if held == 0 else average_entry(long, held, p.entry_price, qty, price)
+            p.size = held + qty if long else -(held + qty)
+        return realized, released, qty
 
     def _reduce(self, market: bytes, account: str, p: Position, closed: int, price: int) -> tuple[int, int]:
         long = p.size > 0
@@ -187,11 +200,7 @@ class Ledger:
         margin_after = p.margin + realized
         margin = 0
         if margin_after < 0:
-            shortfall = -margin_after
-            uncovered = self.cover(market, shortfall)
-            self.usdc_held += shortfall - uncovered
-            if uncovered:
-                self.bad_debt[market] = self.bad_debt.get(market, 0) + uncovered
+            self._cover_shortfall(market, -margin_after)
         else:
             margin = margin_after
         released = margin if closed == held else mul_div_down(margin, closed, held)
@@ -203,18 +212,55 @@ class Ledger:
             p.entry_price = 0
         return realized, released
 
-    def _increase(self, market: bytes, account: str, p: Position, long: bool, qty: int, price: int, mark: int) -> None:
-        held = abs(p.size)
-        p.entry_price = price if held == 0 else average_entry(long, held, p.entry_price, qty, price)
-        p.size = held + qty if long else -(held + qty)
-        fee = bps_up(notional_up(qty, price), tier_for(self.tiers[market], notional_up(held + qty, mark)).tail_risk_fee_bps)
+    def _charge_tail_risk_fee(self, market: bytes, p: Position, added: int, price: int, mark: int) -> None:
+        total = notional_up(abs(p.size), mark)
+        fee = bps_up(notional_up(added, price), tier_for(self.tiers[market], total).tail_risk_fee_bps)
         if fee:
             if fee > p.margin:
                 raise InsufficientPositionMargin(p.margin, fee)
             p.margin -= fee
             self.usdc_held -= fee
             self.pay_fee(market, fee)
-        self.require_initial_margin(market, account, mark)
+
+    def _cover_shortfall(self, market: bytes, shortfall: int) -> None:
+        uncovered = self.cover(market, shortfall)
+        self.usdc_held += shortfall - uncovered
+        if uncovered:
+            self.bad_debt[market] = self.bad_debt.get(market, 0) + uncovered
+
+    def liquidation_fill(self, market: bytes, trader: str, keeper: str, qty: int, price: int, penalty_bps: int) -> tuple[int, int]:
+        """Clearinghouse.liquidationFill: the trader's part closes at `price` (penalty to the sub-pool, the rest
+        of its equity back to the trader, a negative equity covered by the fund); the keeper's position changes
+        by the same signed size, fee-free. Returns (equity of the part, penalty)."""
+        p = self.position(market, trader)
+        long = p.size > 0
+        held = abs(p.size)
+        share = p.margin if qty == held else mul_div_down(p.margin, qty, held)
+        p.margin -= share
+        equity_part = share + pnl(long, qty, p.entry_price, price)
+        penalty = 0
+        if equity_part >= 0:
+            penalty = min(bps_up(notional_up(qty, price), penalty_bps), equity_part)
+            self.free[trader] = self.free.get(trader, 0) + equity_part - penalty
+            if penalty:
+                self.usdc_held -= penalty
+                self.pay_penalty(market, penalty)
+        else:
+            self._cover_shortfall(market, -equity_part)
+        remaining = held - qty
+        p.size = remaining if long else -remaining
+        if remaining == 0:
+            p.entry_price = 0
+        self._change_position(market, keeper, qty if long else -qty, price)
+        return equity_part, penalty
+
+    def settle_keeper(self, market: bytes, keeper: str, margin: int, mark: int) -> None:
+        p = self.position(market, keeper)
+        if margin:
+            self._debit(keeper, margin)
+            p.margin += margin
+        if p.size:
+            self.require_initial_margin(market, keeper, mark)
 
     def require_initial_margin(self, market: bytes, account: str, mark: int) -> None:
         p = self.position(market, account)

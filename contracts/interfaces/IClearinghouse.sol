@@ -50,6 +50,10 @@ interface IClearinghouse {
     error PriceBeyondLimit(address account, uint256 price, uint256 limitPrice);
     error PriceOutsideBand(uint256 price, uint256 mark, uint256 bandBps);
     error NotOrderOwner(address caller, address account);
+    error PositionInLiquidation(address account, bytes32 market);
+    error NotInLiquidation(address account, bytes32 market);
+    error NotLiquidatable(address account, bytes32 market, int256 equity, uint256 maintenance);
+    error InvalidFillSize(uint256 qty, uint256 held);
 
     event Deposited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -83,6 +87,19 @@ interface IClearinghouse {
         bytes32 indexed market, address indexed account, uint256 shortfall, uint256 covered, uint256 uncovered
     );
     event OrderCancelled(address indexed account, bytes32 digest);
+    event LiquidationBegun(
+        bytes32 indexed market, address indexed account, int256 size, uint256 mark, int256 equity, uint256 maintenance
+    );
+    event LiquidationFilled(
+        bytes32 indexed market,
+        address indexed account,
+        address indexed keeper,
+        uint256 qty,
+        uint256 price,
+        int256 equityPart,
+        uint256 penalty,
+        uint256 returned
+    );
 
     function deposit(uint256 amount) external;
     function withdraw(uint256 amount) external;
@@ -91,4 +108,16 @@ interface IClearinghouse {
     function equity(bytes32 market, address account) external view returns (int256);
     function isLiquidatable(bytes32 market, address account) external view returns (bool);
     function bankruptcyPrice(bytes32 market, address account) external view returns (uint256);
+    function inLiquidation(bytes32 market, address account) external view returns (bool);
+    function beginLiquidation(bytes32 market, address account) external returns (int256 size, uint256 mark);
+    function liquidationFill(
+        bytes32 market,
+        address account,
+        address keeper,
+        uint256 qty,
+        uint256 price,
+        uint256 penaltyBps
+    ) external returns (int256 equityPart, uint256 penalty);
+    function settleKeeper(bytes32 market, address keeper, uint256 margin) external;
+    function notional(bytes32 market, address account) external view returns (uint256);
 }

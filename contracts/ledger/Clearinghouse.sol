@@ -26,6 +26,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     using SafeERC20 for IERC20;
 
     bytes32 public constant MARKET_ADMIN_ROLE = keccak256("MARKET_ADMIN_ROLE");
+    /// @notice The liquidation engine: may freeze a liquidatable position and fill it to keepers.
+    bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address account,bytes32 market,int256 sizeDelta,uint256 limitPrice,uint256 margin,uint256 nonce,uint256 deadline)"
     );
@@ -46,6 +48,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     mapping(bytes32 market => mapping(address account => Position)) internal _positions;
     mapping(bytes32 market => uint256) public badDebt; // [usdc] losses neither margin nor the fund covered
     mapping(bytes32 digest => bool) public orderUsed;
+    /// @notice A position under liquidation is frozen: only the liquidation engine may change it.
+    mapping(bytes32 market => mapping(address account => bool)) public inLiquidation;
 
     constructor(IERC20 usdc_, IPriceOracle oracle_, IInsuranceFund fund_, address admin)
         EIP712("Backstop Clearinghouse", "1")
@@ -125,6 +129,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function addMargin(bytes32 market, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         Position storage p = _positionOf(market, msg.sender);
+        _requireNotInLiquidation(market, msg.sender);
         _debitFree(msg.sender, amount);
         p.margin += amount;
         emit MarginAdded(market, msg.sender, amount);
@@ -135,6 +140,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function removeMargin(bytes32 market, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         Position storage p = _positionOf(market, msg.sender);
+        _requireNotInLiquidation(market, msg.sender);
         if (amount > p.margin) revert InsufficientPositionMargin(p.margin, amount);
         p.margin -= amount;
         freeBalance[msg.sender] += amount;
@@ -201,6 +207,71 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (orderUsed[digest]) revert OrderAlreadyUsed(digest);
         orderUsed[digest] = true;
         emit OrderCancelled(msg.sender, digest);
+    }
+
+    // ------------------------------------------------------------------ liquidation (LIQUIDATOR_ROLE)
+
+    /// @notice Freezes `account`'s position in `market` for liquidation, if the oracle price puts it below
+    ///         maintenance margin. From here only `liquidationFill` changes it. Only LIQUIDATOR_ROLE.
+    /// @return size [wad] the frozen position's size; mark [wad] the oracle price used.
+    function beginLiquidation(bytes32 market, address account)
+        external
+        onlyRole(LIQUIDATOR_ROLE)
+        returns (int256 size, uint256 mark)
+    {
+        Position storage p = _positionOf(market, account);
+        _requireNotInLiquidation(market, account);
+        mark = oracle.poke(market);
+        uint256 q = FP.abs(p.size);
+        uint256 n = FP.notionalUp(q, mark);
+        int256 eq = int256(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
+        uint256 maintenance = FP.bpsUp(n, tierFor(market, n).maintenanceMarginBps);
+        if (eq >= int256(maintenance)) revert NotLiquidatable(account, market, eq, maintenance);
+        inLiquidation[market][account] = true;
+        size = p.size;
+        emit LiquidationBegun(market, account, size, mark, eq, maintenance);
+    }
+
+    /// @notice Passes `qty` [wad] of `account`'s frozen position to `keeper` at `price` [wad]. The trader's part
+    ///         closes at `price`; from the equity backing that part (its share of the margin plus the PnL) the
+    ///         penalty (`penaltyBps` of the fill's notional, at most that equity) goes to the market's
+    ///         sub-pool and the rest back to the trader's free balance; negative equity is a shortfall the fund
+    ///         covers, and what it cannot cover is bad debt. The keeper's position changes by the same signed
+    ///         size at `price`, fee-free and without a margin check: the engine calls `settleKeeper` after
+    ///         the keeper has paid. Only LIQUIDATOR_ROLE.
+    function liquidationFill(
+        bytes32 market,
+        address account,
+        address keeper,
+        uint256 qty,
+        uint256 price,
+        uint256 penaltyBps
+    ) external onlyRole(LIQUIDATOR_ROLE) returns (int256 equityPart, uint256 penalty) {
+        if (!inLiquidation[market][account]) revert NotInLiquidation(account, market);
+        if (keeper == account) revert SelfTrade(account);
+        bool long = _positions[market][account].size > 0;
+        (equityPart, penalty) = _closeLiquidatedPart(market, account, qty, price, penaltyBps);
+        emit LiquidationFilled(
+            market, account, keeper, qty, price, equityPart, penalty, equityPart > 0 ? uint256(equityPart) - penalty : 0
+        );
+        if (penalty > 0) fund.deposit(market, IInsuranceFund.InflowKind.LiquidationPenalty, penalty);
+
+        int256 delta = long ? int256(qty) : -int256(qty);
+        (int256 realized, uint256 released,) = _changePosition(market, keeper, delta, price);
+        Position storage k = _positions[market][keeper];
+        emit PositionChanged(market, keeper, delta, price, k.size, k.entryPrice, k.margin, realized, released);
+    }
+
+    /// @notice After a take: moves `margin` [usdc] from `keeper`'s free balance into its position and requires
+    ///         the position, if any is left, to meet initial margin at the oracle price. Only LIQUIDATOR_ROLE.
+    function settleKeeper(bytes32 market, address keeper, uint256 margin) external onlyRole(LIQUIDATOR_ROLE) {
+        Position storage k = _positions[market][keeper];
+        if (margin > 0) {
+            _debitFree(keeper, margin);
+            k.margin += margin;
+            emit MarginAdded(market, keeper, margin);
+        }
+        if (k.size != 0) _requireInitialMargin(market, keeper, k, oracle.poke(market));
     }
 
     // ------------------------------------------------------------------ views
@@ -305,6 +376,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (p.size == 0) revert NoPosition(account, market);
     }
 
+    function _requireNotInLiquidation(bytes32 market, address account) internal view {
+        if (inLiquidation[market][account]) revert PositionInLiquidation(account, market);
+    }
+
     function _debitFree(address account, uint256 amount) internal {
         uint256 available = freeBalance[account];
         if (amount > available) revert InsufficientFreeBalance(account, available, amount);
@@ -334,31 +409,47 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (gap > FP.bpsDown(mark, band)) revert PriceOutsideBand(price, mark, band);
     }
 
-    /// @dev Applies one side of a trade: moves the order's margin in, reduces the opposite exposure first
-    ///      (realising PnL), then grows the position with whatever is left, charging the tail-risk fee.
+    /// @dev Applies one side of a trade: moves the order's margin in, changes the position, charges the
+    ///      tail-risk fee on what was added and requires initial margin if the position grew.
     function _applyTrade(bytes32 market, Order calldata order, uint256 price, uint256 mark) internal {
         address account = order.account;
-        _settleFunding(market, account);
+        _requireNotInLiquidation(market, account);
         Position storage p = _positions[market][account];
         if (order.margin > 0) {
             _debitFree(account, order.margin);
             p.margin += order.margin;
         }
+        (int256 realized, uint256 released, uint256 added) = _changePosition(market, account, order.sizeDelta, price);
+        if (added > 0) {
+            _chargeTailRiskFee(market, account, p, added, price, mark);
+            _requireInitialMargin(market, account, p, mark);
+        }
+        emit PositionChanged(market, account, order.sizeDelta, price, p.size, p.entryPrice, p.margin, realized, released);
+    }
 
-        int256 delta = order.sizeDelta;
+    /// @dev Changes `account`'s position by `delta` units at `price`: the opposite exposure is reduced first
+    ///      (realising PnL), whatever is left grows the position. Returns the units added.
+    function _changePosition(bytes32 market, address account, int256 delta, uint256 price)
+        internal
+        returns (int256 realized, uint256 released, uint256 added)
+    {
+        _settleFunding(market, account);
+        Position storage p = _positions[market][account];
         uint256 qty = FP.abs(delta);
-        int256 realized;
-        uint256 released;
         uint256 held = FP.abs(p.size);
         if (p.size != 0 && (p.size > 0) != (delta > 0)) {
             uint256 closed = FP.min(qty, held);
             (realized, released) = _reduce(market, account, p, closed, price);
             qty -= closed;
+            held -= closed;
         }
         if (qty > 0) {
-            _increase(market, account, p, delta > 0, qty, price, mark);
+            bool long = delta > 0;
+            p.entryPrice = held == 0 ? price : PositionMath.averageEntry(long, held, p.entryPrice, qty, price);
+            int256 size = int256(held + qty);
+            p.size = long ? size : -size;
+            added = qty;
         }
-        emit PositionChanged(market, account, delta, price, p.size, p.entryPrice, p.margin, realized, released);
     }
 
     /// @dev Closes `closed` units at `price`: PnL goes to the margin, the closed share of the margin to the
@@ -380,35 +471,53 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         released = closed == held ? margin : FP.mulDivDown(margin, closed, held);
         p.margin = margin - released;
         freeBalance[account] += released;
-        int256 remaining = int256(held - closed);
-        p.size = long ? remaining : -remaining;
+        _shrink(p, long, held - closed);
+    }
+
+    /// @dev The trader's side of a liquidation fill (see liquidationFill).
+    function _closeLiquidatedPart(bytes32 market, address account, uint256 qty, uint256 price, uint256 penaltyBps)
+        internal
+        returns (int256 equityPart, uint256 penalty)
+    {
+        Position storage p = _positions[market][account];
+        bool long = p.size > 0;
+        uint256 held = FP.abs(p.size);
+        if (qty == 0 || qty > held) revert InvalidFillSize(qty, held);
+        uint256 marginShare = qty == held ? p.margin : FP.mulDivDown(p.margin, qty, held);
+        p.margin -= marginShare;
+        equityPart = int256(marginShare) + PositionMath.pnl(long, qty, p.entryPrice, price);
+        if (equityPart >= 0) {
+            penalty = FP.min(FP.bpsUp(FP.notionalUp(qty, price), penaltyBps), uint256(equityPart));
+            freeBalance[account] += uint256(equityPart) - penalty;
+        } else {
+            _coverShortfall(market, account, uint256(-equityPart));
+        }
+        _shrink(p, long, held - qty);
+        if (held == qty) inLiquidation[market][account] = false;
+    }
+
+    function _shrink(Position storage p, bool long, uint256 remaining) internal {
+        p.size = long ? int256(remaining) : -int256(remaining);
         if (remaining == 0) p.entryPrice = 0;
     }
 
-    /// @dev Adds `qty` units at `price`, charges the tail-risk fee of the resulting bracket from the margin,
-    ///      and requires initial margin at the mark.
-    function _increase(
+    /// @dev The tail-risk fee of the bracket the grown position falls in, on the `added` notional at `price`,
+    ///      paid from the position's margin into the market's insurance sub-pool.
+    function _chargeTailRiskFee(
         bytes32 market,
         address account,
         Position storage p,
-        bool long,
-        uint256 qty,
+        uint256 added,
         uint256 price,
         uint256 mark
     ) internal {
-        uint256 held = FP.abs(p.size);
-        p.entryPrice = held == 0 ? price : PositionMath.averageEntry(long, held, p.entryPrice, qty, price);
-        int256 size = int256(held + qty);
-        p.size = long ? size : -size;
-
-        uint256 fee = FP.bpsUp(FP.notionalUp(qty, price), tierFor(market, FP.notionalUp(held + qty, mark)).tailRiskFeeBps);
-        if (fee > 0) {
-            if (fee > p.margin) revert InsufficientPositionMargin(p.margin, fee);
-            p.margin -= fee;
-            emit TailRiskMarginPaid(market, account, fee);
-            fund.deposit(market, IInsuranceFund.InflowKind.TailRiskMargin, fee);
-        }
-        _requireInitialMargin(market, account, p, mark);
+        uint256 total = FP.notionalUp(FP.abs(p.size), mark);
+        uint256 fee = FP.bpsUp(FP.notionalUp(added, price), tierFor(market, total).tailRiskFeeBps);
+        if (fee == 0) return;
+        if (fee > p.margin) revert InsufficientPositionMargin(p.margin, fee);
+        p.margin -= fee;
+        emit TailRiskMarginPaid(market, account, fee);
+        fund.deposit(market, IInsuranceFund.InflowKind.TailRiskMargin, fee);
     }
 
     function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark)

@@ -292,8 +292,8 @@ contract PriceOracle is IPriceOracle, AccessControl {
         if (wad > MAX_PRICE_WAD) return 0;
     }
 
-    /// @dev Whether `x` lies strictly more than `bps` [bps] away from `ref` (> 0), exactly: |x - ref| * BPS > bps * ref.
-    ///      Both sides fit in 256 bits since x, ref <= MAX_PRICE_WAD.
+    /// @dev Whether `x` lies strictly more than `bps` [bps] away from `ref` (> 0), exactly:
+    ///      |x - ref| * BPS > bps * ref. Both sides fit in 256 bits since x, ref <= MAX_PRICE_WAD.
     function _beyond(uint256 x, uint256 ref, uint256 bps) private pure returns (bool) {
         uint256 diff = x > ref ? x - ref : ref - x;
         return diff * FixedPointMath.BPS > bps * ref;

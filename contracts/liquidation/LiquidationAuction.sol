@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {IAuctionCurve} from "../interfaces/IAuctionCurve.sol";
+import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
+import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
+
+/// @title LiquidationAuction
+/// @notice Liquidates positions that the oracle puts below maintenance margin, by Dutch auction to keepers.
+///         `liquidate` freezes the position and starts an auction; `take` passes any part of it to a keeper at
+///         the current auction price (the keeper may pay inside a callback); `redo` restarts an auction that is
+///         too old or whose price has moved too far from the oracle. Whoever starts or restarts an auction
+///         earns a flat tip plus a share of the notional, capped, paid by the insurance fund.
+/// @dev Prices: a long position is sold to keepers starting at `top = mark·(1 + buf)` and falling along the
+///      market's curve; a short one mirrors it around the starting mark, starting at `mark·(1 − buf)` and
+///      rising. Settlement (penalty, surplus back to the trader, shortfall to the fund, bad debt) happens in
+///      `Clearinghouse.liquidationFill`.
+contract LiquidationAuction is AccessControl, ReentrancyGuard {
+    /// @notice A market's auction parameters, each set with `file`.
+    struct Config {
+        IAuctionCurve curve; // price curve of the auction
+        uint16 penaltyBps; // [bps] of each fill's notional, from the trader's equity to the sub-pool
+        uint16 bufBps; // [bps] how far in the protocol's favour the auction starts
+        uint16 staleBps; // [bps] an auction is stale once its price is this far from the oracle price
+        uint32 tail; // [seconds] an auction is stale once this old
+        uint16 chipBps; // [bps] of the notional, paid to whoever starts or restarts an auction
+        uint64 tip; // [usdc] flat incentive to whoever starts or restarts an auction
+        uint64 tipCap; // [usdc] the most one incentive may pay
+        uint64 dust; // [usdc] the least notional a partial take may leave behind
+        uint32 riskWindow; // [seconds] how long a market stays in liquidity risk after an unfilled auction
+    }
+
+    struct Sale {
+        bytes32 market;
+        address trader;
+        bool long; // the liquidated position's side; the keeper takes the same side
+        uint256 qty; // [wad] left to sell
+        uint256 anchor; // [wad] oracle price at start or restart
+        uint256 top; // [wad] anchor·(1 + buf): the curve's starting point
+        uint256 tic; // [seconds] start or restart time
+    }
+
+    error UnknownMarket(bytes32 market);
+    error UnknownParameter(bytes32 what);
+    error InvalidParameter(bytes32 what, uint256 data);
+    error NotActive(uint256 id);
+    error AuctionStale(uint256 id);
+    error AuctionNotStale(uint256 id);
+    error ZeroTake();
+    error PriceBeyondLimit(uint256 price, uint256 limit);
+    error WouldLeaveDust(uint256 remainingNotional, uint256 dust);
+    error NotTaker(address caller, address who);
+    error TakerRefused(address who);
+
+    event CurveSet(bytes32 indexed market, address curve);
+    event ParameterSet(bytes32 indexed market, bytes32 indexed what, uint256 data);
+    event AuctionStarted(
+        uint256 indexed id, bytes32 indexed market, address indexed trader, bool long, uint256 qty, uint256 anchor, uint256 top
+    );
+    event AuctionTaken(uint256 indexed id, address indexed keeper, uint256 qty, uint256 price, uint256 left);
+    event AuctionRestarted(uint256 indexed id, uint256 anchor, uint256 top);
+    event AuctionFinished(uint256 indexed id);
+    event IncentivePaid(uint256 indexed id, address indexed keeper, uint256 amount, uint256 unpaid);
+    event LiquidityRiskFlagged(bytes32 indexed market, uint256 indexed id, uint256 at);
+
+    IClearinghouse public immutable clearinghouse;
+    IPriceOracle public immutable oracle;
+    IInsuranceFund public immutable fund;
+
+    mapping(bytes32 market => Config) public configs;
+    mapping(uint256 id => Sale) public sales;
+    mapping(bytes32 market => uint256) public liquidityRiskAt; // [seconds] last time an auction went unfilled
+    uint256 public kicks; // auctions ever started; ids are 1..kicks
+    uint256[] internal _active;
+    mapping(uint256 id => uint256) internal _activeIndex; // position in _active, plus one
+
+    constructor(IClearinghouse clearinghouse_, IPriceOracle oracle_, IInsuranceFund fund_, address admin) {
+        clearinghouse = clearinghouse_;
+        oracle = oracle_;
+        fund = fund_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ------------------------------------------------------------------ administration
+
+    /// @notice Sets the price curve of `market`'s auctions (this also enables the market). Admin only.
+    function setCurve(bytes32 market, IAuctionCurve curve) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(curve) == address(0)) revert InvalidParameter("curve", 0);
+        configs[market].curve = curve;
+        emit CurveSet(market, address(curve));
+    }
+
+    /// @notice Sets one parameter of `market`: "penaltyBps", "bufBps", "staleBps", "chipBps" [bps]; "tail",
+    ///         "riskWindow" [seconds]; "tip", "tipCap", "dust" [usdc]. Admin only.
+    function file(bytes32 market, bytes32 what, uint256 data) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Config storage c = configs[market];
+        if (what == "penaltyBps") c.penaltyBps = _bps(what, data);
+        else if (what == "bufBps") c.bufBps = _bps(what, data);
+        else if (what == "staleBps") c.staleBps = _bps(what, data);
+        else if (what == "chipBps") c.chipBps = _bps(what, data);
+        else if (what == "tail") c.tail = uint32(_fits(what, data, type(uint32).max));
+        else if (what == "riskWindow") c.riskWindow = uint32(_fits(what, data, type(uint32).max));
+        else if (what == "tip") c.tip = uint64(_fits(what, data, type(uint64).max));
+        else if (what == "tipCap") c.tipCap = uint64(_fits(what, data, type(uint64).max));
+        else if (what == "dust") c.dust = uint64(_fits(what, data, type(uint64).max));
+        else revert UnknownParameter(what);
+        emit ParameterSet(market, what, data);
+    }
+
+    // ------------------------------------------------------------------ the auction's life
+
+    /// @notice Freezes `trader`'s position in `market` (it must be below maintenance margin at the oracle
+    ///         price and not already in liquidation) and starts an auction for all of it. The caller earns the
+    ///         keeper incentive. Anyone may call.
+    function liquidate(bytes32 market, address trader) external nonReentrant returns (uint256 id) {
+        Config storage c = _config(market);
+        (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
+        id = ++kicks;
+        Sale storage s = sales[id];
+        s.market = market;
+        s.trader = trader;
+        s.long = size > 0;
+        s.qty = FP.abs(size);
+        _start(s, c, mark);
+        _activeIndex[id] = _active.length + 1;
+        _active.push(id);
+        emit AuctionStarted(id, market, trader, s.long, s.qty, s.anchor, s.top);
+        _payIncentive(id, c, market, FP.notionalDown(s.qty, mark));
+    }
+
+    /// @notice Takes up to `maxQty` [wad] of auction `id` at its current price for `who`, who becomes the owner
+    ///         of that part of the position. `limit` [wad] is the worst price accepted: the most `who` pays for
+    ///         a long, the least it accepts for a short. Then `margin` [usdc] moves from `who`'s free balance in
+    ///         the clearinghouse into its position, which must meet initial margin. With `data`, `who` (a
+    ///         contract) is called first with `onAuctionTake` and may fund its free balance there; otherwise
+    ///         `who` must be the caller.
+    function take(uint256 id, uint256 maxQty, uint256 limit, uint256 margin, address who, bytes calldata data)
+        external
+        nonReentrant
+        returns (uint256 qty, uint256 price)
+    {
+        if (maxQty == 0) revert ZeroTake();
+        if (data.length == 0 && who != msg.sender) revert NotTaker(msg.sender, who);
+        Sale storage s = _activeSale(id);
+        Config storage c = configs[s.market];
+        bool stale;
+        (price, stale) = _status(s, c, oracle.price(s.market));
+        if (stale) revert AuctionStale(id);
+        if (s.long ? price > limit : price < limit) revert PriceBeyondLimit(price, limit);
+
+        qty = FP.min(maxQty, s.qty);
+        uint256 left = s.qty - qty;
+        if (left > 0 && FP.notionalDown(left, price) < c.dust) {
+            revert WouldLeaveDust(FP.notionalDown(left, price), c.dust);
+        }
+        s.qty = left;
+        bytes32 market = s.market;
+        clearinghouse.liquidationFill(market, s.trader, who, qty, price, c.penaltyBps);
+        emit AuctionTaken(id, who, qty, price, left);
+        if (left == 0) _finish(id);
+
+        if (data.length > 0) {
+            bytes4 ok = IAuctionTaker(who).onAuctionTake(msg.sender, market, qty, price, data);
+            if (ok != IAuctionTaker.onAuctionTake.selector) revert TakerRefused(who);
+        }
+        clearinghouse.settleKeeper(market, who, margin);
+    }
+
+    /// @notice Restarts auction `id` from the current oracle price once it is stale (too old, or its price too
+    ///         far from the oracle), flags the market as in liquidity risk (the auction ended unfilled), and pays
+    ///         the caller the keeper incentive. Anyone may call; a fresh auction cannot be restarted.
+    function redo(uint256 id) external nonReentrant {
+        Sale storage s = _activeSale(id);
+        Config storage c = configs[s.market];
+        uint256 mark = oracle.poke(s.market);
+        (, bool stale) = _status(s, c, mark);
+        if (!stale) revert AuctionNotStale(id);
+        liquidityRiskAt[s.market] = block.timestamp;
+        emit LiquidityRiskFlagged(s.market, id, block.timestamp);
+        _start(s, c, mark);
+        emit AuctionRestarted(id, s.anchor, s.top);
+        _payIncentive(id, c, s.market, FP.notionalDown(s.qty, mark));
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The current price [wad] of auction `id` and whether it is stale (needs `redo`).
+    function getStatus(uint256 id) external view returns (uint256 price, bool stale, uint256 qty) {
+        Sale storage s = _activeSale(id);
+        (price, stale) = _status(s, configs[s.market], oracle.price(s.market));
+        qty = s.qty;
+    }
+
+    /// @notice Ids of the running auctions.
+    function active() external view returns (uint256[] memory) {
+        return _active;
+    }
+
+    function activeCount() external view returns (uint256) {
+        return _active.length;
+    }
+
+    /// @notice True while `market` is in liquidity risk: an auction of it went unfilled within `riskWindow`.
+    function inLiquidityRisk(bytes32 market) external view returns (bool) {
+        uint256 at = liquidityRiskAt[market];
+        return at != 0 && block.timestamp <= at + configs[market].riskWindow;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _start(Sale storage s, Config storage c, uint256 mark) internal {
+        s.anchor = mark;
+        s.top = FP.mulDivUp(mark, FP.BPS + c.bufBps, FP.BPS);
+        s.tic = block.timestamp;
+    }
+
+    /// @dev The auction price for the sale's side, and whether the auction is stale.
+    function _status(Sale storage s, Config storage c, uint256 mark) internal view returns (uint256 price, bool stale) {
+        uint256 elapsed = block.timestamp - s.tic;
+        uint256 fall = c.curve.price(s.top, elapsed); // from top toward zero
+        if (s.long) {
+            price = fall;
+        } else {
+            uint256 mirror = 2 * s.anchor;
+            price = fall >= mirror ? 0 : mirror - fall;
+        }
+        uint256 gap = price > mark ? price - mark : mark - price;
+        stale = elapsed > c.tail || gap > FP.bpsDown(mark, c.staleBps);
+    }
+
+    function _payIncentive(uint256 id, Config storage c, bytes32 market, uint256 notional) internal {
+        uint256 amount = FP.min(c.tip + FP.bpsDown(notional, c.chipBps), c.tipCap);
+        if (amount == 0) return;
+        uint256 unpaid = fund.coverLoss(market, amount, msg.sender);
+        emit IncentivePaid(id, msg.sender, amount - unpaid, unpaid);
+    }
+
+    function _finish(uint256 id) internal {
+        uint256 index = _activeIndex[id] - 1;
+        uint256 last = _active[_active.length - 1];
+        _active[index] = last;
+        _activeIndex[last] = index + 1;
+        _active.pop();
+        delete _activeIndex[id];
+        emit AuctionFinished(id);
+    }
+
+    function _activeSale(uint256 id) internal view returns (Sale storage s) {
+        if (_activeIndex[id] == 0) revert NotActive(id);
+        s = sales[id];
+    }
+
+    function _config(bytes32 market) internal view returns (Config storage c) {
+        c = configs[market];
+        if (address(c.curve) == address(0)) revert UnknownMarket(market);
+    }
+
+    function _bps(bytes32 what, uint256 data) internal pure returns (uint16) {
+        return uint16(_fits(what, data, FP.BPS));
+    }
+
+    function _fits(bytes32 what, uint256 data, uint256 maxValue) internal pure returns (uint256) {
+        if (data > maxValue) revert InvalidParameter(what, data);
+        return data;
+    }
+}

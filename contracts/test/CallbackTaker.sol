@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
+
+interface IClearinghouseDeposit {
+    function deposit(uint256 amount) external;
+}
+
+interface IAuctionTake {
+    function take(uint256 id, uint256 maxQty, uint256 limit, uint256 margin, address who, bytes calldata data)
+        external
+        returns (uint256, uint256);
+}
+
+/// @title CallbackTaker (test only)
+/// @notice A keeper contract that takes auctions with a callback: it receives the position first and funds
+///         its margin inside `onAuctionTake`. Modes: 1 pays (deposits `amount`), 2 re-enters the auction,
+///         3 refuses by returning a wrong value.
+contract CallbackTaker is IAuctionTaker {
+    IERC20 public immutable usdc;
+    address public immutable clearinghouse;
+    address public immutable auction;
+
+    constructor(IERC20 usdc_, address clearinghouse_, address auction_) {
+        usdc = usdc_;
+        clearinghouse = clearinghouse_;
+        auction = auction_;
+    }
+
+    function onAuctionTake(address, bytes32, uint256, uint256, bytes calldata data) external returns (bytes4) {
+        require(msg.sender == auction, "only the auction");
+        (uint8 mode, uint256 amount, uint256 id) = abi.decode(data, (uint8, uint256, uint256));
+        if (mode == 1) {
+            usdc.approve(clearinghouse, amount);
+            IClearinghouseDeposit(clearinghouse).deposit(amount);
+        } else if (mode == 2) {
+            IAuctionTake(auction).take(id, 1, type(uint256).max, 0, address(this), data);
+        } else if (mode == 3) {
+            return bytes4(0xdeadbeef);
+        }
+        return IAuctionTaker.onAuctionTake.selector;
+    }
+}
