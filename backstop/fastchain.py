@@ -1,0 +1,187 @@
+"""The replay engine's hot path: web3.py straight to the node, pre-signed transactions, batched into blocks.
+
+Ape's `contract.method(sender=...)` costs ~20 ms a call and web3's receipt polling caps a send-and-wait loop
+at ~10 tx/s; here every transaction of a step is signed locally, sent without waiting, and mined in one
+block with `evm_mine` (automine off), so the node sees hundreds of transactions per second.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
+from web3.types import TxReceipt
+
+TX_GAS = 3_000_000  # per transaction; gas is free on a local node (base fee and gas price 0)
+
+
+class ChainDied(RuntimeError):
+    """The node stopped answering (killed, crashed, or too slow)."""
+
+
+def derive_account(seed: int, label: str, index: int) -> LocalAccount:
+    """A deterministic throwaway account: the same seed, label and index give the same key."""
+    return Account.from_key(keccak(text=f"backstop:{seed}:{label}:{index}"))
+
+
+@dataclass
+class Wallet:
+    account: LocalAccount
+    nonce: int = 0
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+
+@dataclass
+class Sent:
+    tx_hash: bytes
+    label: str
+
+
+@dataclass
+class FastChain:
+    """Batches signed transactions into blocks on a local node (Anvil or Hardhat)."""
+
+    w3: Web3
+    chain_id: int = 0
+    sent_total: int = 0
+    _pending: list[Sent] = field(default_factory=list)
+    _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.chain_id = self.w3.eth.chain_id
+
+    @classmethod
+    def connect(cls, uri: str, timeout: float = 60) -> "FastChain":
+        w3 = Web3(Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout}))
+        return cls(w3)
+
+    # -------------------------------------------------------------- node control
+
+    def rpc(self, method: str, params: list | None = None) -> Any:
+        try:
+            response = self.w3.provider.make_request(method, params or [])
+        except Exception as exc:  # noqa: BLE001 - requests/aiohttp errors differ by transport
+            raise ChainDied(f"the node stopped answering ({method}): {exc}") from exc
+        if "error" in response:
+            raise RuntimeError(f"{method} failed: {response['error']}")
+        return response.get("result")
+
+    def set_automine(self, on: bool) -> None:
+        self.rpc("evm_setAutomine", [on])
+
+    def now(self) -> int:
+        return int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    def wallet(self, account: LocalAccount) -> Wallet:
+        return Wallet(account, int(self.rpc("eth_getTransactionCount", [account.address, "pending"]), 16))
+
+    # -------------------------------------------------------------- transactions
+
+    def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS) -> bytes:
+        """Signs and sends one transaction without waiting; it is mined by the next `mine()`."""
+        tx = {
+            "to": to,
+            "data": data if isinstance(data, str) else "0x" + bytes(data).hex(),
+            "gas": gas,
+            "gasPrice": 0,
+            "nonce": wallet.nonce,
+            "chainId": self.chain_id,
+            "value": 0,
+        }
+        raw = wallet.account.sign_transaction(tx).raw_transaction
+        tx_hash = bytes.fromhex(self.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])[2:])
+        wallet.nonce += 1
+        self.sent_total += 1
+        self._pending.append(Sent(tx_hash, label))
+        return tx_hash
+
+    def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
+        return self.send(wallet, contract.address, contract.encode_abi(fn, list(args)), label or fn)
+
+    def mine(self, timestamp: int | None = None) -> list[tuple[Sent, TxReceipt]]:
+        """Mines every pending transaction (in as many blocks as the gas limit needs; the first at
+        `timestamp`) and returns (sent, receipt) pairs in sending order."""
+        pending, self._pending = self._pending, []
+        if timestamp is not None:
+            self.rpc("evm_mine", [timestamp])
+        else:
+            self.rpc("evm_mine", [])
+        receipts: list[tuple[Sent, TxReceipt]] = []
+        for sent in pending:
+            receipt = self._receipt(sent.tx_hash)
+            receipts.append((sent, receipt))
+        return receipts
+
+    def _receipt(self, tx_hash: bytes) -> TxReceipt:
+        for _ in range(100):
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                self.rpc("evm_mine", [])  # left over from a full block
+            except (RequestsConnectionError, OSError) as exc:
+                raise ChainDied(f"the node stopped answering: {exc}") from exc
+        raise ChainDied(f"transaction 0x{tx_hash.hex()} was never mined")
+
+    # -------------------------------------------------------------- events
+
+    def register(self, name: str, contract: Contract) -> None:
+        """Makes `decode` understand the events of `contract` (by topic, emitted at any address)."""
+        for item in contract.abi:
+            if item.get("type") != "event":
+                continue
+            signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+            self._decoders[keccak(text=signature)] = (name, getattr(contract.events, item["name"])())
+
+    def decode(self, receipt: TxReceipt) -> list[tuple[str, str, dict[str, Any], Any]]:
+        """(contract name, event name, args, log) for every log of `receipt` that a registered ABI knows."""
+        out = []
+        for log in receipt["logs"]:
+            if not log["topics"]:
+                continue
+            found = self._decoders.get(bytes(log["topics"][0]))
+            if not found:
+                continue
+            name, event = found
+            decoded = event.process_log(log)
+            out.append((name, decoded["event"], dict(decoded["args"]), log))
+        return out
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][5:]}"
+    return item["type"]
+
+
+def raw_throughput(chain: FastChain, wallet: Wallet, token: Contract, n: int = 2_000, batch: int = 500) -> float:
+    """Transactions per second the node accepts for pre-signed ERC-20 transfers sent straight to it, batched
+    into blocks: the ceiling against which the replay's own throughput is reported."""
+    data = token.encode_abi("transfer", [wallet.address, 0])
+    signed: list[bytes] = []
+    for i in range(n):
+        tx = {"to": token.address, "data": data, "gas": 100_000, "gasPrice": 0, "nonce": wallet.nonce + i, "chainId": chain.chain_id, "value": 0}
+        signed.append(wallet.account.sign_transaction(tx).raw_transaction)
+    start = time.perf_counter()
+    for chunk_start in range(0, n, batch):
+        for raw in signed[chunk_start : chunk_start + batch]:
+            chain.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
+        chain.rpc("evm_mine", [])
+    elapsed = time.perf_counter() - start
+    wallet.nonce += n
+    return n / elapsed
+
+
+def web3_contract(w3: Web3, address: str, abi: Iterable[dict[str, Any]]) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=list(abi))
