@@ -15,9 +15,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
-from requests.exceptions import ConnectionError as RequestsConnectionError
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound
+from web3._utils.method_formatters import receipt_formatter
 from web3.types import TxReceipt
 
 TX_GAS = 3_000_000  # per transaction; gas is free on a local node (base fee and gas price 0)
@@ -46,6 +45,7 @@ class Wallet:
 class Sent:
     tx_hash: bytes
     label: str
+    raw: bytes | None = None  # signed bytes until flushed to the node
 
 
 @dataclass
@@ -57,14 +57,18 @@ class FastChain:
     sent_total: int = 0
     _pending: list[Sent] = field(default_factory=list)
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict)
+    uri: str = ""
+    timeout: float = 60
+    _http: Any = None
 
     def __post_init__(self) -> None:
         self.chain_id = self.w3.eth.chain_id
 
     @classmethod
     def connect(cls, uri: str, timeout: float = 60) -> "FastChain":
+        """Connects to a node; every request gives up after `timeout` seconds (a slow node never hangs us)."""
         w3 = Web3(Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout}))
-        return cls(w3)
+        return cls(w3, uri=uri, timeout=timeout)
 
     # -------------------------------------------------------------- node control
 
@@ -76,6 +80,43 @@ class FastChain:
         if "error" in response:
             raise RuntimeError(f"{method} failed: {response['error']}")
         return response.get("result")
+
+    def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
+        """Several JSON-RPC calls in one HTTP round trip (Anvil and Hardhat accept batches); results in order.
+        A call that fails yields its error dict instead of a result."""
+        if not calls:
+            return []
+        payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        try:
+            response = self._session().post(self.uri, json=payload, timeout=self.timeout)
+            response.raise_for_status()
+            answers = response.json()
+        except Exception as exc:  # noqa: BLE001 - any transport failure means the node is gone
+            raise ChainDied(f"the node stopped answering (batch of {len(calls)}): {exc}") from exc
+        by_id = {a["id"]: a for a in answers}
+        return [by_id[i]["result"] if "result" in by_id[i] else by_id[i].get("error") for i in range(len(calls))]
+
+    def view(self, requests: list[tuple[Contract, str, list]]) -> list[Any]:
+        """Batched eth_calls at the latest block: [(contract, function, args)] -> decoded results (None for a
+        call that reverted)."""
+        calls = [("eth_call", [{"to": c.address, "data": c.encode_abi(fn, args)}, "latest"]) for c, fn, args in requests]
+        out: list[Any] = []
+        for (c, fn, args), raw in zip(requests, self.batch(calls)):
+            if not isinstance(raw, str):
+                out.append(None)
+                continue
+            func = c.get_function_by_name(fn)
+            types = [_abi_type(o) for o in func.abi["outputs"]]
+            values = self.w3.codec.decode(types, bytes.fromhex(raw[2:]))
+            out.append(values[0] if len(values) == 1 else values)
+        return out
+
+    def _session(self):
+        if self._http is None:
+            import requests  # noqa: PLC0415
+
+            self._http = requests.Session()
+        return self._http
 
     def set_automine(self, on: bool) -> None:
         self.rpc("evm_setAutomine", [on])
@@ -89,7 +130,7 @@ class FastChain:
     # -------------------------------------------------------------- transactions
 
     def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS) -> bytes:
-        """Signs and sends one transaction without waiting; it is mined by the next `mine()`."""
+        """Signs one transaction; it goes to the node with the next `flush()` or `mine()`."""
         tx = {
             "to": to,
             "data": data if isinstance(data, str) else "0x" + bytes(data).hex(),
@@ -99,12 +140,21 @@ class FastChain:
             "chainId": self.chain_id,
             "value": 0,
         }
-        raw = wallet.account.sign_transaction(tx).raw_transaction
-        tx_hash = bytes.fromhex(self.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])[2:])
+        raw = bytes(wallet.account.sign_transaction(tx).raw_transaction)
+        tx_hash = keccak(raw)
         wallet.nonce += 1
         self.sent_total += 1
-        self._pending.append(Sent(tx_hash, label))
+        self._pending.append(Sent(tx_hash, label, raw))
         return tx_hash
+
+    def flush(self) -> None:
+        """Sends every signed, unsent transaction to the node in one batch (they wait in its pool)."""
+        unsent = [s for s in self._pending if s.raw is not None]
+        answers = self.batch([("eth_sendRawTransaction", ["0x" + s.raw.hex()]) for s in unsent])
+        for sent, answer in zip(unsent, answers):
+            if not isinstance(answer, str):
+                raise RuntimeError(f"the node refused transaction {sent.label}: {answer}")
+            sent.raw = None
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
         return self.send(wallet, contract.address, contract.encode_abi(fn, list(args)), label or fn)
@@ -112,26 +162,23 @@ class FastChain:
     def mine(self, timestamp: int | None = None) -> list[tuple[Sent, TxReceipt]]:
         """Mines every pending transaction (in as many blocks as the gas limit needs; the first at
         `timestamp`) and returns (sent, receipt) pairs in sending order."""
+        self.flush()
         pending, self._pending = self._pending, []
-        if timestamp is not None:
-            self.rpc("evm_mine", [timestamp])
+        self.rpc("evm_mine", [timestamp] if timestamp is not None else [])
+        receipts: list[Any] = [None] * len(pending)
+        for _ in range(200):
+            missing = [i for i, r in enumerate(receipts) if r is None]
+            if not missing:
+                break
+            answers = self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing])
+            for i, raw in zip(missing, answers):
+                if isinstance(raw, dict) and "blockNumber" in raw:
+                    receipts[i] = receipt_formatter(raw)
+            if any(r is None for r in receipts):
+                self.rpc("evm_mine", [])  # what did not fit in the block's gas limit
         else:
-            self.rpc("evm_mine", [])
-        receipts: list[tuple[Sent, TxReceipt]] = []
-        for sent in pending:
-            receipt = self._receipt(sent.tx_hash)
-            receipts.append((sent, receipt))
-        return receipts
-
-    def _receipt(self, tx_hash: bytes) -> TxReceipt:
-        for _ in range(100):
-            try:
-                return self.w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                self.rpc("evm_mine", [])  # left over from a full block
-            except (RequestsConnectionError, OSError) as exc:
-                raise ChainDied(f"the node stopped answering: {exc}") from exc
-        raise ChainDied(f"transaction 0x{tx_hash.hex()} was never mined")
+            raise ChainDied("transactions were never mined")
+        return list(zip(pending, receipts))
 
     # -------------------------------------------------------------- events
 

@@ -1,0 +1,68 @@
+"""`backstop` on the command line (also reachable as `ape run replay ...`).
+
+    backstop replay SCENARIO [--out DIR] [--network anvil|hardhat|URL] [--set KEY=VALUE ...]
+
+Run it from the project folder (Ape reads ape-config.yaml and the compiled contracts there).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """Backstop: replay crashes against an on-chain insurance fund, liquidation auction and ADL queue."""
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Report folder (default: reports/<scenario name>).")
+@click.option("--network", default=None, help="anvil (default: started and stopped here), hardhat, or an RPC URL.")
+@click.option("--set", "sets", multiple=True, help="Override a scenario field, e.g. --set keepers.0.latency=600 (repeatable).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[str, ...], no_progress: bool) -> None:
+    """Replay SCENARIO (a YAML file) and write a report folder."""
+    from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
+    from backstop.scenario import ScenarioError  # noqa: PLC0415
+
+    if not scenario.exists():
+        raise click.ClickException(f"scenario file {scenario} does not exist")
+    out_dir = out or Path("reports") / scenario.stem
+    try:
+        report = run_replay(scenario, out_dir, network=network, progress=not no_progress, overrides=_parse_overrides(sets))
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ReplayFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    t = report["totals"]
+    click.echo(
+        f"{report['scenario']['name']}: {t['liquidations']} liquidations (${t['liquidated_notional']:,.0f}), "
+        f"fund used ${t['fund_used']:,.0f}, bad debt ${t['bad_debt']:,.0f}, peak drawdown {t['peak_drawdown_pct']:.1f}%"
+    )
+    tp = report["throughput"]
+    if tp.get("ratio") is not None:
+        click.echo(f"throughput: {tp['tx_per_s']} tx/s, raw Anvil {tp['raw_anvil_tx_per_s']} tx/s (ratio {tp['ratio']})")
+    click.echo(f"report: {out_dir / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()

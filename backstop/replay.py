@@ -1,0 +1,678 @@
+"""The replay engine: play a crash scenario against a freshly deployed Backstop on a live local chain.
+
+One replay: deploy with the scenario's parameters (through Ape), fund and open the trader population, then
+step through time. Each step is two blocks whose timestamps follow the scenario's clock:
+  1. the oracle block: every venue's price source moves to the scenario's price for that time;
+  2. the action block, one second later: keepers act as independent actors with their own latency, failure
+     rate, outages and capital — liquidate positions below maintenance margin, take auctions whose price beats
+     their threshold (and unwind what they took against the market makers), restart stale auctions.
+Receipts and events feed a mirror of the positions and auctions that keepers and the report read; pool
+balances, 8-hour peaks and fund-risk flags are read from the chain after every step.
+
+The hot path uses backstop.fastchain (web3 straight to the node, batched blocks), never Ape calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from backstop.fastchain import ChainDied, FastChain, Wallet, derive_account, raw_throughput, web3_contract
+from backstop.model import ledger as lm
+from backstop.model.auction import AuctionParams, auction_price, is_stale
+from backstop.model.curves import linear_down, stairstep_down
+from backstop.orders import Order, sign_order
+from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_usdc, to_wad
+
+REPORT_SCHEMA = 1
+MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
+MM_MARGIN_SHARE = 0.55  # margin a market maker posts per unit of notional it takes on
+KEEPER_MARGIN_BUFFER = 1.10  # keepers post 10% more than initial margin when they take
+
+
+@dataclass
+class AuctionMirror:
+    id: int
+    market: str
+    trader: str
+    long: bool
+    qty: int
+    anchor: int
+    top: int
+    tic: int
+    start_t: int
+    record: dict[str, Any]
+
+
+@dataclass
+class KeeperState:
+    spec: Any
+    wallet: Wallet
+    capital: int  # [usdc] committed at start
+    deposited: int  # [usdc] currently in the clearinghouse (free + margin)
+    rng: random.Random
+    taken: int = 0
+    liquidations: int = 0
+    restarts: int = 0
+    online_steps: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def online(self, t: int) -> bool:
+        return not any(o.start <= t < o.end for o in self.spec.outages)
+
+    def committed_fraction(self, t: int) -> float:
+        fraction = 1.0
+        for point in self.spec.capital_schedule:
+            if point.t <= t:
+                fraction = point.fraction
+        return fraction
+
+
+@dataclass
+class ReplayState:
+    t: int = 0
+    positions: dict[tuple[str, str], lm.Position] = field(default_factory=dict)  # (market, address) -> mirror
+    auctions: dict[int, AuctionMirror] = field(default_factory=dict)
+    liquidations: list[dict[str, Any]] = field(default_factory=list)
+    series: list[dict[str, Any]] = field(default_factory=list)
+    failed_txs: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
+    first_liquidatable: dict[tuple[str, str], int] = field(default_factory=dict)
+    pending_liquidation: set[tuple[str, str]] = field(default_factory=set)
+    in_auction: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Replay:
+    """One replay of one scenario on one connected chain. Use `run_replay` for the whole life cycle."""
+
+    def __init__(self, scenario: Any, system: Any, admin_key: str, progress: bool = True, path: Path | None = None) -> None:
+        self.sc = scenario
+        self.path = path
+        self.system = system
+        self.progress = progress
+        self.specs = {s.name: s for s in scenario.market_specs()}
+        self.mids = {name: market_id(name) for name in self.specs}
+        self.names = {mid: name for name, mid in self.mids.items()}
+        from ape import chain as ape_chain  # noqa: PLC0415
+
+        uri = ape_chain.provider.http_uri
+        self.chain = FastChain.connect(uri)
+        w3 = self.chain.w3
+        self.c = {
+            name: web3_contract(w3, str(getattr(system, attr).address), _abi(getattr(system, attr)))
+            for name, attr in (
+                ("usdc", "usdc"),
+                ("oracle", "oracle"),
+                ("fund", "fund"),
+                ("house", "clearinghouse"),
+                ("auction", "auction"),
+            )
+        }
+        for name, contract in self.c.items():
+            self.chain.register(name, contract)
+        src_abi = _abi(next(iter(next(iter(system.sources.values())).values())))
+        self.sources = {
+            m: {v: web3_contract(w3, str(src.address), src_abi) for v, src in venues.items()} for m, venues in system.sources.items()
+        }
+        self.admin = self.chain.wallet(_account_from_key(admin_key))
+        self.state = ReplayState()
+        self.mms: dict[str, list[tuple[Wallet, float]]] = {}
+        self.keepers: list[KeeperState] = []
+        self.t0 = 0
+        self.tx_in_loop = 0
+        self.loop_seconds = 0.0
+
+    # -------------------------------------------------------------- set-up
+
+    def setup(self) -> dict[str, Any]:
+        """Funds and opens the population, funds the keepers. Returns what happened."""
+        self.chain.set_automine(False)
+        self.t0 = self.chain.now() + 10
+        seed = self.sc.seed
+        traders = self.sc.traders()
+        t_wallets = [self.chain.wallet(derive_account(seed, "trader", i)) for i in range(len(traders))]
+        plans = [self._plan(tp) for tp in traders]
+
+        # market makers: enough accounts per market to keep each under the notional cap
+        for name in self.specs:
+            total = sum(p["notional_usd"] for p, tp in zip(plans, traders) if tp.market == name)
+            count = max(1, int(total // MM_NOTIONAL_CAP) + 1)
+            self.mms[name] = [(self.chain.wallet(derive_account(seed, f"mm-{name}", i)), 0.0) for i in range(count)]
+
+        usdc, house = self.c["usdc"], self.c["house"]
+        mm_capital = {w.address: 0 for ws in self.mms.values() for w, _ in ws}
+        assignments: list[tuple[Wallet, int]] = []
+        for name, ws in self.mms.items():
+            loads = [0.0 for _ in ws]
+            for i, (plan, tp) in enumerate(zip(plans, traders)):
+                if tp.market != name:
+                    continue
+                j = min(range(len(ws)), key=lambda k: loads[k])
+                loads[j] += plan["notional_usd"]
+                assignments.append((ws[j][0], i))
+                mm_capital[ws[j][0].address] += to_usdc(plan["notional_usd"] * MM_MARGIN_SHARE)
+        mm_wallets = {w.address: w for ws in self.mms.values() for w, _ in ws}
+
+        # keepers
+        for k, spec in enumerate(self.sc.keepers_expanded()):
+            wallet = self.chain.wallet(derive_account(seed, "keeper", k))
+            capital = to_usdc(spec.capital)
+            self.keepers.append(KeeperState(spec, wallet, capital, capital, random.Random(f"{seed}:{spec.name}")))
+
+        # deposits: mint, approve, deposit
+        everyone: list[tuple[Wallet, int]] = [(w, to_usdc(p["deposit_usd"])) for w, p in zip(t_wallets, plans)]
+        everyone += [(mm_wallets[a], amount + to_usdc(1_000)) for a, amount in mm_capital.items()]
+        everyone += [(k.wallet, k.capital) for k in self.keepers]
+        # a block orders transactions of different senders freely: what depends on a mint goes in a later block
+        for wallet, amount in everyone:
+            self.chain.call_fn(self.admin, usdc, "mint", wallet.address, amount)
+        self._mine_and_track(self.t0 - 6, "setup")
+        for wallet, amount in everyone:
+            self.chain.call_fn(wallet, usdc, "approve", house.address, 2**256 - 1)
+            self.chain.call_fn(wallet, house, "deposit", amount)
+        self._mine_and_track(self.t0 - 5, "setup")
+
+        # open positions: the market maker submits, the trader signs
+        opened = 0
+        for mm, i in assignments:
+            tp, plan, tw = traders[i], plans[i], t_wallets[i]
+            mid = self.mids[tp.market]
+            size = plan["size"] if tp.side == "long" else -plan["size"]
+            trader_order = Order(tw.address, mid, size, plan["price"], plan["margin"], i + 1, 2**40)
+            mm_order = Order(mm.address, mid, -size, plan["price"], to_usdc(plan["notional_usd"] * MM_MARGIN_SHARE), i + 1, 2**40)
+            sig = sign_order(trader_order, tw.account.key, self.chain.chain_id, house.address)
+            data = house.encode_abi("trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
+            self.chain.send(mm, house.address, data, "open")
+        receipts = self._mine_and_track(self.t0 - 2, "open")
+        opened = sum(1 for sent, r in receipts if r["status"] == 1)
+        return {"traders": len(traders), "opened": opened, "clamped_leverage": sum(p["clamped"] for p in plans), "market_makers": len(mm_wallets), "keepers": len(self.keepers)}
+
+    def _plan(self, tp: Any) -> dict[str, Any]:
+        """Size, price and margin for one trader's opening order; leverage is clamped to what its bracket allows."""
+        spec = self.specs[tp.market]
+        mark = to_wad(self.sc.oracle_start_price(tp.market))
+        price = to_wad(tp.entry_price)
+        size = to_wad(tp.size_usd) * WAD // price
+        notional = notional_up(size, max(mark, price))
+        tier = lm.tier_for(list(spec.tiers), notional)
+        wanted = to_usdc(tp.size_usd / tp.leverage)
+        adverse = max(0, -lm.pnl(tp.side == "long", size, price, mark))
+        fee = bps_up(notional_up(size, price), tier.tail_risk_fee_bps)
+        floor = bps_up(notional, tier.initial_margin_bps) * 102 // 100 + fee + adverse
+        margin = max(wanted, floor)
+        return {"size": size, "price": price, "margin": margin, "notional_usd": tp.size_usd, "deposit_usd": margin / USDC + 1, "clamped": margin > wanted}
+
+    # -------------------------------------------------------------- the loop
+
+    def run(self, on_step: Callable[[int], None] | None = None) -> None:
+        start = time.perf_counter()
+        sent0 = self.chain.sent_total
+        for t in self.sc.times():
+            self.state.t = t
+            self._step(t)
+            if on_step:
+                on_step(t)
+        self.loop_seconds = time.perf_counter() - start
+        self.tx_in_loop = self.chain.sent_total - sent0
+
+    def _step(self, t: int) -> None:
+        ts = self.t0 + t
+        for m, venues in self.sources.items():
+            decimals = self.specs[m].source_decimals
+            for venue, src in venues.items():
+                answer = max(1, round(self.sc.venue_price(m, venue, t) * 10**decimals))
+                self.chain.call_fn(self.admin, src, "setAnswer", answer, label="price")
+        self._mine_and_track(ts, "price")
+        marks = self._oracles()
+        self._keepers_act(t, ts + 1, marks)
+        self._mine_and_track(ts + 1, "keepers")
+        self._record(t, marks)
+
+    def _keepers_act(self, t: int, action_ts: int, marks: dict[str, int | None]) -> None:
+        self._free = self._free_balances()
+        online = []
+        for k in self.keepers:
+            if k.online(t) and k.rng.random() >= k.spec.failure_rate:
+                online.append(k)
+                k.online_steps += 1
+                self._adjust_capital(k, t)
+        # 1. liquidations: the fastest online keeper whose latency has passed
+        for key, p in list(self.state.positions.items()):
+            m, trader = key
+            mark = marks.get(m)
+            if p.size == 0 or mark is None or self._is_keeper_or_mm(trader):
+                continue
+            if key in self.state.pending_liquidation or key in self.state.in_auction:
+                continue
+            if not self._liquidatable(m, p, mark):
+                self.state.first_liquidatable.pop(key, None)
+                continue
+            first = self.state.first_liquidatable.setdefault(key, t)
+            for k in sorted(online, key=lambda k: k.spec.latency):
+                if t - first >= k.spec.latency:
+                    self.chain.call_fn(k.wallet, self.c["auction"], "liquidate", self.mids[m], trader, label=f"liquidate:{k.name}")
+                    self.state.pending_liquidation.add(key)
+                    k.liquidations += 1
+                    break
+        # 2. takes and restarts
+        for a in list(self.state.auctions.values()):
+            mark = marks.get(a.market)
+            if mark is None or a.qty == 0:
+                continue
+            spec = self.specs[a.market]
+            price = self._auction_price(a, action_ts)
+            params = AuctionParams(spec.auction.buf_bps, spec.auction.stale_bps, spec.auction.tail)
+            stale = is_stale(price, mark, action_ts - a.tic, params)
+            for k in sorted(online, key=lambda k: k.spec.latency):
+                if t - a.start_t < k.spec.latency:
+                    continue
+                if stale:
+                    self.chain.call_fn(k.wallet, self.c["auction"], "redo", a.id, label=f"redo:{k.name}")
+                    k.restarts += 1
+                    break
+                if self._take(k, a, price, mark):
+                    break
+
+    def _take(self, k: KeeperState, a: AuctionMirror, price: int, mark: int) -> bool:
+        d = k.spec.take_discount_bps
+        good = price * 10_000 <= mark * (10_000 - d) if a.long else price * 10_000 >= mark * (10_000 + d)
+        if not good or price == 0:
+            return False
+        spec = self.specs[a.market]
+        free = self._free[k.wallet.address]
+        # margin per unit: initial margin at the mark (top bracket rate is the safe bound) plus any adverse gap
+        im_bps = max(t.initial_margin_bps for t in spec.tiers)
+        per_unit_margin = mark * im_bps // 10_000 + max(0, (price - mark) if a.long else (mark - price))
+        per_unit_margin = per_unit_margin * int(KEEPER_MARGIN_BUFFER * 100) // 100
+        affordable = free * WAD * 10**12 // max(per_unit_margin, 1)
+        qty = min(a.qty, affordable)
+        left = a.qty - qty
+        if left and notional_up(left, price) < to_usdc(spec.auction.dust) * 2:
+            qty = a.qty if affordable >= a.qty else 0
+        if qty == 0:
+            return False
+        margin = notional_up(qty, per_unit_margin)
+        if margin > free:
+            return False
+        self._free[k.wallet.address] -= margin
+        mid = self.mids[a.market]
+        self.chain.call_fn(k.wallet, self.c["auction"], "take", a.id, qty, price, margin, k.wallet.address, b"", label=f"take:{k.name}")
+        a.qty -= qty  # optimistic; corrected from events
+        k.taken += 1
+        # unwind against a market maker at the oracle price, so the keeper's capital is free again
+        mm = self._mm_for(a.market)
+        size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
+        mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 60 // 100, self._nonce(), 2**40)
+        keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
+        sig = sign_order(mm_order, mm.account.key, self.chain.chain_id, self.c["house"].address)
+        data = self.c["house"].encode_abi("trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
+        self.chain.send(k.wallet, self.c["house"].address, data, f"unwind:{k.name}")
+        return True
+
+    def _adjust_capital(self, k: KeeperState, t: int) -> None:
+        target = int(k.capital * k.committed_fraction(t))
+        if k.deposited > target:
+            free = self._free[k.wallet.address]
+            amount = min(free, k.deposited - target)
+            self._free[k.wallet.address] -= amount
+            if amount > 0:
+                self.chain.call_fn(k.wallet, self.c["house"], "withdraw", amount, label=f"withdraw:{k.name}")
+                k.deposited -= amount
+
+    # -------------------------------------------------------------- chain reads
+
+    def _oracles(self) -> dict[str, int | None]:
+        """The oracle price of every market (None where it reverts: too few sources, or a jump)."""
+        names = list(self.mids)
+        return dict(zip(names, self.chain.view([(self.c["oracle"], "price", [self.mids[m]]) for m in names])))
+
+    def _free_balances(self) -> dict[str, int]:
+        addresses = [k.wallet.address for k in self.keepers]
+        return dict(zip(addresses, self.chain.view([(self.c["house"], "freeBalance", [a]) for a in addresses])))
+
+    def _record(self, t: int, marks: dict[str, int | None]) -> None:
+        fund, auction = self.c["fund"], self.c["auction"]
+        reads: list[tuple[Any, str, list]] = [(fund, "poolBalance", [b"\0" * 32]), (fund, "drawdownBps", [])]
+        for mid in self.mids.values():
+            reads += [(fund, "poolBalance", [mid]), (fund, "peak8h", [mid]), (fund, "fundRisk", [mid]), (auction, "inLiquidityRisk", [mid])]
+        values = self.chain.view(reads)
+        glob, drawdown_bps = values[0], values[1]
+        markets: dict[str, Any] = {}
+        for i, m in enumerate(self.mids):
+            sub, peak, risk, liquidity_risk = values[2 + 4 * i : 6 + 4 * i]
+            mark = marks.get(m)
+            oi = sum(notional_up(p.size, mark) for (pm, _), p in self.state.positions.items() if pm == m and p.size > 0) if mark else 0
+            markets[m] = {
+                "oracle": mark / WAD if mark is not None else None,
+                "venues": {v: self.sc.venue_price(m, v, t) for v in self.sources[m]},
+                "sub_pool": sub / USDC,
+                "peak_8h": peak / USDC,
+                "fund_risk": risk,
+                "open_interest": oi / USDC,
+                "liquidity_risk": bool(liquidity_risk),
+                "drawdown_threshold": peak * (10_000 - drawdown_bps) / 10_000 / USDC,
+            }
+        self.state.series.append({"t": t, "time": self._iso(t), "global_pool": glob / USDC, "markets": markets})
+
+    # -------------------------------------------------------------- events
+
+    def _mine_and_track(self, timestamp: int, phase: str) -> list:
+        receipts = self.chain.mine(timestamp)
+        for sent, receipt in receipts:
+            if receipt["status"] != 1:
+                label = sent.label.split(":")[0]
+                self.state.failed_txs[label] = self.state.failed_txs.get(label, 0) + 1
+                if label == "liquidate":
+                    self.state.pending_liquidation.clear()  # re-evaluated next step
+                continue
+            block_ts = timestamp
+            for contract, event, args, _ in self.chain.decode(receipt):
+                self._on_event(contract, event, args, block_ts)
+        return receipts
+
+    def _on_event(self, contract: str, event: str, args: dict[str, Any], ts: int) -> None:
+        t = ts - self.t0
+        totals = self.state.totals
+        if event == "PositionChanged":
+            key = (self.names[bytes(args["market"])], args["account"])
+            self.state.positions[key] = lm.Position(args["size"], args["entryPrice"], args["margin"])
+        elif event == "AuctionStarted":
+            m = self.names[bytes(args["market"])]
+            record = {
+                "id": args["id"], "t": t, "market": m, "trader": args["trader"], "side": "long" if args["long"] else "short",
+                "size": args["qty"] / WAD, "notional": args["qty"] * args["anchor"] / WAD / WAD, "mark": args["anchor"] / WAD,
+                "filled_by": "unfilled", "fills": [], "restarts": 0, "shortfall": 0.0, "penalty": 0.0, "returned": 0.0,
+            }
+            self.state.liquidations.append(record)
+            self.state.auctions[args["id"]] = AuctionMirror(args["id"], m, args["trader"], args["long"], args["qty"], args["anchor"], args["top"], ts, t, record)
+            self.state.pending_liquidation.discard((m, args["trader"]))
+            self.state.in_auction.add((m, args["trader"]))
+        elif event == "AuctionTaken":
+            a = self.state.auctions[args["id"]]
+            a.qty = args["left"]
+            a.record["fills"].append({"t": t, "keeper": args["keeper"], "qty": args["qty"] / WAD, "price": args["price"] / WAD, "via": "auction"})
+            a.record["filled_by"] = "auction"
+        elif event == "AuctionRestarted":
+            a = self.state.auctions[args["id"]]
+            a.anchor, a.top, a.tic = args["anchor"], args["top"], ts
+            a.record["restarts"] += 1
+        elif event == "AuctionFinished":
+            a = self.state.auctions.pop(args["id"], None)
+            if a is not None:
+                self.state.in_auction.discard((a.market, a.trader))
+        elif event == "LiquidationFilled":
+            rec = self._record_for(self.names[bytes(args["market"])], args["account"])
+            if rec is not None:
+                rec["penalty"] += args["penalty"] / USDC
+                rec["returned"] += args["returned"] / USDC
+            totals["penalties"] = totals.get("penalties", 0) + args["penalty"] / USDC
+            pos = self.state.positions.get((self.names[bytes(args["market"])], args["account"]))
+            if pos is not None:
+                held = abs(pos.size)
+                share = pos.margin if args["qty"] == held else pos.margin * args["qty"] // max(held, 1)
+                pos.margin -= share
+                pos.size = (held - args["qty"]) * (1 if pos.size > 0 else -1)
+        elif event == "BadDebtRealized":
+            m = self.names[bytes(args["market"])]
+            rec = self._record_for(m, args["account"])
+            if rec is not None:
+                rec["shortfall"] += args["shortfall"] / USDC
+            totals["shortfall"] = totals.get("shortfall", 0) + args["shortfall"] / USDC
+            totals["bad_debt"] = totals.get("bad_debt", 0) + args["uncovered"] / USDC
+        elif event == "IncentivePaid":
+            totals["keeper_incentives"] = totals.get("keeper_incentives", 0) + args["amount"] / USDC
+        elif event == "LossCovered":
+            covered = args["fromSubPool"] + args["fromGlobal"]
+            totals["fund_used"] = totals.get("fund_used", 0) + covered / USDC
+
+    def _record_for(self, market: str, trader: str) -> dict[str, Any] | None:
+        for rec in reversed(self.state.liquidations):
+            if rec["market"] == market and rec["trader"] == trader:
+                return rec
+        return None
+
+    # -------------------------------------------------------------- helpers
+
+    def _liquidatable(self, m: str, p: lm.Position, mark: int) -> bool:
+        n = notional_up(abs(p.size), mark)
+        try:
+            tier = lm.tier_for(list(self.specs[m].tiers), n)
+        except lm.NotionalAboveTopTier:
+            return True
+        equity = p.margin + lm.pnl(p.size > 0, abs(p.size), p.entry_price, mark)
+        return equity < bps_up(n, tier.maintenance_margin_bps)
+
+    def _auction_price(self, a: AuctionMirror, ts: int) -> int:
+        spec = self.specs[a.market].auction
+        if spec.curve == "linear":
+            curve = lambda top, e: linear_down(top, e, spec.tau)  # noqa: E731
+        else:
+            cut = int(round(spec.cut * RAY))
+            curve = lambda top, e: stairstep_down(top, e, spec.step, cut)  # noqa: E731
+        return auction_price(a.long, a.anchor, a.top, max(0, ts - a.tic), curve)
+
+    def _is_keeper_or_mm(self, address: str) -> bool:
+        if not hasattr(self, "_special"):
+            self._special = {k.wallet.address for k in self.keepers} | {w.address for ws in self.mms.values() for w, _ in ws}
+        return address in self._special
+
+    def _mm_for(self, market: str) -> Wallet:
+        ws = self.mms[market]
+        return ws[self.state.t // max(1, self.sc.step) % len(ws)][0]
+
+    def _nonce(self) -> int:
+        self._order_nonce = getattr(self, "_order_nonce", 10**9) + 1
+        return self._order_nonce
+
+    def _iso(self, t: int) -> str:
+        try:
+            start = datetime.fromisoformat(str(self.sc.start).replace("Z", "+00:00"))
+        except ValueError:
+            start = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        return (start + timedelta(seconds=t)).isoformat()
+
+    # -------------------------------------------------------------- the report
+
+    def report(self, setup: dict[str, Any], wall: float, complete: bool, error: str | None, raw_tps: float | None) -> dict[str, Any]:
+        s = self.state
+        series = s.series
+        fund_start = _fund_total(series[0]) if series else 0.0
+        fund_end = _fund_total(series[-1]) if series else 0.0
+        peak, drawdown = 0.0, 0.0
+        for row in series:
+            total = _fund_total(row)
+            peak = max(peak, total)
+            if peak > 0:
+                drawdown = max(drawdown, (peak - total) / peak * 100)
+        for rec in s.liquidations:
+            if rec["fills"] and any(a.record is rec and a.qty > 0 for a in s.auctions.values()):
+                rec["filled_by"] = "partial"
+        by = lambda kind: sum(1 for r in s.liquidations if r["filled_by"] == kind)  # noqa: E731
+        tps = self.tx_in_loop / self.loop_seconds if self.loop_seconds else 0.0
+        return {
+            "schema": REPORT_SCHEMA,
+            "scenario": {
+                "name": self.sc.name,
+                "file": str(self.path or ""),
+                "sha256": self.sc.sha256 or "",
+                "description": self.sc.description,
+                "sources": list(self.sc.sources),
+                "synthetic": list(self.sc.synthetic)
+                + ["market makers: synthetic counterparties of every opening trade, which also absorb keepers' unwinds at the oracle price"],
+                "seed": self.sc.seed,
+            },
+            "parameters": json.loads(self.sc.model_dump_json()) if hasattr(self.sc, "model_dump_json") else {},
+            "run": {"network": "anvil", "wall_seconds": round(wall, 2), "steps": len(series), "complete": complete, "error": error, "setup": setup, "failed_transactions": dict(sorted(s.failed_txs.items()))},
+            "series": series,
+            "liquidations": s.liquidations,
+            "adl": [],
+            "keepers": [
+                {"name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts, "online_steps": k.online_steps, "capital": k.capital / USDC}
+                for k in self.keepers
+            ],
+            "totals": {
+                "liquidations": len(s.liquidations),
+                "liquidated_notional": round(sum(r["notional"] for r in s.liquidations), 2),
+                "filled_by_standing_bids": by("standing_bid"),
+                "filled_by_auction": by("auction"),
+                "partially_filled": by("partial"),
+                "unfilled": by("unfilled"),
+                "restarts": sum(r["restarts"] for r in s.liquidations),
+                "penalties": round(s.totals.get("penalties", 0.0), 6),
+                "keeper_incentives": round(s.totals.get("keeper_incentives", 0.0), 6),
+                "shortfall": round(s.totals.get("shortfall", 0.0), 6),
+                "fund_used": round(s.totals.get("fund_used", 0.0), 6),
+                "bad_debt": round(s.totals.get("bad_debt", 0.0), 6),
+                "fund_start": fund_start,
+                "fund_end": fund_end,
+                "peak_drawdown_pct": round(drawdown, 4),
+                "adl_notional": 0.0,
+                "adl_victims": 0,
+                "profit_haircut_beyond_need": 0.0,
+            },
+            "throughput": {
+                "transactions": self.tx_in_loop,
+                "seconds": round(self.loop_seconds, 3),
+                "tx_per_s": round(tps, 1),
+                "raw_anvil_tx_per_s": round(raw_tps, 1) if raw_tps else None,
+                "ratio": round(tps / raw_tps, 3) if raw_tps else None,
+            },
+        }
+
+
+def _fund_total(row: dict[str, Any]) -> float:
+    return row["global_pool"] + sum(m["sub_pool"] for m in row["markets"].values())
+
+
+def _abi(contract: Any) -> list[dict[str, Any]]:
+    return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in contract.contract_type.abi]
+
+
+def _account_from_key(key: str):
+    from eth_account import Account  # noqa: PLC0415
+
+    return Account.from_key(key)
+
+
+def scenario_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------ the whole life cycle
+
+NETWORKS = {"anvil": "ethereum:local:foundry", "hardhat": "ethereum:local:hardhat"}
+
+
+class ReplayFailed(RuntimeError):
+    """A replay that could not finish; its partial report was written to `out_dir`."""
+
+    def __init__(self, message: str, out_dir: Path | None) -> None:
+        super().__init__(message)
+        self.out_dir = out_dir
+
+
+def run_replay(
+    scenario_path: Path | str,
+    out_dir: Path | str,
+    network: str | None = None,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+    measure_raw: bool = True,
+) -> dict[str, Any]:
+    """Replays `scenario_path` on `network` (default: a local Anvil that it starts and stops), writes the report
+    folder `out_dir` and returns the report. A malformed scenario fails before anything is deployed; a chain
+    that dies mid-replay or an interrupt writes the partial report and raises ReplayFailed."""
+    from ape import accounts, networks  # noqa: PLC0415
+
+    from backstop.deploy import deploy_system  # noqa: PLC0415
+    from backstop.report import write_report  # noqa: PLC0415
+    from backstop.scenario import load_scenario  # noqa: PLC0415
+
+    scenario = load_scenario(Path(scenario_path))
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    out = Path(out_dir)
+    choice = NETWORKS.get(network or "anvil", network)
+    wall0 = time.perf_counter()
+    with networks.parse_network_choice(choice) as provider:
+        admin = accounts.test_accounts[0]
+        system = deploy_system(admin, scenario.market_specs(), global_seed=scenario.fund.global_seed)
+        replay = Replay(scenario, system, admin.private_key, progress=progress, path=Path(scenario_path))
+        setup: dict[str, Any] = {}
+        error: str | None = None
+        raw_tps: float | None = None
+        try:
+            setup = replay.setup()
+            bar = _progress(len(scenario.times()), scenario.name) if progress else None
+            replay.run(on_step=(lambda t: bar.update(1)) if bar else None)
+            if bar:
+                bar.close()
+            if measure_raw:
+                token_wallet = replay.admin
+                raw_tps = raw_throughput(replay.chain, token_wallet, replay.c["usdc"])
+        except ChainDied as exc:
+            error = f"the chain died at t={replay.state.t}s: {exc}"
+        except KeyboardInterrupt:
+            error = f"interrupted at t={replay.state.t}s"
+        report = replay.report(setup, time.perf_counter() - wall0, error is None, error, raw_tps)
+        report["run"]["network"] = choice
+        events = _all_events(replay) if error is None else None
+        write_report(report, out, events=events)
+        try:
+            replay.chain.set_automine(True)
+        except ChainDied:
+            pass
+        del provider
+    if error:
+        raise ReplayFailed(f"{error}; partial report in {out}", out)
+    return report
+
+
+def _progress(total: int, name: str):
+    from tqdm import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, desc=f"replay {name}", unit="step", dynamic_ncols=True)
+
+
+def _all_events(replay: Replay) -> list[dict[str, Any]]:
+    """Every event of Backstop's contracts over the whole run, decoded, in chain order."""
+    chain = replay.chain
+    out: list[dict[str, Any]] = []
+    addresses = [c.address for c in replay.c.values()]
+    latest = int(chain.rpc("eth_blockNumber"), 16)
+    for start in range(0, latest + 1, 2_000):
+        logs = chain.rpc("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(min(latest, start + 1_999)), "address": addresses}])
+        receipt = {"logs": [_format_log(chain, log) for log in logs]}
+        for contract, event, args, log in chain.decode(receipt):
+            out.append({
+                "block": log["blockNumber"],
+                "tx": "0x" + bytes(log["transactionHash"]).hex(),
+                "log_index": log["logIndex"],
+                "contract": contract,
+                "event": event,
+                "args": {k: _plain(v) for k, v in args.items()},
+            })
+    return out
+
+
+def _format_log(chain: FastChain, log: dict[str, Any]) -> Any:
+    from web3._utils.method_formatters import log_entry_formatter  # noqa: PLC0415
+
+    return log_entry_formatter(log)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,430 @@
+"""Replay reports (backstop.report): files, determinism, Markdown content, empty and partial runs, validation.
+
+Pure Python: no chain, no Ape fixtures. Run alone with
+``PYTHONPATH=$PWD .venv/bin/python -m pytest tests/test_report.py -q -p no:ape``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import math
+import struct
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from backstop.report import (
+    fmt_price,
+    fmt_usd,
+    fund_risk_words,
+    hourly_rows,
+    render_markdown,
+    rolling_peak,
+    validate_report,
+    write_report,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+STEP = 300  # [seconds]
+STEPS = 120  # 10 hours
+MARKETS = {"OM-USD": 6.0, "ETH-USD": 1600.0}
+START = datetime(2025, 4, 13, 18, 0, tzinfo=timezone.utc)
+TRADER = "0x" + "ab" * 20
+
+
+def _series() -> list[dict]:
+    series = []
+    global_pool = 1_000_000.0
+    pools = {m: 200_000.0 for m in MARKETS}
+    peaks = dict(pools)
+    for i in range(STEPS):
+        t = i * STEP
+        crash = max(0.0, min(1.0, (i - 40) / 30))  # OM falls 90% between steps 40 and 70
+        markets = {}
+        for name, p0 in MARKETS.items():
+            drop = 0.9 * crash if name == "OM-USD" else 0.1 * crash
+            mid = p0 * (1 - drop)
+            if 50 <= i < 80:
+                pools[name] = max(0.0, pools[name] - (4_000.0 if name == "OM-USD" else 500.0))
+            peaks[name] = max(peaks[name], pools[name])
+            threshold = 0.7 * peaks[name]
+            flags = (1 if pools[name] <= threshold else 0) | (4 if global_pool <= 900_000 else 0)
+            markets[name] = {
+                "oracle": None if (name == "OM-USD" and i == 60) else mid,
+                "venues": {"venue-a": mid * 1.001, "venue-b": mid * 0.999, "venue-c": mid * (0.97 if i == 55 else 1.0)},
+                "sub_pool": pools[name],
+                "peak_8h": peaks[name],
+                "fund_risk": flags,
+                "open_interest": 5_000_000.0 * (1 - drop),
+                "liquidity_risk": 50 <= i < 60,
+                "drawdown_threshold": threshold,
+            }
+        if 70 <= i < 90:
+            global_pool -= 6_000.0
+        series.append(
+            {"t": t, "time": (START + timedelta(seconds=t)).isoformat(), "global_pool": global_pool, "markets": markets}
+        )
+    return series
+
+
+def _liquidation(lid: int, t: int, filled_by: str, notional: float, shortfall: float = 0.0) -> dict:
+    fills = []
+    if filled_by in ("standing_bid", "mixed"):
+        fills.append({"t": t, "keeper": "keeper-1", "qty": 100.0, "price": 0.6, "via": "standing_bid"})
+    if filled_by in ("auction", "mixed"):
+        fills.append({"t": t + 60, "keeper": "keeper-2", "qty": 50.0, "price": 0.55, "via": "auction"})
+    return {
+        "id": lid,
+        "t": t,
+        "market": "OM-USD" if lid % 2 else "ETH-USD",
+        "trader": TRADER,
+        "side": "long" if lid % 3 else "short",
+        "size": 150.0,
+        "notional": notional,
+        "mark": 0.6123,
+        "filled_by": filled_by,
+        "fills": fills,
+        "restarts": 1 if filled_by == "auction" else 0,
+        "shortfall": shortfall,
+        "penalty": notional * 0.01,
+        "returned": 0.0,
+    }
+
+
+def synthetic_report() -> dict:
+    """120 five-minute steps (10 hours), two markets, 11 liquidations of every kind, 3 ADL events."""
+    kinds = ["standing_bid"] * 4 + ["auction"] * 3 + ["mixed"] * 2 + ["unfilled"] * 2
+    liquidations = [
+        _liquidation(i + 1, (45 + 3 * i) * STEP + 30, kind, 10_000.0 * (i + 1), 500.0 if kind == "unfilled" else 0.0)
+        for i, kind in enumerate(kinds)
+    ]
+    adl = [
+        {"t": 80 * STEP, "market": "OM-USD", "bankrupt": TRADER, "counterparty": f"short-{r}", "rank": r,
+         "size": 1_000.0 * r, "price": 0.5, "profit_taken": 2_500.0 / r, "reason": "fund depleted"}
+        for r in (1, 2, 3)
+    ]
+    return {
+        "schema": 1,
+        "scenario": {
+            "name": "OM crash, 13-14 April 2025",
+            "file": "scenarios/om-2025-04-13.yaml",
+            "sha256": "f" * 64,
+            "description": "OM fell about 90% in under two hours.",
+            "sources": ["https://example.org/om-candles", "Binance OMUSDT 1m klines"],
+            "synthetic": ["venue-c's quote at +4:35 (no data)", "trader book of 500 accounts"],
+            "seed": 42,
+        },
+        "parameters": {"fund": {"drawdown_bps": 7000, "seed_usd": 200000}, "keepers": ["k1", "k2"], "step_s": STEP},
+        "run": {"network": "ethereum:local:foundry", "started_at": "2025-06-01T10:00:00+00:00", "wall_seconds": 12.5,
+                "steps": STEPS, "complete": True, "error": None},
+        "series": _series(),
+        "liquidations": liquidations,
+        "adl": adl,
+        "totals": {
+            "liquidations": 11, "liquidated_notional": 1_234_567.891, "filled_by_standing_bids": 4,
+            "filled_by_auction": 3, "partially_filled": 0, "unfilled": 2, "restarts": 3, "penalties": 6_600.0, "keeper_incentives": 123.456,
+            "shortfall": 1_000.0, "fund_used": 172_000.0, "bad_debt": 0.0, "fund_start": 1_400_000.0,
+            "fund_end": 1_228_000.0, "peak_drawdown_pct": 42.5, "adl_notional": 3_000.0, "adl_victims": 3,
+            "profit_haircut_beyond_need": -0.001,
+        },
+        "throughput": {"transactions": 12_345, "seconds": 10.0, "tx_per_s": 1_234.5, "raw_anvil_tx_per_s": 2_469.0,
+                       "ratio": 0.5},
+        "keepers": [{"name": "k1", "liquidations": 5, "takes": 7, "restarts": 1, "online_steps": 100, "capital": 1e5}],
+    }
+
+
+@pytest.fixture
+def report() -> dict:
+    return synthetic_report()
+
+
+def _events() -> list[dict]:
+    return [
+        {"block": 10, "tx": "0x" + "01" * 32, "log_index": 0, "contract": "InsuranceFund", "event": "Inflow",
+         "args": {"pool": b"\x00" * 2, "amount": 10**12, "kind": 1}},
+        {"block": 11, "tx": "0x" + "02" * 32, "log_index": 3, "contract": "Clearinghouse", "event": "BadDebtRealized",
+         "args": {"market": "OM-USD", "amount": 5}},
+    ]
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path.name} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def _section(md: str, title: str) -> str:
+    """The text of a `## title` section, up to the next `## ` heading."""
+    start = md.index(f"## {title}\n")
+    end = md.find("\n## ", start + 1)
+    return md[start : end if end != -1 else len(md)]
+
+
+def _table_rows(section: str) -> list[str]:
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    return rows[2:]  # header and alignment row
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+
+def test_fixture_is_valid(report):
+    assert validate_report(report) == []
+
+
+def test_write_report_writes_every_file(report, tmp_path):
+    paths = write_report(report, tmp_path / "out", events=_events())
+    expected = {"json": "report.json", "markdown": "report.md", "events": "events.csv", "prices": "prices.png",
+                "fund": "fund.png", "liquidations": "liquidations.png", "adl": "adl.png"}
+    assert {k: p.name for k, p in paths.items()} == expected
+    for path in paths.values():
+        assert path.parent == tmp_path / "out"
+        assert path.stat().st_size > 0, path.name
+    for key in ("prices", "fund", "liquidations", "adl"):
+        width, height = _png_size(paths[key])
+        assert width >= 600 and height >= 300, (key, width, height)
+        assert paths[key].stat().st_size > 10_000, key  # a drawn chart, not a blank image
+
+
+def test_events_csv_is_absent_without_events(report, tmp_path):
+    paths = write_report(report, tmp_path)
+    assert "events" not in paths
+    assert not (tmp_path / "events.csv").exists()
+
+
+def test_events_csv_columns_and_args(report, tmp_path):
+    paths = write_report(report, tmp_path, events=_events())
+    text = paths["events"].read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["block", "tx", "log_index", "contract", "event", "args"]
+    assert rows[1][:5] == ["10", "0x" + "01" * 32, "0", "InsuranceFund", "Inflow"]
+    assert json.loads(rows[1][5]) == {"amount": 10**12, "kind": 1, "pool": "0x0000"}
+    assert rows[2][4] == "BadDebtRealized"
+    assert len(rows) == 3
+    write_report(report, tmp_path / "again", events=_events())
+    assert (tmp_path / "again" / "events.csv").read_bytes() == paths["events"].read_bytes()
+
+
+def test_report_json_round_trips_and_is_byte_identical(report, tmp_path):
+    a = write_report(report, tmp_path / "a")["json"]
+    shuffled = dict(reversed(list(copy.deepcopy(report).items())))  # same dict, other key order
+    b = write_report(shuffled, tmp_path / "b")["json"]
+    assert json.loads(a.read_text()) == report
+    assert a.read_bytes() == b.read_bytes()
+    text = a.read_text()
+    assert text.endswith("}\n") and '\n  "adl": [' in text  # indent 2, sorted: adl first
+    assert text.index('"adl"') < text.index('"liquidations"') < text.index('"totals"')
+
+
+def test_write_report_refuses_nan_before_writing(report, tmp_path):
+    report["totals"]["shortfall"] = math.nan
+    assert any("totals.shortfall" in p and "finite" in p for p in validate_report(report))
+    with pytest.raises(ValueError, match="strict JSON"):
+        write_report(report, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------------------------- Markdown
+
+
+def test_markdown_header_sources_and_synthetic(report):
+    md = render_markdown(report)
+    assert md.startswith("# Backstop replay: OM crash, 13-14 April 2025\n")
+    assert "- Binance OMUSDT 1m klines" in md
+    synthetic = _section(md, "Synthetic parts")
+    assert "- venue-c's quote at +4:35 (no data)" in synthetic
+    assert "- trader book of 500 accounts" in synthetic
+    assert "**Run status: complete.**" in md
+    for png in ("prices.png", "fund.png", "liquidations.png", "adl.png"):
+        assert f"]({png})" in md
+
+
+def test_markdown_no_synthetic_says_so(report):
+    report["scenario"]["synthetic"] = []
+    assert "None: the scenario declares no synthetic inputs." in _section(render_markdown(report), "Synthetic parts")
+
+
+def test_markdown_summary_totals_formatted(report):
+    summary = _section(render_markdown(report), "Summary")
+    for row in (
+        "| Liquidations | 11 | count |",
+        "| Liquidated notional | $1,234,567.89 | USD |",
+        "| Keeper incentives | $123.46 | USD |",
+        "| Fund at start | $1,400,000.00 | USD |",
+        "| Bad debt | $0.00 | USD |",
+        "| Peak fund drawdown | 42.50% | % |",
+        "| ADL victims | 3 | count |",
+        "| Profit haircut beyond need | $0.00 | USD |",  # -0.001 rounds to zero, not "-$0.00"
+        "| Transactions | 12,345 | count |",
+        "| Throughput | 1,234.50 | tx/s |",
+        "| Ratio to raw Anvil | 0.50 | x |",
+    ):
+        assert row in summary, row
+
+
+def test_markdown_fund_by_hour_one_row_per_hour(report):
+    section = _section(render_markdown(report), "Fund by hour")
+    rows = _table_rows(section)
+    hours = sorted({step["t"] // 3600 for step in report["series"]})
+    assert len(hours) == 10
+    assert len(rows) == len(hours)
+    assert [row.split("|")[1].strip() for row in rows] == [str(h) for h in hours]
+    header = section.splitlines()[[i for i, l in enumerate(section.splitlines()) if l.startswith("|")][0]]
+    assert "OM-USD pool [USD]" in header and "ETH-USD fund risk" in header
+    assert "drawdown from 8h peak" in section and "global depleted" in section
+    assert "none" in rows[0]  # no flags in the first hour
+    # hour 0: last step t=3300 still at the seed
+    assert "$1,000,000.00" in rows[0] and "$200,000.00" in rows[0]
+
+
+def test_hourly_rows_take_last_step_and_or_flags(report):
+    rows = hourly_rows(report)
+    assert len(rows) == 10
+    last_of_hour_5 = [s for s in report["series"] if s["t"] // 3600 == 5][-1]
+    assert rows[5]["t"] == last_of_hour_5["t"]
+    assert rows[5]["markets"]["OM-USD"]["sub_pool"] == last_of_hour_5["markets"]["OM-USD"]["sub_pool"]
+    # a flag raised at one step only still shows for its hour
+    report["series"][1]["markets"]["ETH-USD"]["fund_risk"] = 2
+    assert hourly_rows(report)[0]["flags"]["ETH-USD"] == 2
+
+
+def test_markdown_liquidations(report):
+    section = _section(render_markdown(report), "Liquidations")
+    assert "| standing_bid | 4 |" in section
+    assert "| auction | 3 |" in section
+    assert "| mixed | 2 |" in section
+    assert "| unfilled | 2 |" in section
+    largest = section[section.index("### Largest") :]
+    rows = _table_rows(largest)
+    assert len(rows) == 11
+    assert rows[0].startswith("| 11 |") and "$110,000.00" in rows[0]  # largest first
+    assert "0xabab…abab" in rows[0]
+
+
+def test_markdown_top_20_liquidations_only(report):
+    base = report["liquidations"][0]
+    report["liquidations"] = [dict(base, id=i, notional=float(i)) for i in range(1, 31)]
+    largest = _section(render_markdown(report), "Liquidations").split("### Largest")[1]
+    rows = _table_rows(largest)
+    assert len(rows) == 20
+    assert rows[0].startswith("| 30 |") and rows[-1].startswith("| 11 |")
+    assert "10 smaller liquidations are in report.json." in largest
+
+
+def test_markdown_adl_victims(report):
+    section = _section(render_markdown(report), "ADL victims")
+    assert "No ADL events." not in section
+    victims = _table_rows(section.split("### ADL events")[0])
+    assert len(victims) == 3
+    assert victims[0].startswith("| short-1 | 1 | OM-USD |") and "$2,500.00" in victims[0]
+
+
+def test_empty_adl_and_liquidations_render_none(report, tmp_path):
+    report["adl"] = []
+    report["liquidations"] = []
+    md = render_markdown(report)
+    assert "No ADL events." in _section(md, "ADL victims")
+    liq = _section(md, "Liquidations")
+    assert "none: no liquidations in this run." in liq
+    assert "| unfilled | 0 | $0.00 |" in liq
+    paths = write_report(report, tmp_path)
+    assert _png_size(paths["adl"])[0] >= 600
+    assert _png_size(paths["liquidations"])[0] >= 600
+
+
+def test_missing_sections_and_gaps_never_crash(tmp_path):
+    minimal = {"schema": 1, "scenario": {"name": "bare"}, "run": {"complete": False, "error": None},
+               "series": [{"t": 0, "time": "2025-01-01T00:00:00Z", "global_pool": 1.0,
+                           "markets": {"X-USD": {"oracle": None, "venues": {}}}}]}
+    md = render_markdown(minimal)
+    assert "No ADL events." in md and "none: no liquidations in this run." in md
+    assert "## Schema problems" in md and "- adl: missing" in md
+    paths = write_report(minimal, tmp_path)
+    for key in ("prices", "fund", "liquidations", "adl"):
+        _png_size(paths[key])
+    empty = write_report({}, tmp_path / "empty")
+    assert "## Fund by hour" in empty["markdown"].read_text()
+
+
+def test_partial_report_says_so(report):
+    report["run"].update(complete=False, error="RPC timeout at step 87 | node gone")
+    report["series"] = report["series"][:87]
+    md = render_markdown(report)
+    assert "**Run status: complete.**" not in md
+    assert md.splitlines()[2].startswith("**Partial report: the run did not complete.**")
+    run = _section(md, "Run")
+    assert "**Partial report**" in run
+    assert "RPC timeout at step 87 \\| node gone" in run  # pipes escaped inside tables and code
+    assert "last step +7:10:00" in run
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+def test_validate_flags_missing_key(report):
+    del report["totals"]["bad_debt"]
+    del report["series"][3]["markets"]["OM-USD"]["peak_8h"]
+    del report["throughput"]
+    problems = validate_report(report)
+    assert "totals.bad_debt: missing" in problems
+    assert "series[3].markets.OM-USD.peak_8h: missing" in problems
+    assert "throughput: missing" in problems
+    assert len(problems) == 3
+
+
+def test_validate_flags_wrong_types(report):
+    report["run"]["steps"] = "120"
+    report["run"]["complete"] = 1
+    report["liquidations"][0]["filled_by"] = "magic"
+    report["liquidations"][0]["fills"][0]["qty"] = True
+    report["series"][0]["time"] = "yesterday"
+    report["series"][0]["markets"]["OM-USD"]["fund_risk"] = 9
+    report["adl"] = {}
+    problems = validate_report(report)
+    assert "run.steps: expected an integer, got str" in problems
+    assert "run.complete: expected true or false, got int" in problems
+    assert "liquidations[0].filled_by: expected one of standing_bid, auction, mixed, partial, unfilled, got 'magic'" in problems
+    assert "liquidations[0].fills[0].qty: expected a number, got bool" in problems
+    assert "series[0].time: 'yesterday' is not an ISO 8601 time" in problems
+    assert "series[0].markets.OM-USD.fund_risk: unknown bits in 9" in problems
+    assert "adl: expected a list, got dict" in problems
+    assert len(problems) == 7
+
+
+def test_validate_accepts_null_oracle_and_error_but_not_other_nulls(report):
+    report["series"][0]["markets"]["OM-USD"]["oracle"] = None
+    report["run"]["error"] = None
+    assert validate_report(report) == []
+    report["series"][0]["markets"]["OM-USD"]["sub_pool"] = None
+    assert validate_report(report) == ["series[0].markets.OM-USD.sub_pool: expected a number, got null"]
+
+
+def test_validate_schema_version_and_non_dict():
+    assert validate_report([]) == ["report: expected an object, got list"]
+    problems = validate_report({"schema": 2})
+    assert "schema: version 2 is not 1" in problems
+
+
+# -------------------------------------------------------------------------------------------- helpers
+
+
+def test_formatters():
+    assert fmt_usd(1234.5) == "$1,234.50"
+    assert fmt_usd(-12) == "-$12.00"
+    assert fmt_usd(None) == "n/a"
+    assert fmt_price(0.41234567) == "0.412346"
+    assert fmt_price(1600) == "1,600.0000"
+    assert fund_risk_words(0) == "none"
+    assert fund_risk_words(7) == "drawdown from 8h peak, fast drop, global depleted"
+    assert fund_risk_words(8) == "unknown bits 8"
+
+
+def test_rolling_peak_forgets_after_8_hours():
+    ts = [0, 3600, 8 * 3600, 8 * 3600 + 1]
+    assert rolling_peak(ts, [10.0, 5.0, 4.0, 3.0]) == [10.0, 10.0, 10.0, 5.0]
+    assert rolling_peak([0, 60], [None, 2.0]) == [None, 2.0]

@@ -1,0 +1,717 @@
+"""Scenario files: the bundled crashes load, are deterministic, cite published points, and every malformed
+input is rejected with a message naming the file, the field and what was expected. Pure Python, no chain."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from backstop.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
+from backstop.model.ledger import Tier
+from backstop.scenario import (
+    KeeperScenario,
+    Scenario,
+    ScenarioError,
+    TraderPosition,
+    load_scenario,
+    parse_overrides,
+)
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+BUNDLED = sorted(SCENARIOS.glob("*.yaml"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def minimal() -> dict:
+    """A small valid scenario as a dict; tests change one thing in it."""
+    return {
+        "name": "mini",
+        "description": "a test scenario",
+        "sources": ["none"],
+        "synthetic": ["everything"],
+        "seed": 3,
+        "start": "2025-04-13T16:00:00Z",
+        "duration": 600,
+        "step": 60,
+        "markets": [
+            {
+                "name": "OM-USD",
+                "venues": {
+                    "binance": [{"t": 0, "price": 6.0}, {"t": 100, "price": 5.0}, {"t": 300, "price": 2.0}],
+                    "okx": [{"t": 0, "price": 6.2}, {"t": 200, "price": 4.2}],
+                },
+                "fund_seed": 1000,
+            }
+        ],
+        "fund": {"global_seed": 5000},
+        "population": [
+            {
+                "kind": "explicit",
+                "market": "OM-USD",
+                "positions": [
+                    {"side": "long", "size_usd": 1000, "leverage": 5},
+                    {"side": "short", "size_usd": 2000, "leverage": 2, "entry_price": 6.5},
+                ],
+            },
+            {
+                "kind": "generated",
+                "market": "OM-USD",
+                "count": 50,
+                "long_share": 0.7,
+                "leverage": {"min": 2, "max": 20, "distribution": "loguniform"},
+                "size_usd": {"min": 100, "max": 40000},
+                "entry_spread_bps": 100,
+            },
+        ],
+        "keepers": [{"name": "k", "count": 2, "capital": 50000}],
+    }
+
+
+def write(tmp_path: Path, data: dict, name: str = "bad-scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def rejects(path: Path, field: str, expected: str) -> ScenarioError:
+    """Loading `path` raises a ScenarioError naming the file, `field` and `expected`."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert path.name in message, message
+    assert f": {field}: " in message or f": {field} " in message, message
+    assert expected in message, message
+    assert isinstance(info.value, ValueError)
+    return info.value
+
+
+def rejects_change(tmp_path: Path, change, field: str, expected: str) -> ScenarioError:
+    data = minimal()
+    change(data)
+    return rejects(write(tmp_path, data), field, expected)
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Scenario:
+    return load_scenario(write(tmp_path, minimal(), "mini.yaml"))
+
+
+# --------------------------------------------------------------------------- bundled scenarios
+
+
+def test_four_scenarios_are_bundled():
+    assert {p.name for p in BUNDLED} == {
+        "om-2025.yaml",
+        "luna-2022.yaml",
+        "black-thursday-2020.yaml",
+        "cross-venue-cascade.yaml",
+    }
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_scenario_loads_and_is_deterministic(path: Path):
+    a, b = load_scenario(path), load_scenario(path)
+    assert a.sources and a.synthetic
+    assert a.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() == b.sha256
+    assert a.times() == b.times() and a.times()[0] == 0 and a.times()[-1] == a.duration
+    for m in a.markets:
+        for v in m.venues:
+            assert [a.venue_price(m.name, v, t) for t in a.times()] == [b.venue_price(m.name, v, t) for t in b.times()]
+    assert a.traders() == b.traders()
+    assert len(a.traders()) == sum(getattr(p, "count", 0) or len(getattr(p, "positions", [])) for p in a.population)
+    other = a.with_overrides({"seed": a.seed + 1})
+    assert other.traders() != a.traders()
+    assert len(other.traders()) == len(a.traders())
+    assert [s.name for s in a.market_specs()] == [m.name for m in a.markets]
+    for name in a.variants:
+        assert a.variant(name).name == a.name
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_generated_traders_fit_their_tiers(path: Path):
+    s = load_scenario(path)
+    for tr in s.traders():
+        m = s.market(tr.market)
+        tier = m.tier_for(tr.size_usd)
+        assert tier is not None
+        assert 1 <= tr.leverage <= tier.max_leverage()
+        assert tr.entry_price > 0 and tr.side in ("long", "short")
+
+
+def test_om_2025_follows_the_published_points():
+    s = load_scenario(SCENARIOS / "om-2025.yaml")
+    assert s.markets[0].name == "OM-USD" and len(s.markets[0].venues) == 3
+    assert s.start == "2025-04-13T16:00:00Z" and s.duration == 5 * 3600
+    assert 295 <= len(s.times()) <= 305
+    assert len(s.with_overrides({"step": 30}).times()) >= 500
+    price = lambda t: s.venue_price("OM-USD", "venue-b", t)  # noqa: E731
+    assert price(0) == 6.14 and s.oracle_start_price("OM-USD") == 6.14
+    assert price(2 * 3600) == 5.52  # 18:00
+    assert min(price(t) for t in range(2 * 3600, 3 * 3600 + 1, 60)) == pytest.approx(1.38)  # 18:00-19:00 low
+    assert min(price(t) for t in range(3 * 3600, 4 * 3600 + 1, 60)) == pytest.approx(0.52)  # 19:00-20:00 low
+    assert min(price(t) for t in s.times()) == 0.43
+    # the leading venue is ahead of the others during the fall
+    assert s.venue_price("OM-USD", "venue-a", 9000) < price(9000) < s.venue_price("OM-USD", "venue-c", 9000)
+    traders = s.traders()
+    assert len(traders) == 1000
+    assert sum(t.side == "long" for t in traders) > 700  # long-heavy
+    assert 2 <= min(t.leverage for t in traders) and max(t.leverage for t in traders) <= 20
+    assert any(k.capital_schedule for k in s.keepers)
+    assert any("unverified" in line for line in s.synthetic)
+
+
+def test_luna_2022_reads_the_daily_rows_from_csv():
+    s = load_scenario(SCENARIOS / "luna-2022.yaml")
+    assert isinstance(s.markets[0].venues["index"], str)
+    day = 86_400
+    p = lambda t: s.venue_price("LUNA-USD", "index", t)  # noqa: E731
+    opens = [77.47, 68.25, 64.13, 31.98, 17.45, 1.071, 0.003549]
+    assert [p(d * day) for d in range(7)] == opens
+    assert p(4 * day + 12 * 3600 + 1800) == 1.30  # CoinDesk, 11 May 12:30 UTC
+    assert min(p(t) for t in range(0, 7 * day, 60)) == 0.000017
+    assert len(s.traders()) == 300 and s.step == 1800
+
+
+def test_black_thursday_points_and_standing_bid_variant():
+    s = load_scenario(SCENARIOS / "black-thursday-2020.yaml")
+    p = lambda t: s.venue_price("ETH-USD", "venue-a", t)  # noqa: E731
+    assert p(0) == 194.74 and p(8 * 3600) == 171 and p(12 * 3600 + 44 * 60) == 124
+    assert min(p(t) for t in range(0, 86_400, 60)) == 111.21
+    assert min(p(t) for t in range(86_400, 2 * 86_400, 60)) == 95.18
+    assert p(2 * 86_400) == 133.20
+    assert 29 * 3600 <= s.duration <= 31 * 3600
+    assert all(k.standing_bid is None for k in s.keepers)
+    assert any(k.outages for k in s.keepers)
+    bids = s.variant("standing_bids")
+    assert all(k.standing_bid is not None for k in bids.keepers)
+    assert len(s.traders()) == 300
+
+
+def test_cross_venue_cascade_gap_and_single_venue_variant():
+    s = load_scenario(SCENARIOS / "cross-venue-cascade.yaml")
+    assert "hypothetical" in s.description.lower() or "HYPOTHETICAL" in (SCENARIOS / "cross-venue-cascade.yaml").read_text()
+    m = s.markets[0]
+    assert len(m.venues) == 3
+    gap = [t for t in s.times() if s.venue_price(m.name, "venue-gap", t) <= 0.6 * 10.0 + 1e-9]
+    assert 150 <= gap[-1] - gap[0] <= 200  # about three minutes
+    assert all(s.venue_price(m.name, v, t) > 9.9 for v in ("venue-b", "venue-c") for t in s.times())
+    assert s.venue_price(m.name, "venue-gap", s.duration) == 10.0  # recovered
+    single = s.variant("single_venue")
+    assert list(single.markets[0].venues) == ["venue-gap"]
+    assert single.markets[0].oracle.min_sources == 1
+    assert len(s.traders()) == 200
+
+
+# --------------------------------------------------------------------------- times and prices
+
+
+def test_times_cover_the_duration(mini: Scenario):
+    assert mini.times() == list(range(0, 601, 60))
+    odd = mini.with_overrides({"step": 250})
+    assert odd.times() == [0, 250, 500, 600]
+    assert mini.with_overrides({"step": 600}).times() == [0, 600]
+
+
+def test_interpolation_at_and_between_points(mini: Scenario):
+    price = lambda t: mini.venue_price("OM-USD", "binance", t)  # noqa: E731
+    assert price(0) == 6.0 and price(100) == 5.0 and price(300) == 2.0  # at the points
+    assert price(50) == pytest.approx(5.5)
+    assert price(200) == pytest.approx(3.5)
+    assert price(150) == pytest.approx(4.25)
+    assert price(301) == 2.0 and price(10_000) == 2.0  # after the last point: the last price
+    assert mini.venue_price("OM-USD", "okx", 100) == pytest.approx(5.2)
+
+
+def test_price_lookups_reject_unknown_names_and_negative_time(mini: Scenario):
+    with pytest.raises(KeyError):
+        mini.venue_price("BTC-USD", "binance", 0)
+    with pytest.raises(KeyError):
+        mini.venue_price("OM-USD", "kraken", 0)
+    with pytest.raises(ValueError):
+        mini.venue_price("OM-USD", "binance", -1)
+
+
+def test_oracle_start_price_is_the_median(mini: Scenario):
+    assert mini.oracle_start_price("OM-USD") == pytest.approx(6.1)  # mean of the two middle
+    three = mini.with_overrides({"markets.0.venues.bybit": [{"t": 0, "price": 9.0}]})
+    assert three.oracle_start_price("OM-USD") == 6.2
+
+
+def test_csv_venue_relative_to_the_yaml_file(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "path.csv").write_text("t,price\n0,2.0\n\n60,1.0\n")
+    data = minimal()
+    data["markets"][0]["venues"]["okx"] = "data/path.csv"
+    s = load_scenario(write(tmp_path, data))
+    assert s.venue_price("OM-USD", "okx", 30) == pytest.approx(1.5)
+    assert s.markets[0].venues["okx"] == "data/path.csv"
+    # overrides keep resolving the CSV relative to the original file
+    assert s.with_overrides({"seed": 9}).venue_price("OM-USD", "okx", 60) == 1.0
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def test_market_specs_convert_to_deploy_specs(mini: Scenario):
+    (spec,) = mini.market_specs()
+    assert isinstance(spec, MarketSpec)
+    assert spec.name == "OM-USD" and spec.price == pytest.approx(6.1)
+    assert spec.venues == ("binance", "okx")
+    assert spec.source_decimals == 8 and spec.price_band_bps == 500
+    assert spec.tiers == DEFAULT_TIERS  # defaults round-trip USD -> usdc exactly
+    assert spec.oracle == OracleSpec()
+    assert spec.auction == AuctionSpec()
+    assert spec.fund_seed == 1000
+
+
+def test_market_specs_with_custom_tiers_oracle_auction(tmp_path: Path):
+    data = minimal()
+    m = data["markets"][0]
+    m["tiers"] = [
+        {"max_notional": 10_000.5, "initial_margin_bps": 1000, "maintenance_margin_bps": 400},
+        {"max_notional": 100_000, "initial_margin_bps": 2000, "maintenance_margin_bps": 800, "tail_risk_fee_bps": 10},
+    ]
+    m["oracle"] = {"max_age": 120, "max_deviation_bps": 300, "min_sources": 2, "max_jump_bps": 2500, "jump_window": 60}
+    m["auction"] = {"curve": "stairstep", "cut": 0.98, "step": 30, "tip": 2.5, "tip_cap": 100, "dust": 1.25}
+    data["population"][0]["positions"][0]["leverage"] = 10
+    data["population"][1]["leverage"]["max"] = 10
+    (spec,) = load_scenario(write(tmp_path, data)).market_specs()
+    assert spec.tiers == (Tier(10_000_500_000, 1000, 400, 0), Tier(100_000_000_000, 2000, 800, 10))
+    assert spec.oracle == OracleSpec(120, 300, 2, 2500, 60)
+    assert spec.auction == AuctionSpec(curve="stairstep", cut=0.98, step=30, tip=2.5, tip_cap=100, dust=1.25)
+
+
+# --------------------------------------------------------------------------- traders and keepers
+
+
+def test_traders_explicit_and_generated(mini: Scenario):
+    traders = mini.traders()
+    assert len(traders) == 52
+    assert traders[0] == TraderPosition("OM-USD", "long", 1000.0, 5.0, pytest.approx(6.1))
+    assert traders[1] == TraderPosition("OM-USD", "short", 2000.0, 2.0, 6.5)
+    generated = traders[2:]
+    p0 = mini.oracle_start_price("OM-USD")
+    assert all(100 <= t.size_usd <= 40_000 for t in generated)
+    assert all(2 <= t.leverage <= 20 for t in generated)
+    assert all(abs(t.entry_price / p0 - 1) <= 0.01 + 1e-12 for t in generated)
+    assert len({t.entry_price for t in generated}) > 40
+    with pytest.raises(Exception):
+        traders[0].size_usd = 1  # frozen
+
+
+def test_traders_same_seed_same_traders_other_seed_other_traders(mini: Scenario):
+    assert mini.traders() == mini.with_overrides({}).traders()
+    assert mini.traders() != mini.with_overrides({"seed": 4}).traders()
+    assert mini.traders()[:2] == mini.with_overrides({"seed": 4}).traders()[:2]  # explicit ones do not move
+
+
+def test_generated_leverage_is_capped_by_the_tier(tmp_path: Path):
+    data = minimal()
+    data["population"] = [
+        {"kind": "generated", "market": "OM-USD", "count": 200, "leverage": {"min": 20, "max": 20},
+         "size_usd": {"min": 60_000, "max": 200_000}}
+    ]
+    traders = load_scenario(write(tmp_path, data)).traders()
+    assert {t.leverage for t in traders} == {10.0}  # the $50k-$250k tier allows 10x
+
+
+def test_all_long_and_all_short_shares(tmp_path: Path):
+    data = minimal()
+    data["population"][1]["long_share"] = 1
+    assert all(t.side == "long" for t in load_scenario(write(tmp_path, data)).traders()[2:])
+    data["population"][1]["long_share"] = 0
+    assert all(t.side == "short" for t in load_scenario(write(tmp_path, data)).traders()[2:])
+
+
+def test_keepers_expanded(tmp_path: Path):
+    data = minimal()
+    data["keepers"] = [
+        {"name": "desk", "count": 3, "capital": 1e6, "latency": 2},
+        {"name": "solo", "capital": 100, "outages": [{"start": 10, "end": 20}]},
+    ]
+    s = load_scenario(write(tmp_path, data))
+    expanded = s.keepers_expanded()
+    assert [k.name for k in expanded] == ["desk-1", "desk-2", "desk-3", "solo-1"]
+    assert all(isinstance(k, KeeperScenario) and k.count == 1 for k in expanded)
+    assert expanded[0].latency == 2 and expanded[0].capital == 1e6
+    expanded[0].outages.append(expanded[3].outages[0])
+    assert s.keepers[0].outages == []  # copies, not shared lists
+
+
+def test_keeper_capital_schedule_and_outages():
+    k = KeeperScenario(
+        name="mm",
+        capital=1000,
+        outages=[{"start": 100, "end": 200}],
+        capital_schedule=[{"t": 50, "fraction": 0.5}, {"t": 150, "fraction": 0}],
+    )
+    assert [k.capital_at(t) for t in (0, 49, 50, 149, 150, 10_000)] == [1000, 1000, 500, 500, 0, 0]
+    assert [k.online(t) for t in (99, 100, 199, 200)] == [True, False, False, True]
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_overrides_change_and_revalidate(mini: Scenario):
+    changed = mini.with_overrides({"markets.0.auction.tau": 600, "keepers.0.capital": "75000", "duration": 1200})
+    assert changed.markets[0].auction.tau == 600
+    assert changed.keepers[0].capital == 75000.0
+    assert changed.times()[-1] == 1200
+    assert mini.markets[0].auction.tau == 1800 and mini.duration == 600  # the original is untouched
+    assert changed.sha256 == mini.sha256 and changed.file == mini.file
+    assert changed.overrides == {"markets.0.auction.tau": 600, "keepers.0.capital": "75000", "duration": 1200}
+
+
+def test_overrides_replace_lists_and_select_items_by_name(tmp_path: Path):
+    data = minimal()
+    data["keepers"][0]["outages"] = [{"start": 0, "end": 60}]
+    s = load_scenario(write(tmp_path, data))
+    assert s.with_overrides({"keepers.0.outages": []}).keepers[0].outages == []
+    by_name = s.with_overrides({"markets.OM-USD.fund_seed": 5, "keepers.k.standing_bid.discount_bps": 100,
+                                "keepers.k.standing_bid.max_notional_usd": 1e5})
+    assert by_name.markets[0].fund_seed == 5
+    assert by_name.keepers[0].standing_bid.discount_bps == 100
+
+
+def test_overrides_that_break_the_scenario_are_rejected(mini: Scenario):
+    with pytest.raises(ScenarioError) as info:
+        mini.with_overrides({"markets.0.auction.tau": 0})
+    assert "mini.yaml" in str(info.value) and "markets[0].auction.tau" in str(info.value) and "> 0" in str(info.value)
+    with pytest.raises(ScenarioError, match=r"markets\.3.*an index 0\.\.0"):
+        mini.with_overrides({"markets.3.fund_seed": 1})
+    with pytest.raises(ScenarioError, match=r"markets\[0\]\.auction\.taux: a known field"):
+        mini.with_overrides({"markets.0.auction.taux": 1})
+    with pytest.raises(ScenarioError, match="nope"):
+        mini.with_overrides({"nope.x": 1})
+
+
+def test_parse_overrides_reads_yaml_values():
+    assert parse_overrides(["markets.0.auction.tau=600", "keepers.0.outages=[]", "name=x y"]) == {
+        "markets.0.auction.tau": 600,
+        "keepers.0.outages": [],
+        "name": "x y",
+    }
+    with pytest.raises(ValueError):
+        parse_overrides(["tau"])
+
+
+def test_unknown_variant(mini: Scenario):
+    with pytest.raises(ScenarioError, match="variants"):
+        mini.variant("nope")
+
+
+# --------------------------------------------------------------------------- malformed input, one per test
+
+
+def test_error_missing_file(tmp_path: Path):
+    rejects(tmp_path / "nowhere.yaml", "<file>", "not found")
+
+
+def test_error_yaml_syntax(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nmarkets: [\n  {name: a\n")
+    rejects(path, "line", "valid YAML")
+
+
+def test_error_duplicate_yaml_key(tmp_path: Path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(yaml.safe_dump(minimal(), sort_keys=False) + "seed: 4\n")
+    rejects(path, "line", "duplicate key 'seed'")
+
+
+def test_error_top_level_not_a_mapping(tmp_path: Path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- 1\n- 2\n")
+    rejects(path, "<top level>", "a mapping of scenario fields")
+
+
+def test_error_wrong_type(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d.update(duration="five hours"), "duration", "a whole number")
+
+
+def test_error_boolean_for_a_number(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["keepers"][0].update(count=True), "keepers[0].count", "a number, not true/false")
+
+
+def test_error_unknown_top_level_field(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d.update(colour="red"), "colour", "'colour' is unknown here (known: name,")
+
+
+def test_error_unknown_nested_field(tmp_path: Path):
+    rejects_change(
+        tmp_path, lambda d: d["markets"][0].update(auction={"taux": 5}), "markets[0].auction.taux", "known: curve, tau"
+    )
+
+
+def test_error_missing_required_field(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d.pop("duration"), "duration", "this field is required")
+
+
+def test_error_negative_price(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"]["binance"][1].update(price=-5),
+        "markets[0].venues.binance[1].price",
+        "a value > 0",
+    )
+
+
+def test_error_zero_price(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"]["okx"][0].update(price=0),
+        "markets[0].venues.okx[0].price",
+        "a value > 0",
+    )
+
+
+def test_error_price_below_one_source_unit(tmp_path: Path):
+    def change(d):
+        d["markets"][0]["source_decimals"] = 2
+        d["markets"][0]["venues"]["okx"][1]["price"] = 0.001
+
+    rejects_change(tmp_path, change, "markets[0].venues.okx[1].price", "one unit at source_decimals")
+
+
+def test_error_unsorted_times(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"]["binance"][2].update(t=50),
+        "markets[0].venues.binance[2].t",
+        "strictly increasing; unsorted: t = 50 after t = 100",
+    )
+
+
+def test_error_duplicate_times(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"]["binance"][2].update(t=100),
+        "markets[0].venues.binance[2].t",
+        "strictly increasing; duplicate: t = 100",
+    )
+
+
+def test_error_first_time_not_zero(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"]["okx"][0].update(t=5),
+        "markets[0].venues.okx[0].t",
+        "the first point at t = 0",
+    )
+
+
+def test_error_venue_neither_points_nor_csv(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"].update(okx=6.2),
+        "markets[0].venues.okx",
+        "a list of {t, price} points or the path of a CSV file",
+    )
+
+
+def test_error_no_venues(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["markets"][0].update(venues={}), "markets[0].venues", "at least 1 item")
+
+
+def test_error_keeper_with_zero_capital(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["keepers"][0].update(capital=0), "keepers[0].capital", "capital > 0")
+
+
+def test_error_keeper_with_negative_capital(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["keepers"][0].update(capital=-10), "keepers[0].capital", "capital > 0")
+
+
+def test_error_keeper_without_capital_field(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["keepers"][0].pop("capital"), "keepers[0].capital", "this field is required")
+
+
+def test_error_duration_zero(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d.update(duration=0), "duration", "a value > 0 (got 0)")
+
+
+def test_error_step_above_duration(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d.update(step=601), "step", "step <= duration (600 s), got 601")
+
+
+def test_error_unknown_market_in_population(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["population"][1].update(market="BTC-USD"),
+        "population[1].market",
+        "one of the markets ['OM-USD'] (got 'BTC-USD')",
+    )
+
+
+def test_error_unknown_population_kind(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["population"][0].update(kind="random"), "population[0]", "'kind' to be one of")
+
+
+def test_error_generated_leverage_below_one(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["population"][1]["leverage"].update(min=0.5),
+        "population[1].leverage.min",
+        "a leverage >= 1",
+    )
+
+
+def test_error_explicit_leverage_above_the_tier(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["population"][0]["positions"][0].update(size_usd=100_000, leverage=15),
+        "population[0].positions[0].leverage",
+        "at most 10x",
+    )
+
+
+def test_error_share_out_of_range(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d["population"][1].update(long_share=1.5), "population[1].long_share", "<= 1")
+
+
+def test_error_outage_ends_before_it_starts(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["keepers"][0].update(outages=[{"start": 100, "end": 100}]),
+        "keepers[0].outages[0].end",
+        "end > start",
+    )
+
+
+def test_error_capital_schedule_unsorted(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["keepers"][0].update(capital_schedule=[{"t": 60, "fraction": 0.5}, {"t": 30, "fraction": 0.1}]),
+        "keepers[0].capital_schedule[1].t",
+        "strictly increasing",
+    )
+
+
+def test_error_duplicate_market_names(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"].append(copy.deepcopy(d["markets"][0])),
+        "markets[1].name",
+        "a unique market name",
+    )
+
+
+def test_error_duplicate_keeper_names(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["keepers"].append({"name": "k", "capital": 1}),
+        "keepers[1].name",
+        "a unique keeper name ('k' is listed twice)",
+    )
+
+
+def test_error_min_sources_above_venue_count(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0].update(oracle={"min_sources": 3}),
+        "markets[0].oracle.min_sources",
+        "at most the number of venues (2)",
+    )
+
+
+def test_error_tiers_not_increasing(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0].update(
+            tiers=[
+                {"max_notional": 100_000, "initial_margin_bps": 500, "maintenance_margin_bps": 250},
+                {"max_notional": 50_000, "initial_margin_bps": 1000, "maintenance_margin_bps": 500},
+            ]
+        ),
+        "markets[0].tiers[1].max_notional",
+        "strictly increasing max_notional",
+    )
+
+
+def test_error_maintenance_not_below_initial(tmp_path: Path):
+    rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0].update(tiers=[{"max_notional": 1e6, "initial_margin_bps": 500, "maintenance_margin_bps": 500}]),
+        "markets[0].tiers[0].initial_margin_bps",
+        "initial_margin_bps > maintenance_margin_bps",
+    )
+
+
+def test_error_unknown_auction_curve(tmp_path: Path):
+    rejects_change(
+        tmp_path, lambda d: d["markets"][0].update(auction={"curve": "dutch"}), "markets[0].auction.curve", "'linear' or 'stairstep'"
+    )
+
+
+def test_error_bad_start_time(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: d.update(start="sunday evening"), "start", "an ISO 8601 time")
+
+
+def test_error_variant_override_key_not_a_string(tmp_path: Path):
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(minimal(), sort_keys=False) + "variants:\n  v:\n    1: 2\n")
+    rejects(path, "variants.v.1 (the key)", "a string")
+
+
+def test_error_csv_file_missing(tmp_path: Path):
+    err = rejects_change(
+        tmp_path,
+        lambda d: d["markets"][0]["venues"].update(okx="data/okx.csv"),
+        "markets[0].venues.okx",
+        "an existing CSV file",
+    )
+    assert "okx.csv" in str(err) and "not found" in str(err)
+
+
+def test_error_csv_without_header(tmp_path: Path):
+    (tmp_path / "okx.csv").write_text("0,6.2\n60,6.0\n")
+    err = rejects_change(
+        tmp_path, lambda d: d["markets"][0]["venues"].update(okx="okx.csv"), "markets[0].venues.okx", "header 't,price'"
+    )
+    assert "okx.csv" in str(err)
+
+
+def test_error_csv_bad_row(tmp_path: Path):
+    (tmp_path / "okx.csv").write_text("t,price\n0,6.2\n60,abc\n")
+    err = rejects_change(
+        tmp_path, lambda d: d["markets"][0]["venues"].update(okx="okx.csv"), "markets[0].venues.okx", "okx.csv line 3"
+    )
+    assert "a finite price > 0" in str(err)
+
+
+def test_error_csv_unsorted(tmp_path: Path):
+    (tmp_path / "okx.csv").write_text("t,price\n0,6.2\n60,6.0\n30,5.0\n")
+    err = rejects_change(
+        tmp_path, lambda d: d["markets"][0]["venues"].update(okx="okx.csv"), "markets[0].venues.okx", "strictly increasing"
+    )
+    assert "okx.csv line 4" in str(err)
+
+
+def test_error_reports_every_problem(tmp_path: Path):
+    def change(d):
+        d["duration"] = 0
+        d["keepers"][0]["capital"] = 0
+        d["markets"][0]["venues"]["okx"][1]["price"] = -1
+
+    err = rejects_change(tmp_path, change, "duration", "a value > 0")
+    paths = [p for p, _ in err.problems]
+    assert {"duration", "keepers[0].capital", "markets[0].venues.okx[1].price"} <= set(paths)
+    assert all(line.startswith(f"{err.file}: ") for line in str(err).splitlines())
+
+
+def test_the_example_in_the_docs_loads(tmp_path: Path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text()
+    example = doc.split("## Example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "xyz-venue-b.csv").write_text("t,price\n0,10\n300,5\n")
+    path = tmp_path / "example.yaml"
+    path.write_text(example)
+    s = load_scenario(path)
+    assert s.venue_price("XYZ-USD", "venue-b", 150) == pytest.approx(7.5)
+    assert len(s.traders()) == 101
+    assert s.variant("slow_auction").markets[0].auction.cut == 0.995
