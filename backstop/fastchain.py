@@ -57,8 +57,12 @@ class FastChain:
     sent_total: int = 0
     _pending: list[Sent] = field(default_factory=list)
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict)
+    _errors: dict[bytes, str] = field(default_factory=dict)  # 4-byte selector -> custom error name
     uri: str = ""
     timeout: float = 60
+    last_timestamp: int = 0
+    head: int = -1
+    block_times: dict[int, int] = field(default_factory=dict)  # [seconds] of the blocks mined here
     _http: Any = None
 
     def __post_init__(self) -> None:
@@ -164,7 +168,7 @@ class FastChain:
         `timestamp`) and returns (sent, receipt) pairs in sending order."""
         self.flush()
         pending, self._pending = self._pending, []
-        self.rpc("evm_mine", [timestamp] if timestamp is not None else [])
+        self._mine_block(timestamp)
         receipts: list[Any] = [None] * len(pending)
         for _ in range(200):
             missing = [i for i, r in enumerate(receipts) if r is None]
@@ -175,20 +179,47 @@ class FastChain:
                 if isinstance(raw, dict) and "blockNumber" in raw:
                     receipts[i] = receipt_formatter(raw)
             if any(r is None for r in receipts):
-                self.rpc("evm_mine", [])  # what did not fit in the block's gas limit
+                self._mine_block(None)  # what did not fit in the block's gas limit
         else:
             raise ChainDied("transactions were never mined")
         return list(zip(pending, receipts))
+
+    def _mine_block(self, timestamp: int | None) -> None:
+        """One block at `timestamp`, or one second after the last block when that is later or not given."""
+        if self.head < 0:
+            self.last_timestamp = self.now()
+            self.head = int(self.rpc("eth_blockNumber"), 16)
+        ts = max(timestamp or 0, self.last_timestamp + 1)
+        self.rpc("evm_mine", [ts])
+        self.last_timestamp = ts
+        self.head += 1
+        self.block_times[self.head] = ts
 
     # -------------------------------------------------------------- events
 
     def register(self, name: str, contract: Contract) -> None:
         """Makes `decode` understand the events of `contract` (by topic, emitted at any address)."""
         for item in contract.abi:
+            if item.get("type") == "error":
+                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+                self._errors[keccak(text=signature)[:4]] = item["name"]
             if item.get("type") != "event":
                 continue
             signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
             self._decoders[keccak(text=signature)] = (name, getattr(contract.events, item["name"])())
+
+    def revert_reason(self, tx_hash: bytes) -> str:
+        """The custom error (or revert string) a mined, failed transaction ended with, from the node's trace."""
+        try:
+            trace = self.rpc("debug_traceTransaction", ["0x" + tx_hash.hex(), {"tracer": "callTracer"}])
+        except RuntimeError:
+            return "unknown"
+        data = bytes.fromhex((trace.get("output") or "0x")[2:])
+        if len(data) < 4:
+            return trace.get("error") or "unknown"
+        if data[:4] == bytes.fromhex("08c379a0"):  # Error(string)
+            return self.w3.codec.decode(["string"], data[4:])[0]
+        return self._errors.get(data[:4], "0x" + data[:4].hex())
 
     def decode(self, receipt: TxReceipt) -> list[tuple[str, str, dict[str, Any], Any]]:
         """(contract name, event name, args, log) for every log of `receipt` that a registered ABI knows."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import ExitStack
 import random
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from backstop.node import local_anvil
 from backstop.fastchain import ChainDied, FastChain, Wallet, derive_account, raw_throughput, web3_contract
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, auction_price, is_stale
@@ -32,7 +34,7 @@ from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_us
 
 REPORT_SCHEMA = 1
 MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
-MM_MARGIN_SHARE = 0.55  # margin a market maker posts per unit of notional it takes on
+MM_MARGIN_SHARE = 0.75  # margin a market maker posts per unit of notional it takes on (the top bracket needs 0.5)
 KEEPER_MARGIN_BUFFER = 1.10  # keepers post 10% more than initial margin when they take
 
 
@@ -136,17 +138,16 @@ class Replay:
     def setup(self) -> dict[str, Any]:
         """Funds and opens the population, funds the keepers. Returns what happened."""
         self.chain.set_automine(False)
-        self.t0 = self.chain.now() + 10
         seed = self.sc.seed
         traders = self.sc.traders()
-        t_wallets = [self.chain.wallet(derive_account(seed, "trader", i)) for i in range(len(traders))]
+        t_wallets = [Wallet(derive_account(seed, "trader", i)) for i in range(len(traders))]  # fresh: nonce 0
         plans = [self._plan(tp) for tp in traders]
 
         # market makers: enough accounts per market to keep each under the notional cap
         for name in self.specs:
             total = sum(p["notional_usd"] for p, tp in zip(plans, traders) if tp.market == name)
             count = max(1, int(total // MM_NOTIONAL_CAP) + 1)
-            self.mms[name] = [(self.chain.wallet(derive_account(seed, f"mm-{name}", i)), 0.0) for i in range(count)]
+            self.mms[name] = [(Wallet(derive_account(seed, f"mm-{name}", i)), 0.0) for i in range(count)]
 
         usdc, house = self.c["usdc"], self.c["house"]
         mm_capital = {w.address: 0 for ws in self.mms.values() for w, _ in ws}
@@ -164,7 +165,7 @@ class Replay:
 
         # keepers
         for k, spec in enumerate(self.sc.keepers_expanded()):
-            wallet = self.chain.wallet(derive_account(seed, "keeper", k))
+            wallet = Wallet(derive_account(seed, "keeper", k))
             capital = to_usdc(spec.capital)
             self.keepers.append(KeeperState(spec, wallet, capital, capital, random.Random(f"{seed}:{spec.name}")))
 
@@ -175,11 +176,11 @@ class Replay:
         # a block orders transactions of different senders freely: what depends on a mint goes in a later block
         for wallet, amount in everyone:
             self.chain.call_fn(self.admin, usdc, "mint", wallet.address, amount)
-        self._mine_and_track(self.t0 - 6, "setup")
+        self._mine_and_track(None, "setup")
         for wallet, amount in everyone:
             self.chain.call_fn(wallet, usdc, "approve", house.address, 2**256 - 1)
             self.chain.call_fn(wallet, house, "deposit", amount)
-        self._mine_and_track(self.t0 - 5, "setup")
+        self._mine_and_track(None, "setup")
 
         # open positions: the market maker submits, the trader signs
         opened = 0
@@ -192,7 +193,8 @@ class Replay:
             sig = sign_order(trader_order, tw.account.key, self.chain.chain_id, house.address)
             data = house.encode_abi("trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
             self.chain.send(mm, house.address, data, "open")
-        receipts = self._mine_and_track(self.t0 - 2, "open")
+        receipts = self._mine_and_track(None, "open")
+        self.t0 = self.chain.last_timestamp + 60  # the scenario's t = 0
         opened = sum(1 for sent, r in receipts if r["status"] == 1)
         return {"traders": len(traders), "opened": opened, "clamped_leverage": sum(p["clamped"] for p in plans), "market_makers": len(mm_wallets), "keepers": len(self.keepers)}
 
@@ -309,9 +311,9 @@ class Replay:
         a.qty -= qty  # optimistic; corrected from events
         k.taken += 1
         # unwind against a market maker at the oracle price, so the keeper's capital is free again
-        mm = self._mm_for(a.market)
         size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
-        mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 60 // 100, self._nonce(), 2**40)
+        mm = self._mm_for(a.market, -size)
+        mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
         keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
         sig = sign_order(mm_order, mm.account.key, self.chain.chain_id, self.c["house"].address)
         data = self.c["house"].encode_abi("trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
@@ -365,16 +367,16 @@ class Replay:
 
     # -------------------------------------------------------------- events
 
-    def _mine_and_track(self, timestamp: int, phase: str) -> list:
+    def _mine_and_track(self, timestamp: int | None, phase: str) -> list:
         receipts = self.chain.mine(timestamp)
         for sent, receipt in receipts:
             if receipt["status"] != 1:
-                label = sent.label.split(":")[0]
+                label = f"{sent.label.split(':')[0]}: {self.chain.revert_reason(sent.tx_hash)}"
                 self.state.failed_txs[label] = self.state.failed_txs.get(label, 0) + 1
-                if label == "liquidate":
+                if label.startswith("liquidate"):
                     self.state.pending_liquidation.clear()  # re-evaluated next step
                 continue
-            block_ts = timestamp
+            block_ts = self.chain.block_times.get(receipt["blockNumber"], self.chain.last_timestamp)
             for contract, event, args, _ in self.chain.decode(receipt):
                 self._on_event(contract, event, args, block_ts)
         return receipts
@@ -465,9 +467,15 @@ class Replay:
             self._special = {k.wallet.address for k in self.keepers} | {w.address for ws in self.mms.values() for w, _ in ws}
         return address in self._special
 
-    def _mm_for(self, market: str) -> Wallet:
-        ws = self.mms[market]
-        return ws[self.state.t // max(1, self.sc.step) % len(ws)][0]
+    def _mm_for(self, market: str, mm_delta: int) -> Wallet:
+        """The market maker for whom a change of `mm_delta` units reduces its position the most (so that
+        absorbing a keeper's unwind frees its margin instead of needing more)."""
+        def reduction(w: Wallet) -> int:
+            p = self.state.positions.get((market, w.address))
+            size = p.size if p else 0
+            return min(abs(size), abs(mm_delta)) if size * mm_delta < 0 else -abs(size)
+
+        return max((w for w, _ in self.mms[market]), key=reduction)
 
     def _nonce(self) -> int:
         self._order_nonce = getattr(self, "_order_nonce", 10**9) + 1
@@ -569,7 +577,7 @@ def scenario_digest(path: Path) -> str:
 
 # ------------------------------------------------------------------ the whole life cycle
 
-NETWORKS = {"anvil": "ethereum:local:foundry", "hardhat": "ethereum:local:hardhat"}
+NETWORKS = {"hardhat": "ethereum:local:hardhat"}  # "anvil" (the default): a node started here, see backstop.node
 
 
 class ReplayFailed(RuntimeError):
@@ -591,22 +599,37 @@ def run_replay(
     """Replays `scenario_path` on `network` (default: a local Anvil that it starts and stops), writes the report
     folder `out_dir` and returns the report. A malformed scenario fails before anything is deployed; a chain
     that dies mid-replay or an interrupt writes the partial report and raises ReplayFailed."""
-    from ape import accounts, networks  # noqa: PLC0415
-
-    from backstop.deploy import deploy_system  # noqa: PLC0415
-    from backstop.report import write_report  # noqa: PLC0415
     from backstop.scenario import load_scenario  # noqa: PLC0415
 
     scenario = load_scenario(Path(scenario_path))
     if overrides:
         scenario = scenario.with_overrides(overrides)
     out = Path(out_dir)
-    choice = NETWORKS.get(network or "anvil", network)
+    with ExitStack() as stack:
+        if network in (None, "anvil"):
+            choice = stack.enter_context(local_anvil())
+        else:
+            choice = NETWORKS.get(network, network)
+        return _replay_on(scenario, Path(scenario_path), out, choice, progress, measure_raw)
+
+
+def _replay_on(scenario: Any, scenario_path: Path, out: Path, choice: str, progress: bool, measure_raw: bool) -> dict[str, Any]:
+    from ape import accounts, networks  # noqa: PLC0415
+
+    from backstop.deploy import deploy_system  # noqa: PLC0415
+    from backstop.report import write_report  # noqa: PLC0415
+
     wall0 = time.perf_counter()
-    with networks.parse_network_choice(choice) as provider:
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        context = networks.parse_network_choice(choice)
+        provider = context.__enter__()
+    except Exception as exc:  # noqa: BLE001 - ape raises many kinds for an unreachable network
+        raise ReplayFailed(f"cannot connect to network {choice!r}: {exc}", None) from exc
+    try:
         admin = accounts.test_accounts[0]
         system = deploy_system(admin, scenario.market_specs(), global_seed=scenario.fund.global_seed)
-        replay = Replay(scenario, system, admin.private_key, progress=progress, path=Path(scenario_path))
+        replay = Replay(scenario, system, admin.private_key, progress=progress, path=scenario_path)
         setup: dict[str, Any] = {}
         error: str | None = None
         raw_tps: float | None = None
@@ -617,14 +640,14 @@ def run_replay(
             if bar:
                 bar.close()
             if measure_raw:
-                token_wallet = replay.admin
-                raw_tps = raw_throughput(replay.chain, token_wallet, replay.c["usdc"])
+                raw_tps = raw_throughput(replay.chain, replay.admin, replay.c["usdc"])
         except ChainDied as exc:
             error = f"the chain died at t={replay.state.t}s: {exc}"
         except KeyboardInterrupt:
             error = f"interrupted at t={replay.state.t}s"
         report = replay.report(setup, time.perf_counter() - wall0, error is None, error, raw_tps)
         report["run"]["network"] = choice
+        report["run"]["started_at"] = started_at
         events = _all_events(replay) if error is None else None
         write_report(report, out, events=events)
         try:
@@ -632,6 +655,11 @@ def run_replay(
         except ChainDied:
             pass
         del provider
+    finally:
+        try:
+            context.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 - a dead node cannot be disconnected cleanly; nothing is lost
+            pass
     if error:
         raise ReplayFailed(f"{error}; partial report in {out}", out)
     return report

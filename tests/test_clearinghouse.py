@@ -291,6 +291,15 @@ def test_partial_close_releases_a_proportional_share(system, house, traders):
     assert house.freeBalance(a) == fa + to_usdc(100)
 
 
+def test_flip_keeps_the_orders_margin_for_the_new_side(system, house, traders):
+    a, b, c = traders[0], traders[1], traders[2]
+    trade(system, a, b, units(100), to_wad(6), to_usdc(100), to_usdc(100))
+    fa = house.freeBalance(a)
+    trade(system, c, a, units(300), to_wad(6), to_usdc(300), to_usdc(200))  # a sells 300: long 100 -> short 200
+    assert position(system, a) == (-units(200), to_wad(6), to_usdc(200))
+    assert house.freeBalance(a) == fa + to_usdc(100) - to_usdc(200)  # old margin back, new margin in
+
+
 def test_loss_beyond_margin_is_covered_by_sub_pool_then_global(system, house, traders):
     a, b, c = traders[0], traders[1], traders[2]
     fund = system.fund

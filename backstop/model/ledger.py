@@ -168,10 +168,10 @@ class Ledger:
         """One side of a trade; returns (realised PnL, margin released)."""
         self._require_market(market)
         p = self.position(market, account)
+        realized, released, added = self._change_position(market, account, delta, price)
         if margin_in:
             self._debit(account, margin_in)
             p.margin += margin_in
-        realized, released, added = self._change_position(market, account, delta, price)
         if added:
             self._charge_tail_risk_fee(market, p, added, price, mark)
             self.require_initial_margin(market, account, mark)

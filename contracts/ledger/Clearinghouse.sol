@@ -409,17 +409,19 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (gap > FP.bpsDown(mark, band)) revert PriceOutsideBand(price, mark, band);
     }
 
-    /// @dev Applies one side of a trade: moves the order's margin in, changes the position, charges the
-    ///      tail-risk fee on what was added and requires initial margin if the position grew.
+    /// @dev Applies one side of a trade: changes the position (the reduced part releases its margin), then
+    ///      moves the order's margin in, charges the tail-risk fee on what was added and requires initial
+    ///      margin if the position grew.
     function _applyTrade(bytes32 market, Order calldata order, uint256 price, uint256 mark) internal {
         address account = order.account;
         _requireNotInLiquidation(market, account);
         Position storage p = _positions[market][account];
+        (int256 realized, uint256 released, uint256 added) = _changePosition(market, account, order.sizeDelta, price);
+        // the order's margin backs what the position is after the trade, so a flip does not release it
         if (order.margin > 0) {
             _debitFree(account, order.margin);
             p.margin += order.margin;
         }
-        (int256 realized, uint256 released, uint256 added) = _changePosition(market, account, order.sizeDelta, price);
         if (added > 0) {
             _chargeTailRiskFee(market, account, p, added, price, mark);
             _requireInitialMargin(market, account, p, mark);
