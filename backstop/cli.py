@@ -7,7 +7,6 @@ Run it from the project folder (Ape reads ape-config.yaml and the compiled contr
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,35 +18,27 @@ def main() -> None:
     """Backstop: replay crashes against an on-chain insurance fund, liquidation auction and ADL queue."""
 
 
-def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, object]:
-    overrides: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return overrides
-
-
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Report folder (default: reports/<scenario name>).")
 @click.option("--network", default=None, help="anvil (default: started and stopped here), hardhat, or an RPC URL.")
 @click.option("--set", "sets", multiple=True, help="Override a scenario field, e.g. --set keepers.0.latency=600 (repeatable).")
+@click.option("--variant", default=None, help="Apply one of the scenario's named variants.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[str, ...], no_progress: bool) -> None:
+def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, no_progress: bool) -> None:
     """Replay SCENARIO (a YAML file) and write a report folder."""
     from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
-    from backstop.scenario import ScenarioError  # noqa: PLC0415
+    from backstop.scenario import ScenarioError, parse_overrides  # noqa: PLC0415
 
     if not scenario.exists():
         raise click.ClickException(f"scenario file {scenario} does not exist")
-    out_dir = out or Path("reports") / scenario.stem
+    out_dir = out or Path("reports") / (scenario.stem + (f"-{variant}" if variant else ""))
     try:
-        report = run_replay(scenario, out_dir, network=network, progress=not no_progress, overrides=_parse_overrides(sets))
+        overrides = parse_overrides(sets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None
+    try:
+        report = run_replay(scenario, out_dir, network=network, progress=not no_progress, overrides=overrides, variant=variant)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
     except ReplayFailed as exc:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -43,9 +44,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class LocalNode:
+    uri: str
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        """Kills the node at once (tests use it to show what a replay does when its chain dies)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+
+
 @contextmanager
-def local_anvil(hardfork: str = "cancun", startup_timeout: float = 20) -> Iterator[str]:
-    """Starts Anvil (gas free, 10 funded test accounts from the standard mnemonic) and yields its URL."""
+def local_anvil(hardfork: str = "cancun", startup_timeout: float = 20) -> Iterator[LocalNode]:
+    """Starts Anvil (gas free, 10 funded test accounts from the standard mnemonic) and yields it."""
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     cmd = [
@@ -55,7 +66,7 @@ def local_anvil(hardfork: str = "cancun", startup_timeout: float = 20) -> Iterat
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_ready(uri, proc, startup_timeout)
-        yield uri
+        yield LocalNode(uri, proc)
     finally:
         _stop(proc)
 

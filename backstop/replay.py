@@ -595,6 +595,8 @@ def run_replay(
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
     measure_raw: bool = True,
+    variant: str | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Replays `scenario_path` on `network` (default: a local Anvil that it starts and stops), writes the report
     folder `out_dir` and returns the report. A malformed scenario fails before anything is deployed; a chain
@@ -602,18 +604,28 @@ def run_replay(
     from backstop.scenario import load_scenario  # noqa: PLC0415
 
     scenario = load_scenario(Path(scenario_path))
+    if variant:
+        scenario = scenario.variant(variant)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     out = Path(out_dir)
     with ExitStack() as stack:
         if network in (None, "anvil"):
-            choice = stack.enter_context(local_anvil())
+            choice = stack.enter_context(local_anvil()).uri
         else:
             choice = NETWORKS.get(network, network)
-        return _replay_on(scenario, Path(scenario_path), out, choice, progress, measure_raw)
+        return _replay_on(scenario, Path(scenario_path), out, choice, progress, measure_raw, on_step)
 
 
-def _replay_on(scenario: Any, scenario_path: Path, out: Path, choice: str, progress: bool, measure_raw: bool) -> dict[str, Any]:
+def _replay_on(
+    scenario: Any,
+    scenario_path: Path,
+    out: Path,
+    choice: str,
+    progress: bool,
+    measure_raw: bool,
+    on_step: Callable[[int], None] | None,
+) -> dict[str, Any]:
     from ape import accounts, networks  # noqa: PLC0415
 
     from backstop.deploy import deploy_system  # noqa: PLC0415
@@ -636,7 +648,14 @@ def _replay_on(scenario: Any, scenario_path: Path, out: Path, choice: str, progr
         try:
             setup = replay.setup()
             bar = _progress(len(scenario.times()), scenario.name) if progress else None
-            replay.run(on_step=(lambda t: bar.update(1)) if bar else None)
+
+            def step_done(t: int) -> None:
+                if bar:
+                    bar.update(1)
+                if on_step:
+                    on_step(t)
+
+            replay.run(on_step=step_done)
             if bar:
                 bar.close()
             if measure_raw:

@@ -1,0 +1,176 @@
+"""Replays on a live local chain: every bundled scenario in CI size, determinism, comparisons whose outcome
+the mechanisms decide, bad input that fails before anything is deployed, and a chain that dies mid-replay.
+
+These tests start their own Anvil nodes (backstop.node) beside the one ape test runs on."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backstop.node import local_anvil
+from backstop.replay import ReplayFailed, run_replay
+from backstop.report import validate_report
+from backstop.scenario import ScenarioError
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
+SCENARIOS = ROOT / "scenarios"
+# Fields that measure the run itself (wall time, throughput), not what happened on the chain.
+VOLATILE = {("run", "wall_seconds"), ("run", "started_at"), ("run", "network"), ("throughput", None)}
+
+
+def _stable(report: dict) -> dict:
+    out = json.loads(json.dumps(report))
+    for top, key in VOLATILE:
+        if key is None:
+            out.pop(top, None)
+        else:
+            out[top].pop(key, None)
+    return out
+
+
+def _replay(path, tmp_path, name, **kw):
+    return run_replay(path, tmp_path / name, progress=False, measure_raw=False, **kw)
+
+
+# ---------------------------------------------------------------- the mini crash, end to end
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mini")
+    report = run_replay(MINI, out, progress=False, measure_raw=True)
+    return report, out
+
+
+def test_report_folder_has_every_file_and_a_valid_schema(mini):
+    report, out = mini
+    for name in ("report.json", "report.md", "events.csv", "prices.png", "fund.png", "liquidations.png", "adl.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert validate_report(json.loads((out / "report.json").read_text())) == []
+    assert report["run"]["complete"] and report["run"]["error"] is None
+    assert report["run"]["failed_transactions"] == {}
+
+
+def test_a_40pct_fall_liquidates_and_draws_on_the_fund(mini):
+    report, _ = mini
+    t = report["totals"]
+    assert report["run"]["setup"]["opened"] == 30
+    assert t["liquidations"] >= 10
+    assert t["filled_by_auction"] + t["partially_filled"] + t["unfilled"] == t["liquidations"]
+    assert t["fund_used"] > 0 and t["shortfall"] > 0
+    assert t["fund_end"] < t["fund_start"]
+    # every fill of a long liquidation is at a price below the mark at which it started (the auction falls)
+    for liq in report["liquidations"]:
+        for fill in liq["fills"]:
+            assert fill["price"] < liq["mark"] * 1.03
+
+
+def test_events_csv_holds_every_contract_event(mini):
+    report, out = mini
+    rows = (out / "events.csv").read_text().splitlines()
+    started = [r for r in rows if ",AuctionStarted," in r]
+    assert len(started) == report["totals"]["liquidations"]
+    assert any(",PriceAccepted," in r for r in rows) and any(",Inflow," in r for r in rows)
+
+
+def test_throughput_is_measured_against_raw_anvil(mini):
+    tp = mini[0]["throughput"]
+    assert tp["transactions"] > 0 and tp["tx_per_s"] > 0 and tp["raw_anvil_tx_per_s"] > 0
+    assert tp["ratio"] == pytest.approx(tp["tx_per_s"] / tp["raw_anvil_tx_per_s"], rel=0.01)
+
+
+def test_same_scenario_and_seed_give_the_same_report(mini, tmp_path):
+    again = _replay(MINI, tmp_path, "again")
+    assert _stable(again) == _stable(mini[0])
+
+
+def test_another_seed_gives_another_population(mini, tmp_path):
+    other = _replay(MINI, tmp_path, "seed", overrides={"seed": 8})
+    assert _stable(other)["liquidations"] != _stable(mini[0])["liquidations"]
+
+
+# ---------------------------------------------------------------- the bundled scenarios, CI-sized
+
+
+def test_om_2025_in_ci_size(tmp_path):
+    # an eighth of the population, and an eighth of the fund, so that the fund is as stressed as in the full run
+    overrides = {"population.0.count": 125, "step": 120, "markets.0.fund_seed": 31_250, "fund.global_seed": 31_250}
+    report = _replay(SCENARIOS / "om-2025.yaml", tmp_path, "om", overrides=overrides)
+    t = report["totals"]
+    assert t["liquidations"] > 20 and t["fund_used"] > 0
+    assert t["peak_drawdown_pct"] > 30  # the fund is stressed, as the scenario intends
+    assert report["scenario"]["synthetic"] and report["scenario"]["sources"]
+
+
+def test_luna_2022_in_ci_size(tmp_path):
+    report = _replay(SCENARIOS / "luna-2022.yaml", tmp_path, "luna", overrides={"population.0.count": 60, "step": 7200})
+    assert report["totals"]["liquidations"] > 10
+    assert report["series"][-1]["markets"]["LUNA-USD"]["oracle"] < 0.01
+
+
+def test_black_thursday_offline_keepers_take_late_and_cost_the_fund(tmp_path):
+    small = {"population.0.count": 80}  # the scenario's own 5-minute step: coarser steps miss the take window
+    offline = _replay(SCENARIOS / "black-thursday-2020.yaml", tmp_path, "bt-off", overrides=small)
+    online = _replay(
+        SCENARIOS / "black-thursday-2020.yaml",
+        tmp_path,
+        "bt-on",
+        overrides={**small, "keepers.keeper.outages": [], "keepers.keeper.failure_rate": 0, "keepers.keeper.latency": 0},
+    )
+    off, on = offline["totals"], online["totals"]
+    assert off["liquidations"] > 5 and on["liquidations"] > 5
+    assert off["restarts"] > on["restarts"]  # auctions went stale while the keepers were away
+    assert off["shortfall"] > 2 * on["shortfall"]  # late takes at deep discounts: shortfalls the fund pays
+    assert off["fund_used"] > on["fund_used"]
+
+
+def test_cross_venue_gap_median_oracle_stops_the_cascade_a_single_venue_causes(tmp_path):
+    small = {"population.0.count": 60}
+    median = _replay(SCENARIOS / "cross-venue-cascade.yaml", tmp_path, "median", overrides=small)
+    single = _replay(SCENARIOS / "cross-venue-cascade.yaml", tmp_path, "single", overrides=small, variant="single_venue")
+    assert median["totals"]["liquidations"] == 0
+    assert single["totals"]["liquidations"] > 0
+
+
+# ---------------------------------------------------------------- bad input and a dying chain
+
+
+def test_malformed_scenario_fails_before_anything_is_deployed(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINI.read_text().replace("duration: 1800", "duration: 0"))
+    with pytest.raises(ScenarioError, match="bad.yaml.*duration"):
+        run_replay(bad, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_names_a_missing_scenario_and_exits_nonzero(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "backstop.cli", "replay", str(tmp_path / "nope.yaml")], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode != 0
+    assert "does not exist" in result.stderr
+
+
+def test_unreachable_network_is_a_clear_error(tmp_path):
+    with pytest.raises(ReplayFailed, match="cannot connect"):
+        run_replay(MINI, tmp_path / "out", network="http://127.0.0.1:9", progress=False)
+
+
+def test_a_chain_that_dies_mid_replay_leaves_a_partial_report(tmp_path):
+    with local_anvil() as node:
+
+        def kill_at_ten_minutes(t: int) -> None:
+            if t == 600:
+                node.kill()
+
+        with pytest.raises(ReplayFailed, match="chain died") as info:
+            run_replay(MINI, tmp_path / "partial", network=node.uri, progress=False, on_step=kill_at_ten_minutes)
+    assert info.value.out_dir == tmp_path / "partial"
+    report = json.loads((tmp_path / "partial" / "report.json").read_text())
+    assert report["run"]["complete"] is False and "chain died" in report["run"]["error"]
+    assert 0 < len(report["series"]) < 31
+    assert "Partial report" in (tmp_path / "partial" / "report.md").read_text()
