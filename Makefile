@@ -7,7 +7,7 @@ export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 SCENARIO ?= scenarios/om-2025.yaml
 OUT ?= reports
 
-.PHONY: setup compile demo deploy test test-long bench lint clean
+.PHONY: setup compile demo deploy test test-long bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -17,7 +17,8 @@ compile: setup
 
 ## The main job: replay a crash on a local Anvil that it starts and stops itself.
 demo: setup
-	ape run deploy
+	ape compile
+	backstop replay $(SCENARIO) --out $(OUT)/$(basename $(notdir $(SCENARIO)))
 
 deploy: setup
 	ape run deploy
@@ -27,7 +28,7 @@ test: setup
 	ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
 
 test-long: setup
-	BACKSTOP_PROFILE=long ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
+	BACKSTOP_PROPERTY_EXAMPLES=300 ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
 	ape run bench

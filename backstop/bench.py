@@ -41,7 +41,7 @@ def _machine() -> dict[str, object]:
 
 
 def ledger_gas() -> list[GasFigure]:
-    """Deploys a one-market system and measures each ledger operation once, in a realistic state."""
+    """Deploys a one-market system and measures each ledger and auction operation once, in a realistic state."""
     admin, alice, bob, carol = accounts.test_accounts[:4]
     spec = MarketSpec("OM-USD", "6", fund_seed=10_000)
     system = deploy_system(admin, [spec], global_seed=10_000)
@@ -86,6 +86,46 @@ def ledger_gas() -> list[GasFigure]:
     usdc.mint(admin, to_usdc(100), sender=admin)
     usdc.approve(fund, to_usdc(100), sender=admin)
     figures.append(GasFigure("fund: donation", fund.deposit(mid, 4, to_usdc(100), sender=admin).gas_used))
+    figures += _auction_gas(system, settle, mid)
+    return figures
+
+
+def _auction_gas(system, settle, mid: bytes) -> list[GasFigure]:
+    """Liquidation through the Dutch auction: start, partial and full takes, a restart."""
+    admin, alice, bob, carol, dave, erin = accounts.test_accounts[:6]
+    house, auction, usdc, src = system.clearinghouse, system.auction, system.usdc, system.sources
+    for who in (dave, erin):
+        usdc.mint(who, to_usdc(1_000_000), sender=admin)
+        usdc.approve(house, 2**256 - 1, sender=who)
+        house.deposit(to_usdc(1_000_000), sender=who)
+    figures: list[GasFigure] = []
+
+    def set_price(dollars: str) -> None:
+        for s in src["OM-USD"].values():
+            s.setAnswer(to_wad(dollars) // 10**10, sender=admin)
+
+    def underwater(trader) -> None:
+        set_price("6")
+        settle(trader, bob, to_wad(8_000), to_wad(6), to_usdc(2_500), to_usdc(30_000))
+        set_price("5.72")
+
+    underwater(alice)
+    kick = auction.liquidate(mid, alice, sender=carol)
+    figures.append(GasFigure("liquidation: start auction", kick.gas_used, "freeze position, start Dutch auction, pay incentive"))
+    id_ = kick.return_value
+    price = auction.getStatus(id_).price
+    part = auction.take(id_, to_wad(3_000), price, to_usdc(3_000), dave, b"", sender=dave)
+    figures.append(GasFigure("auction: partial take", part.gas_used, "3,000 of 8,000 units"))
+    full = auction.take(id_, to_wad(5_000), price, to_usdc(5_000), dave, b"", sender=dave)
+    figures.append(GasFigure("auction: take the rest", full.gas_used, "closes the auction"))
+    figures.append(GasFigure("liquidation through the auction (start + full take)", kick.gas_used + full.gas_used, "target <= 200k"))
+    per_block = 30_000_000 // (kick.gas_used + full.gas_used)
+    figures.append(GasFigure("liquidations per 30M-gas block", per_block, "start + full take each; no batching yet"))
+
+    underwater(erin)
+    id2 = auction.liquidate(mid, erin, sender=alice).return_value
+    chain.mine(timestamp=chain.pending_timestamp + 1_801)
+    figures.append(GasFigure("auction: restart (redo)", auction.redo(id2, sender=alice).gas_used, "stale by age; pays incentive"))
     return figures
 
 

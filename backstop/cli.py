@@ -27,8 +27,12 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, no_progress: bool) -> None:
     """Replay SCENARIO (a YAML file) and write a report folder."""
+    from ape.logging import logger  # noqa: PLC0415
+
     from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
     from backstop.scenario import ScenarioError, parse_overrides  # noqa: PLC0415
+
+    logger.set_level("WARNING")  # no line per deployment transaction; the progress bar tells the story
 
     if not scenario.exists():
         raise click.ClickException(f"scenario file {scenario} does not exist")
