@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
@@ -36,14 +37,15 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         uint32 riskWindow; // [seconds] how long a market stays in liquidity risk after an unfilled auction
     }
 
+    /// @dev Packed in four slots: starting an auction is one of the hot paths of a crash.
     struct Sale {
         bytes32 market;
         address trader;
         bool long; // the liquidated position's side; the keeper takes the same side
-        uint256 qty; // [wad] left to sell
-        uint256 anchor; // [wad] oracle price at start or restart
-        uint256 top; // [wad] anchor·(1 + buf): the curve's starting point
-        uint256 tic; // [seconds] start or restart time
+        uint64 tic; // [seconds] start or restart time
+        uint128 qty; // [wad] left to sell
+        uint128 anchor; // [wad] oracle price at start or restart
+        uint128 top; // [wad] anchor·(1 + buf): the curve's starting point
     }
 
     error UnknownMarket(bytes32 market);
@@ -126,7 +128,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         s.market = market;
         s.trader = trader;
         s.long = size > 0;
-        s.qty = FP.abs(size);
+        s.qty = SafeCast.toUint128(FP.abs(size));
         _start(s, c, mark);
         _activeIndex[id] = _active.length + 1;
         _active.push(id);
@@ -159,7 +161,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         if (left > 0 && FP.notionalDown(left, price) < c.dust) {
             revert WouldLeaveDust(FP.notionalDown(left, price), c.dust);
         }
-        s.qty = left;
+        s.qty = uint128(left);
         bytes32 market = s.market;
         clearinghouse.liquidationFill(market, s.trader, who, qty, price, c.penaltyBps);
         emit AuctionTaken(id, who, qty, price, left);
@@ -215,9 +217,9 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ internals
 
     function _start(Sale storage s, Config storage c, uint256 mark) internal {
-        s.anchor = mark;
-        s.top = FP.mulDivUp(mark, FP.BPS + c.bufBps, FP.BPS);
-        s.tic = block.timestamp;
+        s.anchor = SafeCast.toUint128(mark);
+        s.top = SafeCast.toUint128(FP.mulDivUp(mark, FP.BPS + c.bufBps, FP.BPS));
+        s.tic = uint64(block.timestamp);
     }
 
     /// @dev The auction price for the sale's side, and whether the auction is stale.
@@ -227,7 +229,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         if (s.long) {
             price = fall;
         } else {
-            uint256 mirror = 2 * s.anchor;
+            uint256 mirror = 2 * uint256(s.anchor);
             price = fall >= mirror ? 0 : mirror - fall;
         }
         uint256 gap = price > mark ? price - mark : mark - price;
