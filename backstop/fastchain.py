@@ -184,6 +184,24 @@ class FastChain:
             raise ChainDied("transactions were never mined")
         return list(zip(pending, receipts))
 
+    def wait(self, timeout: float = 120) -> list[tuple[Sent, TxReceipt]]:
+        """On a node that mines by itself (automine, or a real chain): sends what is queued and waits for the
+        receipts, polling every 50 ms."""
+        self.flush()
+        pending, self._pending = self._pending, []
+        receipts: list[Any] = [None] * len(pending)
+        deadline = time.monotonic() + timeout
+        while any(r is None for r in receipts):
+            if time.monotonic() > deadline:
+                raise ChainDied(f"{sum(r is None for r in receipts)} transactions not mined within {timeout:.0f}s")
+            missing = [i for i, r in enumerate(receipts) if r is None]
+            for i, raw in zip(missing, self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing])):
+                if isinstance(raw, dict) and "blockNumber" in raw:
+                    receipts[i] = receipt_formatter(raw)
+            if any(r is None for r in receipts):
+                time.sleep(0.05)
+        return list(zip(pending, receipts))
+
     def _mine_block(self, timestamp: int | None) -> None:
         """One block at `timestamp`, or one second after the last block when that is later or not given."""
         if self.head < 0:

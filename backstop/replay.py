@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from backstop.node import local_anvil
 from backstop.fastchain import ChainDied, FastChain, Wallet, derive_account, raw_throughput, web3_contract
+from backstop.keeper import take_is_attractive, take_size
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, auction_price, is_stale
 from backstop.model.curves import linear_down, stairstep_down
@@ -35,7 +36,6 @@ from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_us
 REPORT_SCHEMA = 1
 MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
 MM_MARGIN_SHARE = 0.75  # margin a market maker posts per unit of notional it takes on (the top bracket needs 0.5)
-KEEPER_MARGIN_BUFFER = 1.10  # keepers post 10% more than initial margin when they take
 
 
 @dataclass
@@ -285,25 +285,12 @@ class Replay:
                     break
 
     def _take(self, k: KeeperState, a: AuctionMirror, price: int, mark: int) -> bool:
-        d = k.spec.take_discount_bps
-        good = price * 10_000 <= mark * (10_000 - d) if a.long else price * 10_000 >= mark * (10_000 + d)
-        if not good or price == 0:
+        if not take_is_attractive(price, mark, a.long, k.spec.take_discount_bps):
             return False
         spec = self.specs[a.market]
-        free = self._free[k.wallet.address]
-        # margin per unit: initial margin at the mark (top bracket rate is the safe bound) plus any adverse gap
-        im_bps = max(t.initial_margin_bps for t in spec.tiers)
-        per_unit_margin = mark * im_bps // 10_000 + max(0, (price - mark) if a.long else (mark - price))
-        per_unit_margin = per_unit_margin * int(KEEPER_MARGIN_BUFFER * 100) // 100
-        affordable = free * WAD * 10**12 // max(per_unit_margin, 1)
-        qty = min(a.qty, affordable)
-        left = a.qty - qty
-        if left and notional_up(left, price) < to_usdc(spec.auction.dust) * 2:
-            qty = a.qty if affordable >= a.qty else 0
+        im_bps = max(t.initial_margin_bps for t in spec.tiers)  # the top bracket's rate: a safe bound
+        qty, margin = take_size(self._free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust))
         if qty == 0:
-            return False
-        margin = notional_up(qty, per_unit_margin)
-        if margin > free:
             return False
         self._free[k.wallet.address] -= margin
         mid = self.mids[a.market]

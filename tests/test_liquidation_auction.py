@@ -81,6 +81,7 @@ def test_liquidate_freezes_the_position_and_pays_the_kicker(system, actors, unde
     assert system.usdc.balanceOf(kicker) == paid
     assert fund.poolBalance(MID) == pool - paid
     assert house.inLiquidation(MID, trader)
+    assert not house.isLiquidatable(MID, trader)  # frozen: nothing left for another keeper to start
     assert list(auction.active()) == [started.id]
     # frozen: the trader can neither trade nor move margin, and no one can liquidate it twice
     with ape.reverts(house.PositionInLiquidation):

@@ -318,9 +318,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         return FP.bpsUp(n, tierFor(market, n).initialMarginBps);
     }
 
-    /// @notice True when the position's equity is below its maintenance requirement at the oracle price.
+    /// @notice True when the position's equity is below its maintenance requirement at the oracle price and
+    ///         it is not already in liquidation: a keeper may start its liquidation now.
     function isLiquidatable(bytes32 market, address account) external view returns (bool) {
-        if (_positions[market][account].size == 0) return false;
+        if (_positions[market][account].size == 0 || inLiquidation[market][account]) return false;
         return equity(market, account) < int256(maintenanceRequirement(market, account));
     }
 

@@ -1,0 +1,184 @@
+"""Keepers: the decision rules every Backstop keeper applies, and a bot that runs them against a deployment.
+
+The rules are pure functions shared by the replay engine's keeper actors and by `KeeperBot`, the bot that
+`ape run keeper` runs against any deployment (Anvil, Hardhat or a real RPC):
+- `take_is_attractive`: an auction is worth taking once its price is at least `discount_bps` better for the
+  keeper than the oracle price;
+- `take_size`: how much of it the keeper's free balance can carry, and with what margin.
+The bot watches positions (from `PositionChanged` events), liquidates those below maintenance margin,
+restarts stale auctions and takes attractive ones, with settable latency and failure rate so that slow or
+unreliable keepers can be modelled on a live chain too.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from backstop.units import BPS, NOTIONAL_SCALE, notional_up
+
+MARGIN_BUFFER_PCT = 110  # keepers post 10% more than initial margin when they take
+
+
+def take_is_attractive(price: int, mark: int, long: bool, discount_bps: int) -> bool:
+    """Whether an auction price [wad] is at least `discount_bps` better for the keeper than the oracle `mark`:
+    below it when buying a liquidated long, above it when taking over a liquidated short."""
+    if price == 0:
+        return False
+    if long:
+        return price * BPS <= mark * (BPS - discount_bps)
+    return price * BPS >= mark * (BPS + discount_bps)
+
+
+def take_size(free: int, qty_left: int, price: int, mark: int, long: bool, im_bps: int, dust: int) -> tuple[int, int]:
+    """(units [wad], margin [usdc]) a keeper with `free` [usdc] takes of an auction with `qty_left` units: margin
+    per unit is the initial margin at the mark plus any gap the keeper pays above it, with a 10% buffer. A
+    part that would leave less than twice the auction's `dust` [usdc] behind becomes all or nothing."""
+    gap = max(0, (price - mark) if long else (mark - price))
+    per_unit = (mark * im_bps // BPS + gap) * MARGIN_BUFFER_PCT // 100
+    affordable = free * NOTIONAL_SCALE // max(per_unit, 1)
+    qty = min(qty_left, affordable)
+    left = qty_left - qty
+    if left and notional_up(left, price) < 2 * dust:
+        qty = qty_left if affordable >= qty_left else 0
+    margin = notional_up(qty, per_unit)
+    if qty == 0 or margin > free:
+        return 0, 0
+    return qty, margin
+
+
+@dataclass
+class KeeperConfig:
+    """A live keeper's behaviour."""
+
+    discount_bps: int = 100  # take only at least this much better than the oracle
+    capital: int = 0  # [usdc] the most it keeps committed in the clearinghouse (0: whatever it holds)
+    latency: float = 0.0  # [seconds] wait before acting on something new
+    failure_rate: float = 0.0  # chance of skipping a round, as a flaky node would
+    interval: float = 2.0  # [seconds] between rounds
+    seed: int = 0
+
+
+@dataclass
+class KeeperBot:
+    """Runs the keeper rules against a deployment through backstop.fastchain (one batched read per round)."""
+
+    chain: Any  # FastChain
+    wallet: Any  # fastchain.Wallet
+    house: Any  # web3 Contract
+    auction: Any
+    oracle: Any
+    markets: dict[str, bytes]  # name -> id
+    tiers: dict[str, list[Any]]  # name -> [model Tier]
+    dust: dict[str, int]  # name -> [usdc]
+    config: KeeperConfig = field(default_factory=KeeperConfig)
+    accounts: set[tuple[str, str]] = field(default_factory=set)
+    seen: dict[Any, float] = field(default_factory=dict)
+    next_block: int = 0
+    actions: dict[str, int] = field(default_factory=lambda: {"liquidate": 0, "take": 0, "redo": 0})
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.config.seed)
+        self._names = {mid: name for name, mid in self.markets.items()}
+
+    def discover(self) -> None:
+        """Learns the accounts with positions from `PositionChanged` logs since the last round."""
+        latest = int(self.chain.rpc("eth_blockNumber"), 16)
+        if latest < self.next_block:
+            return
+        for log in self.house.events.PositionChanged().get_logs(from_block=self.next_block, to_block=latest):
+            name = self._names.get(bytes(log["args"]["market"]))
+            if name:
+                self.accounts.add((name, log["args"]["account"]))
+        self.next_block = latest + 1
+
+    def round(self, now: float | None = None) -> dict[str, int]:
+        """One round: discover, then liquidate, restart and take. Returns the actions sent this round."""
+        now = time.monotonic() if now is None else now
+        sent = {"liquidate": 0, "take": 0, "redo": 0}
+        if self._rng.random() < self.config.failure_rate:
+            return sent
+        self.discover()
+        accounts = sorted(self.accounts)
+        ids = list(self.chain.view([(self.auction, "active", [])])[0] or [])
+        reads = [(self.house, "isLiquidatable", [self.markets[m], a]) for m, a in accounts]
+        reads += [(self.auction, "getStatus", [i]) for i in ids] + [(self.auction, "sales", [i]) for i in ids]
+        reads += [(self.oracle, "price", [mid]) for mid in self.markets.values()]
+        reads.append((self.house, "freeBalance", [self.wallet.address]))
+        values = self.chain.view(reads)
+        n, k = len(accounts), len(ids)
+        liquidatable, status, sales = values[:n], values[n : n + k], values[n + k : n + 2 * k]
+        marks = dict(zip(self.markets, values[n + 2 * k : n + 2 * k + len(self.markets)]))
+        free = values[-1] or 0
+        if self.config.capital:
+            free = min(free, self.config.capital)
+
+        for (m, account), flag in zip(accounts, liquidatable):
+            if flag and self._ready(("liq", m, account), now):
+                self.chain.call_fn(self.wallet, self.auction, "liquidate", self.markets[m], account, label="liquidate")
+                sent["liquidate"] += 1
+        for i, st, sale in zip(ids, status, sales):
+            if st is None or sale is None:
+                continue
+            price, stale, qty = st
+            market, long = self._names.get(bytes(sale[0])), sale[2]
+            mark = marks.get(market) if market else None
+            if mark is None or not self._ready(("auction", i), now):
+                continue
+            if stale:
+                self.chain.call_fn(self.wallet, self.auction, "redo", i, label="redo")
+                sent["redo"] += 1
+            elif take_is_attractive(price, mark, long, self.config.discount_bps):
+                im = max(t.initial_margin_bps for t in self.tiers[market])
+                size, margin = take_size(free, qty, price, mark, long, im, self.dust[market])
+                if size:
+                    self.chain.call_fn(self.wallet, self.auction, "take", i, size, price, margin, self.wallet.address, b"", label="take")
+                    free -= margin
+                    sent["take"] += 1
+        for key, value in sent.items():
+            self.actions[key] += value
+        self.chain.wait()
+        return sent
+
+    def run(self, rounds: int | None = None) -> None:
+        """Rounds every `interval` seconds, forever or `rounds` times."""
+        done = 0
+        while rounds is None or done < rounds:
+            self.round()
+            done += 1
+            time.sleep(self.config.interval)
+
+    def _ready(self, key: Any, now: float) -> bool:
+        first = self.seen.setdefault(key, now)
+        return now - first >= self.config.latency
+
+
+def bot_for_deployment(path: Any, uri: str, account: Any, config: KeeperConfig | None = None) -> KeeperBot:
+    """A bot for the deployment recorded in `path` (see backstop.deploy.Deployment), signing with `account`
+    (an Ape account that exposes its private key: a test account or an imported one)."""
+    from ape import project  # noqa: PLC0415
+    from eth_account import Account  # noqa: PLC0415
+
+    from backstop.deploy import Deployment  # noqa: PLC0415
+    from backstop.fastchain import FastChain, web3_contract  # noqa: PLC0415
+    from backstop.model.ledger import Tier  # noqa: PLC0415
+    from backstop.units import market_id, to_usdc  # noqa: PLC0415
+
+    deployment = Deployment.read(path)
+    chain = FastChain.connect(uri)
+    abi = lambda name: [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in getattr(project, name).contract_type.abi]  # noqa: E731
+    c = deployment.contracts
+    markets = {m["name"]: market_id(m["name"]) for m in deployment.parameters["markets"]}
+    return KeeperBot(
+        chain=chain,
+        wallet=chain.wallet(Account.from_key(account.private_key)),
+        house=web3_contract(chain.w3, c["Clearinghouse"], abi("Clearinghouse")),
+        auction=web3_contract(chain.w3, c["LiquidationAuction"], abi("LiquidationAuction")),
+        oracle=web3_contract(chain.w3, c["PriceOracle"], abi("PriceOracle")),
+        markets=markets,
+        tiers={m["name"]: [Tier(*t) for t in m["tiers"]] for m in deployment.parameters["markets"]},
+        dust={m["name"]: to_usdc(m["auction"]["dust"]) for m in deployment.parameters["markets"]},
+        config=config or KeeperConfig(),
+    )

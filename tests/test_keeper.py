@@ -1,0 +1,89 @@
+"""The keeper rules and the live keeper bot (`ape run keeper`) against a deployed system."""
+
+import pytest
+
+from backstop.deploy import MarketSpec, deploy_system
+from backstop.keeper import KeeperConfig, bot_for_deployment, take_is_attractive, take_size
+from backstop.units import notional_up, to_usdc, to_wad
+from tests.ledger_helpers import MARKET, MID, fund_account, position, set_price, trade, units
+
+SIZE = units(8_000)
+
+
+def test_take_is_attractive_needs_the_discount_on_the_keepers_side():
+    mark = to_wad(10)
+    assert take_is_attractive(to_wad("9.9"), mark, True, 100)
+    assert not take_is_attractive(to_wad("9.91"), mark, True, 100)
+    assert take_is_attractive(to_wad("10.1"), mark, False, 100)
+    assert not take_is_attractive(to_wad("10.09"), mark, False, 100)
+    assert not take_is_attractive(0, mark, True, 0)
+
+
+def test_take_size_is_what_the_free_balance_carries():
+    mark = price = to_wad(10)
+    qty, margin = take_size(to_usdc(1_100), units(10_000), price, mark, True, 1_000, to_usdc(10))
+    assert qty == units(1_000)  # $1,100 carries 10% initial margin plus the 10% buffer on $10,000
+    assert margin == notional_up(qty, mark * 1_000 // 10_000 * 110 // 100)
+    assert take_size(0, units(10), price, mark, True, 1_000, to_usdc(10)) == (0, 0)
+
+
+def test_take_size_never_leaves_dust_behind():
+    mark = price = to_wad(10)
+    # $1.10 of margin a unit: $10.90 carries 9.9 of 10 units, which would leave $1 (< 2 × $10 dust) behind
+    assert take_size(to_usdc("10.9"), units(10), price, mark, True, 1_000, to_usdc(10)) == (0, 0)
+    assert take_size(to_usdc(11), units(10), price, mark, True, 1_000, to_usdc(10))[0] == units(10)
+    assert take_size(to_usdc("5.5"), units(10), price, mark, True, 1_000, to_usdc(10))[0] == units(5)
+
+
+@pytest.fixture(scope="module")
+def deployed(accounts, tmp_path_factory):
+    system = deploy_system(accounts[0], [MarketSpec(MARKET, "6", fund_seed=10_000)], global_seed=5_000)
+    path = system.deployment.write(tmp_path_factory.mktemp("deploy") / "deployment.json")
+    for a in accounts[1:4]:
+        fund_account(system, a, to_usdc(100_000))
+    return system, path
+
+
+def _bot(deployed, chain, keeper, **config):
+    return bot_for_deployment(deployed[1], chain.provider.http_uri, keeper, KeeperConfig(**config))
+
+
+def test_bot_liquidates_then_takes_once_the_price_is_attractive(deployed, accounts, chain):
+    system, _ = deployed
+    trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
+    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    set_price(system, MARKET, "5.72")
+    bot = _bot(deployed, chain, keeper, discount_bps=0)
+    assert bot.round() == {"liquidate": 1, "take": 0, "redo": 0}
+    assert system.clearinghouse.inLiquidation(MID, trader)
+    assert bot.round()["take"] == 0  # the auction starts 2% above the oracle
+    chain.mine(timestamp=chain.pending_timestamp + 60)
+    assert bot.round()["take"] == 1
+    assert position(system, keeper)[0] == SIZE
+    assert system.auction.activeCount() == 0
+
+
+def test_bot_restarts_a_stale_auction(deployed, accounts, chain):
+    system, _ = deployed
+    trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
+    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    set_price(system, MARKET, "5.72")
+    system.auction.liquidate(MID, trader, sender=counterparty)
+    chain.mine(timestamp=chain.pending_timestamp + 1_801)
+    bot = _bot(deployed, chain, keeper, discount_bps=5_000)  # never attractive enough to take
+    assert bot.round() == {"liquidate": 0, "take": 0, "redo": 1}
+    assert system.auction.inLiquidityRisk(MID)
+
+
+def test_slow_and_failing_bots_do_nothing(deployed, accounts, chain):
+    system, _ = deployed
+    trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
+    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    set_price(system, MARKET, "5.72")
+    slow = _bot(deployed, chain, keeper, latency=600)
+    assert slow.round(now=0.0)["liquidate"] == 0
+    assert slow.round(now=599.0)["liquidate"] == 0
+    flaky = _bot(deployed, chain, keeper, failure_rate=1.0)
+    assert flaky.round()["liquidate"] == 0
+    assert not system.clearinghouse.inLiquidation(MID, trader)
+    assert slow.round(now=600.0)["liquidate"] == 1
