@@ -77,6 +77,11 @@ class AuctionSpec:
     tip_cap: float = 500  # [usdc, dollars] the most one incentive pays
     dust: float = 10  # [usdc, dollars] the least notional a partial take may leave
     risk_window: int = 3_600  # [seconds] liquidity risk lasts this long after an unfilled auction
+    hole: float = 0  # [usdc, dollars] the most notional in auction at once (0: no cap)
+    drop_bps: int = 0  # [bps] a fall this large within drop_window starts a buffer period (0: never)
+    drop_window: int = 900  # [seconds]
+    buffer_base: int = 300  # [seconds] buffer for a fall of exactly drop_bps; longer for faster falls
+    buffer_max: int = 3_600  # [seconds]
 
 
 @dataclass
@@ -209,6 +214,11 @@ def _configure_auction(auction: ContractInstance, deployer: AccountAPI, mid: byt
         "tipCap": to_usdc(spec.tip_cap),
         "dust": to_usdc(spec.dust),
         "riskWindow": spec.risk_window,
+        "hole": to_usdc(spec.hole),
+        "dropBps": spec.drop_bps,
+        "dropWindow": spec.drop_window,
+        "bufferBase": spec.buffer_base,
+        "bufferMax": spec.buffer_max,
     }
     for what, value in params.items():
         auction.file(mid, what.encode().ljust(32, b"\0"), value, sender=deployer)

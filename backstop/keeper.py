@@ -104,7 +104,7 @@ class KeeperBot:
         accounts = sorted(self.accounts)
         ids = list(self.chain.view([(self.auction, "active", [])])[0] or [])
         reads = [(self.house, "isLiquidatable", [self.markets[m], a]) for m, a in accounts]
-        reads += [(self.auction, "getStatus", [i]) for i in ids] + [(self.auction, "sales", [i]) for i in ids]
+        reads += [(self.auction, "getStatus", [i]) for i in ids] + [(self.auction, "sale", [i]) for i in ids]
         reads += [(self.oracle, "price", [mid]) for mid in self.markets.values()]
         reads.append((self.house, "freeBalance", [self.wallet.address]))
         values = self.chain.view(reads)

@@ -91,6 +91,9 @@ class ReplayState:
     first_liquidatable: dict[tuple[str, str], int] = field(default_factory=dict)
     pending_liquidation: set[tuple[str, str]] = field(default_factory=set)
     in_auction: set[tuple[str, str]] = field(default_factory=set)
+    queued: dict[str, list[int]] = field(default_factory=dict)  # market -> queued liquidation ids
+    buffer_until: dict[str, int] = field(default_factory=dict)  # market -> [chain seconds]
+    buffers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Replay:
@@ -265,7 +268,11 @@ class Replay:
                     self.state.pending_liquidation.add(key)
                     k.liquidations += 1
                     break
-        # 2. takes and restarts
+        # 2. queued liquidations: the first online keeper releases what the throttle allows
+        for m, ids in self.state.queued.items():
+            if ids and online and action_ts >= self.state.buffer_until.get(m, 0):
+                self.chain.call_fn(online[0].wallet, self.c["auction"], "release", self.mids[m], 100, label=f"release:{online[0].name}")
+        # 3. takes and restarts
         for a in list(self.state.auctions.values()):
             mark = marks.get(a.market)
             if mark is None or a.qty == 0:
@@ -374,14 +381,26 @@ class Replay:
         if event == "PositionChanged":
             key = (self.names[bytes(args["market"])], args["account"])
             self.state.positions[key] = lm.Position(args["size"], args["entryPrice"], args["margin"])
+        elif event == "LiquidationQueued":
+            m = self.names[bytes(args["market"])]
+            self.state.liquidations.append(self._new_record(args["id"], t, m, args["trader"], args["long"], args["qty"], args["mark"]))
+            self.state.queued.setdefault(m, []).append(args["id"])
+            self.state.pending_liquidation.discard((m, args["trader"]))
+            self.state.in_auction.add((m, args["trader"]))
+        elif event == "BufferStarted":
+            m = self.names[bytes(args["market"])]
+            self.state.buffer_until[m] = max(self.state.buffer_until.get(m, 0), args["until"])
+            self.state.buffers.append({"t": t, "market": m, "drop_bps": args["dropBps"], "until_t": args["until"] - self.t0})
         elif event == "AuctionStarted":
             m = self.names[bytes(args["market"])]
-            record = {
-                "id": args["id"], "t": t, "market": m, "trader": args["trader"], "side": "long" if args["long"] else "short",
-                "size": args["qty"] / WAD, "notional": args["qty"] * args["anchor"] / WAD / WAD, "mark": args["anchor"] / WAD,
-                "filled_by": "unfilled", "fills": [], "restarts": 0, "shortfall": 0.0, "penalty": 0.0, "returned": 0.0,
-            }
-            self.state.liquidations.append(record)
+            queue = self.state.queued.get(m, [])
+            if args["id"] in queue:  # released from the queue: its record exists already
+                queue.remove(args["id"])
+                record = next(r for r in self.state.liquidations if r["id"] == args["id"])
+                record["released_t"] = t
+            else:
+                record = self._new_record(args["id"], t, m, args["trader"], args["long"], args["qty"], args["anchor"])
+                self.state.liquidations.append(record)
             self.state.auctions[args["id"]] = AuctionMirror(args["id"], m, args["trader"], args["long"], args["qty"], args["anchor"], args["top"], ts, t, record)
             self.state.pending_liquidation.discard((m, args["trader"]))
             self.state.in_auction.add((m, args["trader"]))
@@ -422,6 +441,14 @@ class Replay:
         elif event == "LossCovered":
             covered = args["fromSubPool"] + args["fromGlobal"]
             totals["fund_used"] = totals.get("fund_used", 0) + covered / USDC
+
+    @staticmethod
+    def _new_record(id_: int, t: int, market: str, trader: str, long: bool, qty: int, mark: int) -> dict[str, Any]:
+        return {
+            "id": id_, "t": t, "market": market, "trader": trader, "side": "long" if long else "short",
+            "size": qty / WAD, "notional": qty * mark / WAD / WAD, "mark": mark / WAD,
+            "filled_by": "unfilled", "fills": [], "restarts": 0, "shortfall": 0.0, "penalty": 0.0, "returned": 0.0,
+        }
 
     def _record_for(self, market: str, trader: str) -> dict[str, Any] | None:
         for rec in reversed(self.state.liquidations):
@@ -510,6 +537,7 @@ class Replay:
             "series": series,
             "liquidations": s.liquidations,
             "adl": [],
+            "buffers": s.buffers,
             "keepers": [
                 {"name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts, "online_steps": k.online_steps, "capital": k.capital / USDC}
                 for k in self.keepers
@@ -521,6 +549,7 @@ class Replay:
                 "filled_by_auction": by("auction"),
                 "partially_filled": by("partial"),
                 "unfilled": by("unfilled"),
+                "queued_at_end": sum(len(ids) for ids in s.queued.values()),
                 "restarts": sum(r["restarts"] for r in s.liquidations),
                 "penalties": round(s.totals.get("penalties", 0.0), 6),
                 "keeper_incentives": round(s.totals.get("keeper_incentives", 0.0), 6),

@@ -64,6 +64,7 @@ TOTALS_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("filled_by_auction", "Filled by auction", "count", "int"),
     ("partially_filled", "Partly filled (auction still running at the end)", "count", "int"),
     ("unfilled", "Unfilled", "count", "int"),
+    ("queued_at_end", "Still queued by the throttle at the end", "count", "int"),
     ("restarts", "Auction restarts", "count", "int"),
     ("penalties", "Liquidation penalties", "USD", "usd"),
     ("keeper_incentives", "Keeper incentives", "USD", "usd"),
@@ -165,6 +166,7 @@ SCHEMA_SPEC: dict[str, Any] = {
         key: ("int" if kind == "int" else "?float" if key in ("raw_anvil_tx_per_s", "ratio") else "float")
         for key, _, _, kind in THROUGHPUT_FIELDS
     },
+    "buffers": ["list", {"t": "int", "market": "str", "drop_bps": "int", "until_t": "int"}],
     "keepers": [
         "list",
         {"name": "str", "liquidations": "int", "takes": "int", "restarts": "int", "online_steps": "int", "capital": "float"},

@@ -395,6 +395,11 @@ class AuctionScenario(_Model):
     - ``tip`` [USD] = 5 flat incentive; ``tip_cap`` [USD] = 500 the most one incentive pays.
     - ``dust`` [USD] = 10: the least notional a partial take may leave.
     - ``risk_window`` [seconds] = 3600: liquidity risk lasts this long after an unfilled auction.
+    - ``hole`` [USD] = 0: the most notional in auction at once in the market (0: no cap); the overflow waits
+      in the market's queue.
+    - ``drop_bps`` [bps] = 0: a fall this large within ``drop_window`` starts a buffer period (0: never).
+    - ``drop_window`` [seconds] = 900; ``buffer_base`` [seconds] = 300: buffer length for a fall of exactly
+      ``drop_bps`` (proportionally longer for faster falls); ``buffer_max`` [seconds] = 3600.
     """
 
     curve: Literal["linear", "stairstep"] = "linear"
@@ -410,6 +415,11 @@ class AuctionScenario(_Model):
     tip_cap: Usd = 500
     dust: Usd = 10
     risk_window: Seconds = 3_600
+    hole: Usd = 0
+    drop_bps: Bps = 0
+    drop_window: Seconds = 900
+    buffer_base: Seconds = 300
+    buffer_max: Seconds = 3_600
 
 
 class MarketScenario(_Model):

@@ -126,13 +126,14 @@ def synthetic_report() -> dict:
         "adl": adl,
         "totals": {
             "liquidations": 11, "liquidated_notional": 1_234_567.891, "filled_by_standing_bids": 4,
-            "filled_by_auction": 3, "partially_filled": 0, "unfilled": 2, "restarts": 3, "penalties": 6_600.0, "keeper_incentives": 123.456,
+            "filled_by_auction": 3, "partially_filled": 0, "unfilled": 2, "queued_at_end": 0, "restarts": 3, "penalties": 6_600.0, "keeper_incentives": 123.456,
             "shortfall": 1_000.0, "fund_used": 172_000.0, "bad_debt": 0.0, "fund_start": 1_400_000.0,
             "fund_end": 1_228_000.0, "peak_drawdown_pct": 42.5, "adl_notional": 3_000.0, "adl_victims": 3,
             "profit_haircut_beyond_need": -0.001,
         },
         "throughput": {"transactions": 12_345, "seconds": 10.0, "tx_per_s": 1_234.5, "raw_anvil_tx_per_s": 2_469.0,
                        "ratio": 0.5},
+        "buffers": [{"t": 600, "market": "OM-USD", "drop_bps": 1200, "until_t": 1320}],
         "keepers": [{"name": "k1", "liquidations": 5, "takes": 7, "restarts": 1, "online_steps": 100, "capital": 1e5}],
     }
 

@@ -35,9 +35,23 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         uint64 tipCap; // [usdc] the most one incentive may pay
         uint64 dust; // [usdc] the least notional a partial take may leave behind
         uint32 riskWindow; // [seconds] how long a market stays in liquidity risk after an unfilled auction
+        uint64 hole; // [usdc] the most notional in auction at once in this market (0: no cap)
+        uint16 dropBps; // [bps] a fall of the oracle price this large within `dropWindow` starts a buffer period
+        uint32 dropWindow; // [seconds] the window in which the fall is measured
+        uint32 bufferBase; // [seconds] buffer length for a fall of exactly `dropBps`; longer for faster falls
+        uint32 bufferMax; // [seconds] the longest buffer period
     }
 
-    /// @dev Packed in four slots: starting an auction is one of the hot paths of a crash.
+    /// @notice A market's throttle state: the reference price of the current fall window and the buffer.
+    struct Throttle {
+        uint128 refPrice; // [wad] oracle price at the start of the current window
+        uint64 refTime; // [seconds] start of the current window
+        uint64 bufferUntil; // [seconds] new liquidations wait in the queue until then
+        uint16 lastDropBps; // [bps] the fall measured in the current window
+    }
+
+    /// @dev Packed in four slots: starting an auction is one of the hot paths of a crash. `tic == 0` marks a
+    ///      liquidation waiting in its market's queue.
     struct Sale {
         bytes32 market;
         address trader;
@@ -46,6 +60,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         uint128 qty; // [wad] left to sell
         uint128 anchor; // [wad] oracle price at start or restart
         uint128 top; // [wad] anchor·(1 + buf): the curve's starting point
+        uint128 notional; // [usdc] counted against the caps while the auction runs (at its start price)
     }
 
     error UnknownMarket(bytes32 market);
@@ -59,6 +74,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     error WouldLeaveDust(uint256 remainingNotional, uint256 dust);
     error NotTaker(address caller, address who);
     error TakerRefused(address who);
+    error NotQueued(uint256 id);
 
     event CurveSet(bytes32 indexed market, address curve);
     event ParameterSet(bytes32 indexed market, bytes32 indexed what, uint256 data);
@@ -70,15 +86,26 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     event AuctionFinished(uint256 indexed id);
     event IncentivePaid(uint256 indexed id, address indexed keeper, uint256 amount, uint256 unpaid);
     event LiquidityRiskFlagged(bytes32 indexed market, uint256 indexed id, uint256 at);
+    event LiquidationQueued(
+        uint256 indexed id, bytes32 indexed market, address indexed trader, bool long, uint256 qty, uint256 mark, bool buffer
+    );
+    event BufferStarted(bytes32 indexed market, uint256 dropBps, uint256 until);
+    event GlobalHoleSet(uint256 hole);
 
     IClearinghouse public immutable clearinghouse;
     IPriceOracle public immutable oracle;
     IInsuranceFund public immutable fund;
 
-    mapping(bytes32 market => Config) public configs;
-    mapping(uint256 id => Sale) public sales;
+    mapping(bytes32 market => Config) internal configs;
+    mapping(uint256 id => Sale) internal sales;
     mapping(bytes32 market => uint256) public liquidityRiskAt; // [seconds] last time an auction went unfilled
-    uint256 public kicks; // auctions ever started; ids are 1..kicks
+    mapping(bytes32 market => Throttle) public throttles;
+    mapping(bytes32 market => uint256) public dirt; // [usdc] notional in auction in the market
+    uint256 public globalHole; // [usdc] the most notional in auction across markets (0: no cap)
+    uint256 public globalDirt; // [usdc] notional in auction across markets
+    mapping(bytes32 market => uint256[]) internal _queue;
+    mapping(bytes32 market => uint256) public queueHead; // index of the next queued liquidation to release
+    uint256 public kicks; // liquidations ever started; ids are 1..kicks
     uint256[] internal _active;
     mapping(uint256 id => uint256) internal _activeIndex; // position in _active, plus one
 
@@ -98,8 +125,9 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         emit CurveSet(market, address(curve));
     }
 
-    /// @notice Sets one parameter of `market`: "penaltyBps", "bufBps", "staleBps", "chipBps" [bps]; "tail",
-    ///         "riskWindow" [seconds]; "tip", "tipCap", "dust" [usdc]. Admin only.
+    /// @notice Sets one parameter of `market`: "penaltyBps", "bufBps", "staleBps", "chipBps", "dropBps" [bps];
+    ///         "tail", "riskWindow", "dropWindow", "bufferBase", "bufferMax" [seconds]; "tip", "tipCap", "dust",
+    ///         "hole" [usdc]. Admin only.
     function file(bytes32 market, bytes32 what, uint256 data) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Config storage c = configs[market];
         if (what == "penaltyBps") c.penaltyBps = _bps(what, data);
@@ -111,29 +139,64 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         else if (what == "tip") c.tip = uint64(_fits(what, data, type(uint64).max));
         else if (what == "tipCap") c.tipCap = uint64(_fits(what, data, type(uint64).max));
         else if (what == "dust") c.dust = uint64(_fits(what, data, type(uint64).max));
+        else if (what == "hole") c.hole = uint64(_fits(what, data, type(uint64).max));
+        else if (what == "dropBps") c.dropBps = _bps(what, data);
+        else if (what == "dropWindow") c.dropWindow = uint32(_fits(what, data, type(uint32).max));
+        else if (what == "bufferBase") c.bufferBase = uint32(_fits(what, data, type(uint32).max));
+        else if (what == "bufferMax") c.bufferMax = uint32(_fits(what, data, type(uint32).max));
         else revert UnknownParameter(what);
         emit ParameterSet(market, what, data);
+    }
+
+    /// @notice Caps the notional [usdc] in auction across all markets (0: no cap). Admin only.
+    function setGlobalHole(uint256 hole) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        globalHole = hole;
+        emit GlobalHoleSet(hole);
     }
 
     // ------------------------------------------------------------------ the auction's life
 
     /// @notice Freezes `trader`'s position in `market` (it must be below maintenance margin at the oracle
-    ///         price and not already in liquidation) and starts an auction for all of it. The caller earns the
-    ///         keeper incentive. Anyone may call.
+    ///         price and not already in liquidation) and starts an auction for all of it — or, while the market
+    ///         is in a buffer period or its auction caps are full, puts it in the market's queue (see `release`).
+    ///         The caller earns the keeper incentive either way: freezing the position is the work. Anyone.
     function liquidate(bytes32 market, address trader) external nonReentrant returns (uint256 id) {
         Config storage c = _config(market);
         (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
+        bool buffer = _watchFall(market, c, mark);
         id = ++kicks;
         Sale storage s = sales[id];
         s.market = market;
         s.trader = trader;
         s.long = size > 0;
         s.qty = SafeCast.toUint128(FP.abs(size));
-        _start(s, c, mark);
-        _activeIndex[id] = _active.length + 1;
-        _active.push(id);
-        emit AuctionStarted(id, market, trader, s.long, s.qty, s.anchor, s.top);
-        _payIncentive(id, c, market, FP.notionalDown(s.qty, mark));
+        uint256 notional = FP.notionalDown(s.qty, mark);
+        if (buffer || _queue[market].length > queueHead[market] || !_hasRoom(market, c, notional)) {
+            _queue[market].push(id);
+            emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
+        } else {
+            _launch(id, s, c, mark);
+        }
+        _payIncentive(id, c, market, notional);
+    }
+
+    /// @notice Starts up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle
+    ///         price, as long as the market is out of its buffer period and the caps have room. Anyone may call.
+    /// @return started how many auctions it started.
+    function release(bytes32 market, uint256 maxCount) external nonReentrant returns (uint256 started) {
+        Config storage c = _config(market);
+        uint256 mark = oracle.poke(market);
+        if (_watchFall(market, c, mark)) return 0;
+        uint256[] storage q = _queue[market];
+        uint256 head = queueHead[market];
+        while (started < maxCount && head < q.length) {
+            Sale storage s = sales[q[head]];
+            if (!_hasRoom(market, c, FP.notionalDown(s.qty, mark))) break;
+            _launch(q[head], s, c, mark);
+            ++head;
+            ++started;
+        }
+        queueHead[market] = head;
     }
 
     /// @notice Takes up to `maxQty` [wad] of auction `id` at its current price for `who`, who becomes the owner
@@ -156,16 +219,8 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         if (stale) revert AuctionStale(id);
         if (s.long ? price > limit : price < limit) revert PriceBeyondLimit(price, limit);
 
-        qty = FP.min(maxQty, s.qty);
-        uint256 left = s.qty - qty;
-        if (left > 0 && FP.notionalDown(left, price) < c.dust) {
-            revert WouldLeaveDust(FP.notionalDown(left, price), c.dust);
-        }
-        s.qty = uint128(left);
         bytes32 market = s.market;
-        clearinghouse.liquidationFill(market, s.trader, who, qty, price, c.penaltyBps);
-        emit AuctionTaken(id, who, qty, price, left);
-        if (left == 0) _finish(id);
+        qty = _fill(id, s, c, maxQty, price, who);
 
         if (data.length > 0) {
             bytes4 ok = IAuctionTaker(who).onAuctionTake(msg.sender, market, qty, price, data);
@@ -178,7 +233,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     ///         far from the oracle), flags the market as in liquidity risk (the auction ended unfilled), and pays
     ///         the caller the keeper incentive. Anyone may call; a fresh auction cannot be restarted.
     function redo(uint256 id) external nonReentrant {
-        Sale storage s = _activeSale(id);
+        Sale storage s = _activeSale(id); // queued liquidations are not active: they wait for `release`
         Config storage c = configs[s.market];
         uint256 mark = oracle.poke(s.market);
         (, bool stale) = _status(s, c, mark);
@@ -199,6 +254,16 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         qty = s.qty;
     }
 
+    /// @notice `market`'s auction parameters.
+    function config(bytes32 market) external view returns (Config memory) {
+        return configs[market];
+    }
+
+    /// @notice Liquidation `id`: running (`tic` > 0, and listed by `active`), queued (`tic` == 0) or done (`qty` == 0).
+    function sale(uint256 id) external view returns (Sale memory) {
+        return sales[id];
+    }
+
     /// @notice Ids of the running auctions.
     function active() external view returns (uint256[] memory) {
         return _active;
@@ -206,6 +271,30 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
 
     function activeCount() external view returns (uint256) {
         return _active.length;
+    }
+
+    /// @notice Ids of `market`'s liquidations waiting in its queue, oldest first.
+    function queued(bytes32 market) external view returns (uint256[] memory ids) {
+        uint256[] storage q = _queue[market];
+        uint256 head = queueHead[market];
+        ids = new uint256[](q.length - head);
+        for (uint256 i; i < ids.length; ++i) {
+            ids[i] = q[head + i];
+        }
+    }
+
+    /// @notice True while `market` is in a buffer period (new liquidations wait in its queue).
+    function inBuffer(bytes32 market) external view returns (bool) {
+        return block.timestamp < throttles[market].bufferUntil;
+    }
+
+    /// @notice The market's cap [usdc] on notional in auction now: `hole` scaled down by how much faster than
+    ///         `dropBps` the price fell in the current window (`hole · dropBps / lastDrop`); 0 means no cap.
+    function effectiveHole(bytes32 market) public view returns (uint256) {
+        Config storage c = configs[market];
+        uint256 drop = throttles[market].lastDropBps;
+        if (c.hole == 0 || c.dropBps == 0 || drop <= c.dropBps) return c.hole;
+        return FP.mulDivDown(c.hole, c.dropBps, drop);
     }
 
     /// @notice True while `market` is in liquidity risk: an auction of it went unfilled within `riskWindow`.
@@ -220,6 +309,74 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         s.anchor = SafeCast.toUint128(mark);
         s.top = SafeCast.toUint128(FP.mulDivUp(mark, FP.BPS + c.bufBps, FP.BPS));
         s.tic = uint64(block.timestamp);
+    }
+
+    /// @dev Passes up to `maxQty` of sale `id` to `who` at `price` (never leaving dust), releases its share of
+    ///      the caps, and finishes the auction when nothing is left.
+    function _fill(uint256 id, Sale storage s, Config storage c, uint256 maxQty, uint256 price, address who)
+        internal
+        returns (uint256 qty)
+    {
+        qty = FP.min(maxQty, s.qty);
+        uint256 left = s.qty - qty;
+        if (left > 0 && FP.notionalDown(left, price) < c.dust) {
+            revert WouldLeaveDust(FP.notionalDown(left, price), c.dust);
+        }
+        uint256 freed = left == 0 ? s.notional : FP.mulDivDown(s.notional, qty, s.qty);
+        s.notional -= uint128(freed);
+        dirt[s.market] -= freed;
+        globalDirt -= freed;
+        s.qty = uint128(left);
+        clearinghouse.liquidationFill(s.market, s.trader, who, qty, price, c.penaltyBps);
+        emit AuctionTaken(id, who, qty, price, left);
+        if (left == 0) _finish(id);
+    }
+
+    /// @dev Starts the auction of a frozen position at `mark` and counts it against the caps.
+    function _launch(uint256 id, Sale storage s, Config storage c, uint256 mark) internal {
+        _start(s, c, mark);
+        uint256 notional = FP.notionalDown(s.qty, mark);
+        s.notional = SafeCast.toUint128(notional);
+        dirt[s.market] += notional;
+        globalDirt += notional;
+        _activeIndex[id] = _active.length + 1;
+        _active.push(id);
+        emit AuctionStarted(id, s.market, s.trader, s.long, s.qty, s.anchor, s.top);
+    }
+
+    function _hasRoom(bytes32 market, Config storage c, uint256 notional) internal view returns (bool) {
+        uint256 hole = effectiveHole(market);
+        if (hole != 0 && dirt[market] != 0 && dirt[market] + notional > hole) return false;
+        return globalHole == 0 || globalDirt == 0 || globalDirt + notional <= globalHole;
+    }
+
+    /// @dev Tracks the fall of `market`'s price within the current window and starts a buffer period when it
+    ///      reaches `dropBps`: length `bufferBase · drop / dropBps`, at most `bufferMax` (a fall twice as fast
+    ///      buffers twice as long). A window starts at the first reading after the previous one ended.
+    ///      Returns whether the market is in a buffer period.
+    function _watchFall(bytes32 market, Config storage c, uint256 mark) internal returns (bool) {
+        Throttle storage t = throttles[market];
+        if (c.dropBps == 0) return false;
+        if (t.refTime == 0 || block.timestamp >= t.refTime + c.dropWindow) {
+            t.refPrice = SafeCast.toUint128(mark);
+            t.refTime = uint64(block.timestamp);
+            t.lastDropBps = 0;
+        } else if (mark < t.refPrice) {
+            uint256 drop = FP.mulDivDown(t.refPrice - mark, FP.BPS, t.refPrice);
+            // only a deeper fall than already seen in this window (re)starts a buffer: the same fall read
+            // again does not keep the market buffering forever
+            if (drop > t.lastDropBps) {
+                t.lastDropBps = uint16(drop);
+                if (drop >= c.dropBps) {
+                    uint256 until = block.timestamp + FP.min(FP.mulDivUp(c.bufferBase, drop, c.dropBps), c.bufferMax);
+                    if (until > t.bufferUntil) {
+                        t.bufferUntil = uint64(until);
+                        emit BufferStarted(market, drop, until);
+                    }
+                }
+            }
+        }
+        return block.timestamp < t.bufferUntil;
     }
 
     /// @dev The auction price for the sale's side, and whether the auction is stale.
@@ -244,6 +401,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     }
 
     function _finish(uint256 id) internal {
+        // a finished auction's notional was released from the caps by its last take
         uint256 index = _activeIndex[id] - 1;
         uint256 last = _active[_active.length - 1];
         _active[index] = last;
