@@ -941,18 +941,7 @@ def _chart_liquidations(plt: Any, report: Mapping[str, Any], steps: list[dict], 
     ax.set_ylabel("liquidations per step")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax2 = ax.twinx()
-    cum, total = [], 0.0
-    for liq in liqs:
-        total += _num(liq.get("shortfall")) or 0.0
-        cum.append(total)
-    ax2.step([liq["t"] / HOUR for liq in liqs], cum, where="post", color="black", lw=1.5, label="cumulative shortfall")
-    ax2.set_ylabel("cumulative shortfall")
-    ax2.set_ylim(bottom=0)
-    _usd_axis(ax2)
-    handles, labels = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(handles + h2, labels + l2, loc="upper left", fontsize=8)
+    _cumulative_overlay(ax, [liq["t"] for liq in liqs], [_num(liq.get("shortfall")) or 0.0 for liq in liqs], "cumulative shortfall")
     fig.tight_layout()
     _save(fig, path, plt)
 
@@ -977,17 +966,22 @@ def _chart_adl(plt: Any, report: Mapping[str, Any], steps: list[dict], title: st
     if steps:  # the same time axis as the other charts
         ax.set_xlim(-0.01 * steps[-1]["t"] / HOUR, max(steps[-1]["t"], events[-1]["t"]) / HOUR * 1.01 + 1e-3)
     ax.grid(alpha=0.3)
+    _cumulative_overlay(ax, [e["t"] for e in events], [_num(e.get("profit_taken")) or 0.0 for e in events], "cumulative profit taken")
+    fig.tight_layout()
+    _save(fig, path, plt)
+
+
+def _cumulative_overlay(ax: Any, ts: list[int], amounts: list[float], label: str) -> None:
+    """A running total of `amounts` [USD] at times `ts` [s] on a second y axis, with one legend for both."""
     ax2 = ax.twinx()
     cum, total = [], 0.0
-    for e in events:
-        total += _num(e.get("profit_taken")) or 0.0
+    for amount in amounts:
+        total += amount
         cum.append(total)
-    ax2.step([e["t"] / HOUR for e in events], cum, where="post", color="black", lw=1.5, label="cumulative")
-    ax2.set_ylabel("cumulative profit taken")
+    ax2.step([t / HOUR for t in ts], cum, where="post", color="black", lw=1.5, label=label)
+    ax2.set_ylabel(label)
     ax2.set_ylim(bottom=0)
     _usd_axis(ax2)
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(handles + h2, labels + l2, loc="upper left", fontsize=8)
-    fig.tight_layout()
-    _save(fig, path, plt)
