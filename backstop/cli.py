@@ -48,6 +48,8 @@ def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[st
     except ReplayFailed as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    for note in report["run"].get("setup", {}).get("notes", []):
+        click.echo(f"note: {note}", err=True)
     t = report["totals"]
     click.echo(
         f"{report['scenario']['name']}: {t['liquidations']} liquidations (${t['liquidated_notional']:,.0f}), "

@@ -128,6 +128,11 @@ def test_black_thursday_offline_keepers_take_late_and_cost_the_fund(tmp_path):
     assert off["fund_used"] > on["fund_used"]
 
 
+def test_standing_bid_settings_are_reported_as_not_yet_supported(tmp_path):
+    report = _replay(SCENARIOS / "black-thursday-2020.yaml", tmp_path, "bt-sb", variant="standing_bids", overrides={"population.0.count": 10, "duration": 3_600})
+    assert any("standing bids" in n and "not built yet" in n for n in report["run"]["setup"]["notes"])
+
+
 def test_cross_venue_gap_median_oracle_stops_the_cascade_a_single_venue_causes(tmp_path):
     small = {"population.0.count": 60}
     median = _replay(SCENARIOS / "cross-venue-cascade.yaml", tmp_path, "median", overrides=small)
