@@ -14,7 +14,6 @@ The hot path uses backstop.fastchain (web3 straight to the node, batched blocks)
 
 from __future__ import annotations
 
-import hashlib
 import json
 from contextlib import ExitStack
 import random
@@ -99,11 +98,10 @@ class ReplayState:
 class Replay:
     """One replay of one scenario on one connected chain. Use `run_replay` for the whole life cycle."""
 
-    def __init__(self, scenario: Any, system: Any, admin_key: str, progress: bool = True, path: Path | None = None) -> None:
+    def __init__(self, scenario: Any, system: Any, admin_key: str, path: Path | None = None) -> None:
         self.sc = scenario
         self.path = path
         self.system = system
-        self.progress = progress
         self.specs = {s.name: s for s in scenario.market_specs()}
         self.mids = {name: market_id(name) for name in self.specs}
         self.names = {mid: name for name, mid in self.mids.items()}
@@ -133,6 +131,8 @@ class Replay:
         self.mms: dict[str, list[tuple[Wallet, float]]] = {}
         self.keepers: list[KeeperState] = []
         self.t0 = 0
+        self.special: set[str] = set()  # keepers and market makers: never liquidated by the actors
+        self.order_nonce = 10**9  # nonces of the orders the engine signs after set-up
         self.tx_in_loop = 0
         self.loop_seconds = 0.0
 
@@ -199,6 +199,7 @@ class Replay:
         receipts = self._mine_and_track(None, "open")
         self.t0 = self.chain.last_timestamp + 60  # the scenario's t = 0
         opened = sum(1 for sent, r in receipts if r["status"] == 1)
+        self.special = {k.wallet.address for k in self.keepers} | set(mm_wallets)
         ignored = [k.name for k in self.keepers if k.spec.standing_bid is not None]
         notes = [f"standing bids of {', '.join(ignored)} ignored: standing bids are not built yet (issue #5)"] if ignored else []
         return {"notes": notes, "traders": len(traders), "opened": opened, "clamped_leverage": sum(p["clamped"] for p in plans), "market_makers": len(mm_wallets), "keepers": len(self.keepers)}
@@ -479,9 +480,7 @@ class Replay:
         return auction_price(a.long, a.anchor, a.top, max(0, ts - a.tic), curve)
 
     def _is_keeper_or_mm(self, address: str) -> bool:
-        if not hasattr(self, "_special"):
-            self._special = {k.wallet.address for k in self.keepers} | {w.address for ws in self.mms.values() for w, _ in ws}
-        return address in self._special
+        return address in self.special
 
     def _mm_for(self, market: str, mm_delta: int) -> Wallet:
         """The market maker for whom a change of `mm_delta` units reduces its position the most (so that
@@ -494,8 +493,8 @@ class Replay:
         return max((w for w, _ in self.mms[market]), key=reduction)
 
     def _nonce(self) -> int:
-        self._order_nonce = getattr(self, "_order_nonce", 10**9) + 1
-        return self._order_nonce
+        self.order_nonce += 1
+        return self.order_nonce
 
     def _iso(self, t: int) -> str:
         try:
@@ -589,9 +588,6 @@ def _account_from_key(key: str):
     return Account.from_key(key)
 
 
-def scenario_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
 
 # ------------------------------------------------------------------ the whole life cycle
 
@@ -659,7 +655,7 @@ def _replay_on(
     try:
         admin = accounts.test_accounts[0]
         system = deploy_system(admin, scenario.market_specs(), global_seed=scenario.fund.global_seed)
-        replay = Replay(scenario, system, admin.private_key, progress=progress, path=scenario_path)
+        replay = Replay(scenario, system, admin.private_key, path=scenario_path)
         setup: dict[str, Any] = {}
         error: str | None = None
         raw_tps: float | None = None
