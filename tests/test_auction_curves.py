@@ -4,6 +4,8 @@ backstop.model.curves to the last unit."""
 
 from __future__ import annotations
 
+import os
+
 from decimal import Decimal, getcontext
 
 import ape
@@ -195,7 +197,7 @@ tops = st.one_of(st.integers(0, 10**30), st.integers(0, UINT256_MAX))
 ages = st.one_of(st.integers(0, 2 * YEAR), st.integers(0, UINT256_MAX))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "40")), deadline=None)
 @given(tau=st.integers(1, YEAR), top=tops, elapsed=ages)
 def test_linear_matches_model(linear, admin, tau, top, elapsed):
     linear.file(b32("tau"), tau, sender=admin)
@@ -204,7 +206,7 @@ def test_linear_matches_model(linear, admin, tau, top, elapsed):
     assert linear.price(top, elapsed + 1 if elapsed < UINT256_MAX else elapsed) <= model.price(top, elapsed)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "40")), deadline=None)
 @given(
     cut=st.one_of(st.integers(1, RAY), st.integers(RAY - 10**24, RAY)),
     step=st.integers(1, 86_400),

@@ -3,6 +3,8 @@ USDC conservation, and a property test that drives the contract and backstop.mod
 
 from __future__ import annotations
 
+import os
+
 import ape
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -588,7 +590,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     ops=operations,
     drawdown_bps=st.sampled_from([3_000, 0, 5_000, 10_000]),

@@ -3,6 +3,8 @@ property test against the Python reference backstop/model/oracle.py."""
 
 from __future__ import annotations
 
+import os
+
 import ape
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -475,7 +477,7 @@ def scenario(draw):
 
 
 @given(scenario())
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "30")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_price_matches_python_model(prop_feeds, oracle, admin, chain, scenario):
     cfg, sources = scenario
     oracle.setMarketConfig(PROP, cfg.max_age, cfg.max_deviation_bps, cfg.min_sources, 0, 0, sender=admin)
