@@ -98,6 +98,16 @@ def liquidation_price(size: int, entry: int, margin: int, mm_bps: int) -> int:
     return mul_div_down(q * entry + margin_value, BPS, q * (BPS + mm_bps))
 
 
+def below_maintenance(p: Position, tiers: list[Tier], mark: int) -> bool:
+    """Clearinghouse.isLiquidatable for a position that is not frozen: equity below the maintenance
+    requirement of its bracket at `mark`."""
+    if p.size == 0:
+        return False
+    n = notional_up(abs(p.size), mark)
+    equity = p.margin + pnl(p.size > 0, abs(p.size), p.entry_price, mark)
+    return equity < bps_up(n, tier_for(tiers, n).maintenance_margin_bps)
+
+
 def tier_for(tiers: list[Tier], notional: int) -> Tier:
     for t in tiers:
         if notional <= t.max_notional:
@@ -284,9 +294,7 @@ class Ledger:
         return 0 if n == 0 else bps_up(n, tier_for(self.tiers[market], n).maintenance_margin_bps)
 
     def is_liquidatable(self, market: bytes, account: str, mark: int) -> bool:
-        if self.position(market, account).size == 0:
-            return False
-        return self.equity(market, account, mark) < self.maintenance_requirement(market, account, mark)
+        return below_maintenance(self.position(market, account), self.tiers[market], mark)
 
     def total_liabilities(self, marks: dict[bytes, int]) -> int:
         """Σ free + Σ margin + Σ unrealised PnL: what the Clearinghouse owes its traders."""
