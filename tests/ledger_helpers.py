@@ -6,7 +6,7 @@ import itertools
 
 from backstop.deploy import MarketSpec, System
 from backstop.orders import Order, sign_order
-from backstop.units import WAD, market_id, to_wad
+from backstop.units import WAD, market_id, to_usdc, to_wad
 
 MARKET = "OM-USD"
 MID = market_id(MARKET)
@@ -64,6 +64,13 @@ def trade(system: System, maker, taker, size: int, price: int, maker_margin: int
 def position(system: System, account, market: bytes = MID) -> tuple[int, int, int]:
     p = system.clearinghouse.getPosition(market, account)
     return (p.size, p.entryPrice, p.margin)
+
+
+def open_underwater(system: System, trader, counterparty) -> None:
+    """`trader` long 8,000 units at $6 with $2,500 margin against `counterparty`; then the price falls to $5.72,
+    below the trader's maintenance margin (equity $260 < $1,144)."""
+    trade(system, trader, counterparty, units(8_000), to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    set_price(system, MARKET, "5.72")
 
 
 def units(n: float | int | str) -> int:

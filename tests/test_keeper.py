@@ -5,7 +5,7 @@ import pytest
 from backstop.deploy import MarketSpec, deploy_system
 from backstop.keeper import KeeperConfig, bot_for_deployment, take_is_attractive, take_size
 from backstop.units import notional_up, to_usdc, to_wad
-from tests.ledger_helpers import MARKET, MID, fund_account, position, set_price, trade, units
+from tests.ledger_helpers import MARKET, MID, fund_account, open_underwater, position, units
 
 SIZE = units(8_000)
 
@@ -51,8 +51,7 @@ def _bot(deployed, chain, keeper, **config):
 def test_bot_liquidates_then_takes_once_the_price_is_attractive(deployed, accounts, chain):
     system, _ = deployed
     trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
-    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
-    set_price(system, MARKET, "5.72")
+    open_underwater(system, trader, counterparty)
     bot = _bot(deployed, chain, keeper, discount_bps=0)
     assert bot.round() == {"liquidate": 1, "take": 0, "redo": 0}
     assert system.clearinghouse.inLiquidation(MID, trader)
@@ -66,8 +65,7 @@ def test_bot_liquidates_then_takes_once_the_price_is_attractive(deployed, accoun
 def test_bot_restarts_a_stale_auction(deployed, accounts, chain):
     system, _ = deployed
     trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
-    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
-    set_price(system, MARKET, "5.72")
+    open_underwater(system, trader, counterparty)
     system.auction.liquidate(MID, trader, sender=counterparty)
     chain.mine(timestamp=chain.pending_timestamp + 1_801)
     bot = _bot(deployed, chain, keeper, discount_bps=5_000)  # never attractive enough to take
@@ -78,8 +76,7 @@ def test_bot_restarts_a_stale_auction(deployed, accounts, chain):
 def test_slow_and_failing_bots_do_nothing(deployed, accounts, chain):
     system, _ = deployed
     trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
-    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
-    set_price(system, MARKET, "5.72")
+    open_underwater(system, trader, counterparty)
     slow = _bot(deployed, chain, keeper, latency=600)
     assert slow.round(now=0.0)["liquidate"] == 0
     assert slow.round(now=599.0)["liquidate"] == 0

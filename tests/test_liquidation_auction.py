@@ -10,7 +10,7 @@ from backstop.model import ledger as model
 from backstop.model.auction import AuctionParams, auction_price, incentive, is_stale, top_price
 from backstop.model.curves import linear_down
 from backstop.units import bps_up, market_id, notional_down, notional_up, to_usdc, to_wad
-from tests.ledger_helpers import MARKET, MID, fund_account, position, set_price, trade, units
+from tests.ledger_helpers import MARKET, MID, fund_account, open_underwater, position, set_price, trade, units
 
 GLOBAL = b"\0" * 32
 SIZE = units(8_000)
@@ -34,8 +34,7 @@ def actors(system, accounts):
 def underwater(system, actors):
     """trader long 8,000 OM at $6 with $2,500 margin; the price falls to $5.72 (below maintenance)."""
     trader, counterparty, _, _ = actors
-    trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
-    set_price(system, MARKET, "5.72")
+    open_underwater(system, trader, counterparty)
     return trader
 
 
