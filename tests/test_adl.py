@@ -394,3 +394,24 @@ def test_property_the_contract_chooses_what_the_reference_ranking_chooses(
         assert held_usdc(system, list(a.values())) == before
     finally:
         chain.restore(snap)
+
+
+def test_the_queue_command_ranks_every_holder(system, actors, book, chain):
+    """backstop.adl_queue (behind `ape run adl_queue`) against the chain: the same ranks as the on-chain view,
+    frozen positions left out, and a table a holder can read."""
+    from backstop.adl_queue import read_queue, render_queue
+    from backstop.deploy import attach
+    from backstop.fastchain import FastChain
+
+    fc = FastChain.connect(chain.provider.http_uri)
+    house, oracle = attach(fc.w3, system.deployment, "Clearinghouse"), attach(fc.w3, system.deployment, "PriceOracle")
+    mark, entries = read_queue(fc, house, oracle, MID)
+    assert mark == 5.0
+    shorts_ranked = [e for e in entries if e.side == "short"]
+    n = system.clearinghouse.accountCount(MID)
+    for e in shorts_ranked:
+        above, eligible = system.adl.rankPage(MID, e.account, 0, n)
+        assert (e.rank, e.lights) == (above + 1, system.adl.lights(above + 1, eligible))
+    assert str(actors["trader"].address) not in {e.account for e in entries}  # frozen in liquidation
+    text = render_queue(MARKET, mark, entries)
+    assert "| rank | lights |" in text and shorts_ranked[0].account in text
