@@ -1,6 +1,8 @@
 """`backstop` on the command line (also reachable as `ape run replay ...`).
 
     backstop replay SCENARIO [--out DIR] [--network anvil|hardhat|URL] [--set KEY=VALUE ...]
+    backstop compare SCENARIO [--vary KEY=V1,V2 ...] [--variant NAME ...] [--builtin NAME ...] [--out DIR] [--jobs N]
+    backstop size-fund SCENARIO [--out DIR] [--tolerance F] [--safety F] [--jobs N]
 
 Run it from the project folder (Ape reads ape-config.yaml and the compiled contracts there).
 """
@@ -59,6 +61,61 @@ def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[st
     if tp.get("ratio") is not None:
         click.echo(f"throughput: {tp['tx_per_s']} tx/s, raw Anvil {tp['raw_anvil_tx_per_s']} tx/s (ratio {tp['ratio']})")
     click.echo(f"report: {out_dir / 'report.md'}")
+
+
+def _base_overrides(sets: tuple[str, ...]) -> dict:
+    from backstop.scenario import parse_overrides  # noqa: PLC0415
+
+    try:
+        return parse_overrides(sets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--vary", "vary", multiple=True, help="KEY=V1,V2,...: one variant per value (repeatable).")
+@click.option("--variant", "named", multiple=True, help="A named variant of the scenario file (repeatable).")
+@click.option("--builtin", "builtins", multiple=True, help="A built-in variant (repeatable; see --list).")
+@click.option("--set", "sets", multiple=True, help="Override a field in every run, e.g. --set population.0.count=100.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Folder (default: reports/<scenario>-compare).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Replays at once (default: the number of cores).")
+@click.option("--list", "list_only", is_flag=True, help="List the scenario's named variants and the built-in ones, then exit.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], builtins: tuple[str, ...], sets: tuple[str, ...], out: Path | None, jobs: int | None, list_only: bool, no_progress: bool) -> None:
+    """Replay SCENARIO as given and under each variant (in parallel) and write a comparison."""
+    from backstop.compare import compare as run_compare  # noqa: PLC0415
+    from backstop.scenario import ScenarioError, load_scenario  # noqa: PLC0415
+    from backstop.variants import VariantError, describe_builtins, describe_named  # noqa: PLC0415
+
+    if not scenario.exists():
+        raise click.ClickException(f"scenario file {scenario} does not exist")
+    overrides = _base_overrides(sets)
+    if list_only:
+        try:
+            named_variants = describe_named(load_scenario(scenario))
+        except ScenarioError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("named variants (--variant):" + ("" if named_variants else " none"))
+        for name, what in named_variants.items():
+            click.echo(f"  {name}: {what}")
+        click.echo("built-in variants (--builtin):")
+        for name, what in describe_builtins():
+            click.echo(f"  {name}: {what}")
+        return
+    out_dir = out or Path("reports") / f"{scenario.stem}-compare"
+    try:
+        data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
+    except (ScenarioError, VariantError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in data["variants"]:
+        m = row["metrics"]
+        status = "" if row["complete"] else f"  FAILED: {row['error']}"
+        click.echo(f"{row['name']}: bad debt ${m['bad_debt_usd'] or 0:,.0f}, fund used ${m['fund_used_usd'] or 0:,.0f}{status}")
+    click.echo(f"{len(data['variants'])} replays in {data['run']['wall_seconds']:.1f} s ({data['run']['jobs']} at a time)")
+    click.echo(f"comparison: {out_dir / 'compare.md'}")
+    if not all(row["complete"] for row in data["variants"]):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
