@@ -118,5 +118,37 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
         sys.exit(1)
 
 
+@main.command("size-fund")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Folder (default: reports/<scenario>-size-fund).")
+@click.option("--tolerance", type=float, default=0.05, show_default=True, help="Stop when the bracket is within this share of the size found.")
+@click.option("--safety", type=float, default=0.25, show_default=True, help="Margin of safety added to the size found (a share).")
+@click.option("--max-factor", type=float, default=64.0, show_default=True, help="Give up beyond this multiple of the scenario's fund.")
+@click.option("--set", "sets", multiple=True, help="Override a field in every run, e.g. --set population.0.count=100.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Replays at once (default: the number of cores).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, no_progress: bool) -> None:
+    """Find the smallest starting fund (all pools scaled together) with which SCENARIO leaves no loss uncovered."""
+    from backstop.scenario import ScenarioError  # noqa: PLC0415
+    from backstop.sizing import SizingError  # noqa: PLC0415
+    from backstop.sizing import size_fund as run_sizing  # noqa: PLC0415
+
+    if not scenario.exists():
+        raise click.ClickException(f"scenario file {scenario} does not exist")
+    overrides = _base_overrides(sets)
+    out_dir = out or Path("reports") / f"{scenario.stem}-size-fund"
+    try:
+        data = run_sizing(scenario, out_dir, tolerance, safety, jobs, overrides, progress=not no_progress, max_factor=max_factor)
+    except (ScenarioError, SizingError) as exc:
+        raise click.ClickException(str(exc)) from None
+    found = data["found"]
+    click.echo(f"{data['message']}")
+    click.echo(
+        f"smallest fund: ${found['total_usd']:,.0f} ({found['factor']:.4g}x); with {data['safety']:.0%} safety: "
+        f"${data['recommended']['total_usd']:,.0f}; {data['run']['replays']} replays in {data['run']['wall_seconds']:.1f} s"
+    )
+    click.echo(f"sizing: {out_dir / 'sizing.md'}")
+
+
 if __name__ == "__main__":
     main()

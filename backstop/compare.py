@@ -145,12 +145,16 @@ def run_parallel(
     progress: bool = True,
     desc: str = "replays",
     on_done: Callable[[RunResult], None] | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> list[RunResult]:
     """Replays ``scenario_path`` once per ``(label, overrides, out dir)``, at most ``jobs`` at a time, each
     in its own process on its own Anvil. Shows one progress bar over ``total_steps`` steps of all runs.
-    Returns the results in the order of ``runs``."""
-    ensure_compiled()
-    ctx = get_context("spawn")  # a clean interpreter per worker: no Ape state or sockets inherited
+    Returns the results in the order of ``runs``. Pass a `pool` (see :func:`worker_pool`) to keep the same
+    workers, and their imports, over several batches."""
+    if pool is None:
+        with worker_pool(min(jobs, len(runs))) as own:
+            return run_parallel(scenario_path, runs, jobs, total_steps, progress, desc, on_done, own)
+    ctx = get_context("spawn")
     manager = ctx.Manager() if progress else None
     ticks = manager.Queue() if manager else None
     bar = None
@@ -173,22 +177,21 @@ def run_parallel(
         reader.start()
     results: dict[int, RunResult] = {}
     try:
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(runs))), mp_context=ctx) as pool:
-            started = time.perf_counter()
-            futures = {
-                pool.submit(_run_one, str(scenario_path), str(out), overrides, label, ticks): (i, label, out)
-                for i, (label, overrides, out) in enumerate(runs)
-            }
-            for fut in as_completed(futures):
-                i, label, out = futures[fut]
-                report, error = fut.result()
-                wall = (report or {}).get("run", {}).get("wall_seconds", time.perf_counter() - started)
-                result = RunResult(label, Path(out), report, error, float(wall))
-                results[i] = result
-                if bar is not None:
-                    bar.write(f"  {label}: {'failed: ' + error if error else 'done'} ({result.wall_seconds:.0f} s)")
-                if on_done:
-                    on_done(result)
+        started = time.perf_counter()
+        futures = {
+            pool.submit(_run_one, str(scenario_path), str(out), overrides, label, ticks): (i, label, out)
+            for i, (label, overrides, out) in enumerate(runs)
+        }
+        for fut in as_completed(futures):
+            i, label, out = futures[fut]
+            report, error = fut.result()
+            wall = (report or {}).get("run", {}).get("wall_seconds", time.perf_counter() - started)
+            result = RunResult(label, Path(out), report, error, float(wall))
+            results[i] = result
+            if bar is not None:
+                bar.write(f"  {label}: {'failed: ' + error if error else 'done'} ({result.wall_seconds:.0f} s)")
+            if on_done:
+                on_done(result)
     finally:
         stop.set()
         if reader is not None:
@@ -198,6 +201,13 @@ def run_parallel(
         if manager is not None:
             manager.shutdown()
     return [results[i] for i in range(len(runs))]
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """`jobs` worker processes for replays, after compiling the contracts once here. Workers are spawned
+    (a clean interpreter each: no Ape state or sockets inherited) and reused from batch to batch."""
+    ensure_compiled()
+    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"))
 
 
 def slug(name: str) -> str:
