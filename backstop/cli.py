@@ -108,10 +108,12 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
         data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
     except (ScenarioError, VariantError) as exc:
         raise click.ClickException(str(exc)) from None
+    from backstop.report import fmt_usd  # noqa: PLC0415
+
     for row in data["variants"]:
         m = row["metrics"]
         status = "" if row["complete"] else f"  FAILED: {row['error']}"
-        click.echo(f"{row['name']}: bad debt ${m['bad_debt_usd'] or 0:,.0f}, fund used ${m['fund_used_usd'] or 0:,.0f}{status}")
+        click.echo(f"{row['name']}: bad debt {fmt_usd(m['bad_debt_usd'])}, fund used {fmt_usd(m['fund_used_usd'])}{status}")
     click.echo(f"{len(data['variants'])} replays in {data['run']['wall_seconds']:.1f} s ({data['run']['jobs']} at a time)")
     click.echo(f"comparison: {out_dir / 'compare.md'}")
     if not all(row["complete"] for row in data["variants"]):
