@@ -257,6 +257,7 @@ def compare(
         "columns": [{"key": k, "title": t, "format": f} for k, t, f in COLUMNS + CONTEXT_COLUMNS],
         "variants": [_variant_row(v, sc, r, out) for (v, sc), r in zip(planned, results)],
     }
+    _note_same_outcome(data["variants"])
     write_compare(data, out, {r.label: r.report for r in results})
     return data
 
@@ -279,6 +280,14 @@ def _variant_row(v: Variant, sc: Scenario, r: RunResult, out: Path) -> dict[str,
         "report": str(r.out.relative_to(out)),
         "metrics": variant_metrics(report) if r.report else {k: None for k, _, _ in COLUMNS + CONTEXT_COLUMNS},
     }
+
+
+def _note_same_outcome(rows: list[dict[str, Any]]) -> None:
+    """Flags variants whose every figure equals the base's: a scenario change that did not bind in this crash."""
+    base = rows[0]
+    for r in rows[1:]:
+        if r["complete"] and base["complete"] and r["metrics"] == base["metrics"] and not r["notes"]:
+            r["notes"].append(f"{r['name']}: every figure equals the base's: the change did not bind in this crash")
 
 
 def write_compare(data: dict[str, Any], out: Path, reports: Mapping[str, dict[str, Any] | None]) -> dict[str, Path]:

@@ -137,10 +137,7 @@ def search_factor(
     f = 0 and f = 1; while the upper end still leaves a loss it doubles (up to `max_factor`); then each
     round narrows the bracket with `jobs` factors. Raises SizingError if no factor up to max_factor works.
     """
-    if not 0 < tolerance < 1:
-        raise SizingError(f"tolerance must be in (0, 1), a share of the size found (got {tolerance})")
-    if fund_per_factor <= 0:
-        raise SizingError("the scenario has no starting fund to scale (fund.global_seed and every fund_seed are 0)")
+    _check_inputs(tolerance, fund_per_factor)
     jobs = max(1, jobs)
     points: list[SizingPoint] = []
 
@@ -192,6 +189,13 @@ def search_factor(
     return result
 
 
+def _check_inputs(tolerance: float, fund_per_factor: float) -> None:
+    if not 0 < tolerance < 1:
+        raise SizingError(f"tolerance must be in (0, 1), a share of the size found (got {tolerance})")
+    if fund_per_factor <= 0:
+        raise SizingError("the scenario has no starting fund to scale (fund.global_seed and every fund_seed are 0)")
+
+
 def _message(r: SizingResult, tolerance: float) -> str:
     parts = []
     if r.below is None:
@@ -230,6 +234,7 @@ def size_fund(
     if base_overrides:
         base = base.with_overrides(dict(base_overrides))
     total = fund_total(base)
+    _check_inputs(tolerance, total)  # before any worker starts
     jobs = jobs or default_jobs()
     out = Path(out_dir)
     wall0 = time.perf_counter()

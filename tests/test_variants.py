@@ -247,3 +247,12 @@ def test_compare_markdown_shows_every_variant_side_by_side():
     assert "$3,415.92" in table[1] and "n/a" not in table[1]
     header = next(line for line in text.splitlines() if line.startswith("| variant | bad debt"))
     assert all(title in header for _, title, _ in COLUMNS)
+
+
+def test_a_variant_with_the_base_figures_is_flagged_as_not_binding():
+    from backstop.compare import _note_same_outcome
+
+    rows = [{"name": n, "complete": True, "notes": [], "metrics": variant_metrics(_report(b))} for n, b in (("base", 0.0), ("same", 0.0), ("other", 5.0))]
+    _note_same_outcome(rows)
+    assert rows[0]["notes"] == [] and rows[2]["notes"] == []
+    assert "did not bind" in rows[1]["notes"][0]
