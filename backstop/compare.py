@@ -15,6 +15,7 @@ start; each worker deploys from the compiled artifacts. The comparison folder ho
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -130,8 +131,6 @@ def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str
         return report, None
     except ReplayFailed as exc:
         partial = Path(out) / "report.json"
-        import json  # noqa: PLC0415
-
         return (json.loads(partial.read_text()) if partial.exists() else None), str(exc)
     except Exception as exc:  # noqa: BLE001 - one variant's failure is reported, the others still run
         return None, f"{type(exc).__name__}: {exc}"

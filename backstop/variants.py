@@ -32,6 +32,8 @@ __all__ = [
     "Variant",
     "VariantError",
     "builtin_variant",
+    "describe_builtins",
+    "describe_named",
     "named_variant",
     "plan_variants",
     "population_fingerprint",
