@@ -329,7 +329,7 @@ def chart_sizing(data: Mapping[str, Any], path: Path) -> None:
     if not data["monotone"]:
         title += " (NOT monotone)"
     ax.set_title(title)
-    ax.set_xlabel("starting fund, all pools [USD]")
+    ax.set_xlabel("starting fund: global seed + every sub-pool seed [USD]")
     ax.set_ylabel("uncovered loss [USD]")
     _usd_axis(ax)
     from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
