@@ -236,7 +236,11 @@ def compare(
     planned = plan_variants(base, vary, named, builtins)
     out = Path(out_dir)
     jobs = jobs or default_jobs()
-    runs = [(v.name, {**dict(base_overrides or {}), **v.overrides}, out / "variants" / slug(v.name)) for v, _ in planned]
+    folders: list[str] = []
+    for v, _ in planned:  # distinct names may share a slug ("x=1", "x=[1]"): number the later ones
+        name = slug(v.name)
+        folders.append(name if name not in folders else f"{name}-{len(folders)}")
+    runs = [(v.name, {**dict(base_overrides or {}), **v.overrides}, out / "variants" / folder) for (v, _), folder in zip(planned, folders)]
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     total = sum(len(sc.times()) for _, sc in planned)
