@@ -41,20 +41,20 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         LiquidityRisk // an auction of the market ended unfilled (LiquidationAuction.inLiquidityRisk)
     }
 
-    /// @dev One ADL execution, kept for its challenge window.
+    /// @dev One ADL execution, kept for its challenge window; packed in five slots.
     struct Execution {
         bytes32 market;
         address executor;
         uint64 epoch; // the clearinghouse's ADL epoch of this execution
-        uint64 at; // [seconds] execution time
         bool bankruptLong; // the bankrupt position's side; counterparties are on the other
         bool challenged;
         bool bondReleased;
         uint128 mark; // [wad] oracle price used for ranking and the cap
         uint128 bond; // [usdc]
         uint128 profitTaken; // [usdc] Σ profit taken from the counterparties
-        uint256 lastScore; // [wad] score of the last listed counterparty
+        uint128 lastScore; // [wad] score of the last listed counterparty
         address lastAccount; // the last listed counterparty (ties rank by address, ascending)
+        uint64 at; // [seconds] execution time
     }
 
     /// @notice What a trigger requires: why, how much [wad] at which bankruptcy price [wad], the oracle mark
@@ -354,7 +354,7 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
             _fillCandidate(id, e, plan, cur, candidates[i], i);
         }
         if (cur.qty > 0) revert CandidatesExhausted(cur.qty);
-        e.lastScore = cur.lastScore;
+        e.lastScore = SafeCast.toUint128(cur.lastScore);
         e.lastAccount = cur.last;
         return cur.taken;
     }
