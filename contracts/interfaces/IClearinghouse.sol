@@ -100,6 +100,7 @@ interface IClearinghouse {
         uint256 penalty,
         uint256 returned
     );
+    event MarginFunded(bytes32 indexed market, address indexed from, address indexed account, uint256 amount, bool toPosition);
 
     function deposit(uint256 amount) external;
     function withdraw(uint256 amount) external;
@@ -120,4 +121,6 @@ interface IClearinghouse {
     ) external returns (int256 equityPart, uint256 penalty);
     function settleKeeper(bytes32 market, address keeper, uint256 margin) external;
     function notional(bytes32 market, address account) external view returns (uint256);
+    function tierFor(bytes32 market, uint256 notional) external view returns (Tier memory);
+    function fundMargin(bytes32 market, address account, uint256 amount) external;
 }
