@@ -219,7 +219,26 @@ def test_the_trader_and_a_bidder_in_liquidation_are_cancelled_and_refunded(syste
     assert _escrow_accounted(system, [good], [trader, second])
 
 
-# ---------------------------------------------------------------- settlement: shortfall
+# ---------------------------------------------------------------- settlement: shortfall, a bidder's own position
+
+
+def test_a_fill_that_closes_the_bidders_opposite_position_pays_its_escrow_share_to_its_free_balance(system, roles, accounts):
+    trader, _, counterparty, kicker, _ = roles
+    house = system.clearinghouse
+    _open(system, trader, counterparty)  # the counterparty is short exactly the trader's 8,000
+    _bid(system, counterparty, 0, 100_000)
+    set_price(system, MARKET, "5.72")
+    wallets = [trader, counterparty, kicker, accounts[0]]
+    held0, free0 = _held(system, wallets), house.freeBalance(counterparty)
+    tx = system.auction.liquidate(MID, trader, sender=kicker)
+    (funded,) = [e for e in tx.events if e.event_name == "MarginFunded"]
+    (fill,) = _fills(tx)
+    assert (funded.account, funded.amount, funded.toPosition) == (counterparty.address, fill[5], False)
+    assert position(system, counterparty) == (0, 0, 0)  # bought back its short: nothing stranded in a position
+    closed = [e for e in tx.events if e.event_name == "PositionChanged" and e.account == counterparty.address][0]
+    assert house.freeBalance(counterparty) == free0 + closed.marginReleased + fill[5]
+    assert _held(system, wallets) == held0
+
 
 
 def test_a_bid_below_bankruptcy_leaves_a_shortfall_the_fund_covers(system, roles, accounts):
@@ -364,13 +383,13 @@ def test_admin_settings_are_validated_and_role_gated(system, roles, accounts):
             book.setMaxMatches(MID, bad, sender=admin)
     with ape.reverts():
         book.setLevels(MID, [100], sender=kicker)
+    _bid(system, a, 0, 1_000)
     with ape.reverts():
         book.absorb(1, MID, kicker, True, 1, MARK, 0, sender=kicker)  # only the auction
     with ape.reverts():
         system.clearinghouse.fundMargin(MID, kicker, 1, sender=kicker)
     with ape.reverts():
         system.auction.setBook(kicker, sender=kicker)
-    _bid(system, a, 0, 1_000)
     with ape.reverts(book.BookNotEmpty):
         book.setLevels(MID, [100, 200], sender=admin)
     assert list(book.levels(MID)) == LEVELS
