@@ -93,6 +93,15 @@ class BookSpec:
 
 
 @dataclass
+class AdlSpec:
+    """System-wide ADL rules (see AdlQueue.file)."""
+
+    loss_cap_bps: int = 5_000  # [bps] the most of a counterparty's unrealised profit one ADL may take
+    challenge_window: int = 3_600  # [seconds] how long anyone may prove a better-ranked position was skipped
+    min_bond: float = 100  # [usdc, dollars] the executor's bond on top of the profit it took
+
+
+@dataclass
 class MarketSpec:
     """One market to list: its venues (one mock price source each), starting price, tiers and fund seed."""
 
@@ -120,6 +129,7 @@ class System:
     curves: dict[str, ContractInstance]  # market name -> auction curve
     sources: dict[str, dict[str, ContractInstance]]  # market name -> venue -> mock source
     deployment: "Deployment"
+    adl: ContractInstance | None = None
     book: ContractInstance | None = None  # the standing-bid book
 
 
@@ -145,6 +155,7 @@ def deploy_system(
     global_seed: str | float = 0,
     usdc_address: str | None = None,
     withdrawal_delay: int = 2 * 24 * 3_600,
+    adl: AdlSpec | None = None,
 ) -> System:
     """Deploy the core ledger: oracle (with one mock source per venue), insurance fund, clearinghouse; list
     every market everywhere; seed the fund. `deployer` holds every admin role. With `usdc_address` the fund
@@ -159,6 +170,16 @@ def deploy_system(
     auction = deployer.deploy(project.LiquidationAuction, house, oracle, fund, deployer)
     house.grantRole(house.LIQUIDATOR_ROLE(), auction, sender=deployer)
     fund.grantRole(fund.COVER_ROLE(), auction, sender=deployer)
+    adl_spec = adl or AdlSpec()
+    queue = deployer.deploy(project.AdlQueue, house, oracle, fund, auction, usdc, deployer)
+    house.grantRole(house.ADL_ROLE(), queue, sender=deployer)
+    auction.grantRole(auction.ADL_ROLE(), queue, sender=deployer)
+    for what, value in (
+        ("lossCapBps", adl_spec.loss_cap_bps),
+        ("challengeWindow", adl_spec.challenge_window),
+        ("minBond", to_usdc(adl_spec.min_bond)),
+    ):
+        queue.file(what.encode().ljust(32, b"\0"), value, sender=deployer)
     book = deploy_book(deployer, house, usdc, auction)
     curves: dict[str, ContractInstance] = {}
 
@@ -194,17 +215,19 @@ def deploy_system(
             "Clearinghouse": str(house.address),
             "LiquidationAuction": str(auction.address),
             "StandingBidBook": str(book.address),
+            "AdlQueue": str(queue.address),
             **{f"curve:{m}": str(c.address) for m, c in curves.items()},
             **{f"source:{m}:{v}": str(c.address) for m, vs in sources.items() for v, c in vs.items()},
         },
         parameters={
             "global_seed": str(global_seed),
             "withdrawal_delay": withdrawal_delay,
+            "adl": asdict(adl_spec),
             "markets": [_spec_record(m) for m in markets],
         },
         usdc_is_mock=usdc_address is None,
     )
-    return System(usdc, oracle, fund, house, auction, curves, sources, deployment, book)
+    return System(usdc, oracle, fund, house, auction, curves, sources, deployment, queue, book)
 
 
 def deploy_book(deployer: AccountAPI, house: ContractInstance, usdc: ContractInstance, auction: ContractInstance) -> ContractInstance:

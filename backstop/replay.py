@@ -26,6 +26,7 @@ from typing import Any, Callable
 from backstop.node import local_anvil
 from backstop.fastchain import ChainDied, FastChain, Wallet, derive_account, raw_throughput, web3_contract
 from backstop.keeper import take_is_attractive, take_size
+from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, auction_price, is_stale
 from backstop.model.bidbook import escrow_required, level_at_or_above
@@ -36,6 +37,10 @@ from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_us
 REPORT_SCHEMA = 1
 MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
 MM_MARGIN_SHARE = 0.75  # margin a market maker posts per unit of notional it takes on (the top bracket needs 0.5)
+ADL_BOND_RESERVE = 5_000_000  # [USD] mock USDC each keeper holds outside the clearinghouse for ADL bonds
+ADL_ROUNDS = 4  # ADL blocks per step at most: one execution per market per block, as each changes the ranking
+ADL_GAS = 20_000_000
+GLOBAL_POOL = b"\0" * 32
 
 
 @dataclass
@@ -94,6 +99,8 @@ class ReplayState:
     queued: dict[str, list[int]] = field(default_factory=dict)  # market -> queued liquidation ids
     buffer_until: dict[str, int] = field(default_factory=dict)  # market -> [chain seconds]
     buffers: list[dict[str, Any]] = field(default_factory=list)
+    adl: list[dict[str, Any]] = field(default_factory=list)  # one entry per ADL fill (report `adl[]`)
+    adl_executions: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> executor, time, reason, ...
 
 
 class Replay:
@@ -120,6 +127,7 @@ class Replay:
                 ("house", "clearinghouse"),
                 ("auction", "auction"),
                 ("book", "book"),
+                ("adl", "adl"),
             )
         }
         for name, contract in self.c.items():
@@ -182,6 +190,8 @@ class Replay:
         # a block orders transactions of different senders freely: what depends on a mint goes in a later block
         for wallet, amount in everyone:
             self.chain.call_fn(self.admin, usdc, "mint", wallet.address, amount)
+        for k in self.keepers:
+            self.chain.call_fn(self.admin, usdc, "mint", k.wallet.address, to_usdc(ADL_BOND_RESERVE))
         self._mine_and_track(None, "setup")
         bids = self._standing_bids()
         for wallet, escrow, _ in bids:
@@ -192,6 +202,8 @@ class Replay:
         for wallet, escrow, args in bids:
             self.chain.call_fn(wallet, usdc, "approve", self.c["book"].address, escrow)
             self.chain.call_fn(wallet, self.c["book"], "placeBid", *args, escrow, label="bid")
+        for k in self.keepers:
+            self.chain.call_fn(k.wallet, usdc, "approve", self.c["adl"].address, 2**256 - 1)
         self._mine_and_track(None, "setup")
 
         # open positions: the market maker submits, the trader signs
@@ -275,6 +287,10 @@ class Replay:
                 self.chain.call_fn(self.admin, src, "setAnswer", answer, label="price")
         self._mine_and_track(ts, "price")
         marks = self._oracles()
+        for _ in range(ADL_ROUNDS):
+            if not self._deleverage(t, marks):
+                break
+            self._mine_and_track(None, "adl")
         self._keepers_act(t, ts + 1, marks)
         self._mine_and_track(ts + 1, "keepers")
         self._record(t, marks)
@@ -305,6 +321,11 @@ class Replay:
                     self.state.pending_liquidation.add(key)
                     k.liquidations += 1
                     break
+        # bonds of ADL executions whose challenge window closed go back to their executors
+        for ex_id, ex in list(self.state.adl_executions.items()):
+            if online and not ex["released"] and action_ts > ex["ts"] + self.sc.adl.challenge_window:
+                self.chain.call_fn(online[0].wallet, self.c["adl"], "releaseBond", ex_id, label=f"releaseBond:{online[0].name}")
+                ex["released"] = True
         # 2. queued liquidations: the first online keeper releases what the throttle allows
         for m, ids in self.state.queued.items():
             if ids and online and (action_ts >= self.state.buffer_until.get(m, 0) or m in self.bid_markets):
@@ -327,6 +348,57 @@ class Replay:
                     break
                 if self._take(k, a, price, mark):
                     break
+
+    def _deleverage(self, t: int, marks: dict[str, int | None]) -> bool:
+        """One ADL round: for each market, the first liquidation whose ADL trigger holds is executed by the
+        fastest online keeper against the reference ranking, read fresh from the chain. Returns whether any was
+        sent (each execution changes the ranking, so a market gets at most one per block)."""
+        online = [k for k in self.keepers if k.online(t)]
+        if not online:
+            return False
+        executor = min(online, key=lambda k: k.spec.latency)
+        sales = [(a.id, a.market, a.trader, a.long) for a in self.state.auctions.values() if a.qty > 0]
+        for m, ids in self.state.queued.items():
+            for id_ in ids:
+                rec = next((r for r in self.state.liquidations if r["id"] == id_), None)
+                if rec is not None:
+                    sales.append((id_, m, rec["trader"], rec["side"] == "long"))
+        sent = False
+        done: set[str] = set()
+        for id_, m, trader, long in sorted(sales):
+            mark = marks.get(m)
+            if m in done or mark is None:
+                continue
+            mid = self.mids[m]
+            sale, pos, sub, glob, risk, liquidity = self.chain.view([
+                (self.c["auction"], "sale", [id_]),
+                (self.c["house"], "getPosition", [mid, trader]),
+                (self.c["fund"], "poolBalance", [mid]),
+                (self.c["fund"], "poolBalance", [GLOBAL_POOL]),
+                (self.c["fund"], "adlAllowed", [mid]),
+                (self.c["auction"], "inLiquidityRisk", [mid]),
+            ])
+            qty = sale[4] if sale else 0
+            if not qty or pos is None:
+                continue
+            try:
+                plan = adl_model.plan(lm.Position(*pos), qty, mark, sub + glob, bool(risk), bool(liquidity))
+            except adl_model.NoTrigger:
+                continue
+            frozen = {tr for (mm, tr) in self.state.in_auction if mm == m}
+            accounts = [a for (mm, a), p in self.state.positions.items() if mm == m and p.size != 0 and (p.size > 0) != long]
+            fresh = self.chain.view([(self.c["house"], "getPosition", [mid, a]) for a in accounts])
+            book = {a: lm.Position(*p) for a, p in zip(accounts, fresh) if p is not None}
+            try:
+                fills = adl_model.choose(book, long, plan.qty, plan.price, mark, self.sc.adl.loss_cap_bps, exclude=frozen | {trader})
+            except ValueError:
+                self.state.failed_txs["adl: the opposite side cannot absorb it"] = self.state.failed_txs.get("adl: the opposite side cannot absorb it", 0) + 1
+                continue
+            data = self.c["adl"].encode_abi("execute", [id_, [f.account for f in fills]])
+            self.chain.send(executor.wallet, self.c["adl"].address, data, f"adl:{executor.name}", gas=ADL_GAS)
+            done.add(m)
+            sent = True
+        return sent
 
     def _take(self, k: KeeperState, a: AuctionMirror, price: int, mark: int) -> bool:
         if not take_is_attractive(price, mark, a.long, k.spec.take_discount_bps):
@@ -428,7 +500,7 @@ class Replay:
                 rec["id"] = args["liquidation"]
                 keeper = next((k.name for k in self.keepers if k.wallet.address == args["owner"]), args["owner"])
                 rec["fills"].append({"t": t, "keeper": keeper, "qty": args["qty"] / WAD, "price": args["price"] / WAD, "via": "standing_bid"})
-                rec["filled_by"] = "mixed" if rec["filled_by"] == "auction" else "standing_bid"
+                rec["filled_by"] = "standing_bid" if rec["filled_by"] in ("unfilled", "standing_bid") else "mixed"
         elif event == "StandingBidsFilled" and args["left"] == 0:  # all taken: no auction, no queue
             m = self.names[bytes(args["market"])]
             queue = self.state.queued.get(m, [])
@@ -462,7 +534,7 @@ class Replay:
             a = self.state.auctions[args["id"]]
             a.qty = args["left"]
             a.record["fills"].append({"t": t, "keeper": args["keeper"], "qty": args["qty"] / WAD, "price": args["price"] / WAD, "via": "auction"})
-            a.record["filled_by"] = "mixed" if a.record["filled_by"] in ("standing_bid", "mixed") else "auction"
+            a.record["filled_by"] = "auction" if a.record["filled_by"] in ("unfilled", "auction") else "mixed"
         elif event == "AuctionRestarted":
             a = self.state.auctions[args["id"]]
             a.anchor, a.top, a.tic = args["anchor"], args["top"], ts
@@ -477,12 +549,7 @@ class Replay:
                 rec["penalty"] += args["penalty"] / USDC
                 rec["returned"] += args["returned"] / USDC
             totals["penalties"] = totals.get("penalties", 0) + args["penalty"] / USDC
-            pos = self.state.positions.get((self.names[bytes(args["market"])], args["account"]))
-            if pos is not None:
-                held = abs(pos.size)
-                share = pos.margin if args["qty"] == held else pos.margin * args["qty"] // max(held, 1)
-                pos.margin -= share
-                pos.size = (held - args["qty"]) * (1 if pos.size > 0 else -1)
+            self._shrink_mirror(self.names[bytes(args["market"])], args["account"], args["qty"])
         elif event == "BadDebtRealized":
             m = self.names[bytes(args["market"])]
             rec = self._record_for(m, args["account"])
@@ -490,6 +557,39 @@ class Replay:
                 rec["shortfall"] += args["shortfall"] / USDC
             totals["shortfall"] = totals.get("shortfall", 0) + args["shortfall"] / USDC
             totals["bad_debt"] = totals.get("bad_debt", 0) + args["uncovered"] / USDC
+        elif event == "HandedToAdl":
+            a = self.state.auctions.get(args["id"])
+            if a is not None:
+                a.qty = args["left"]
+            elif args["left"] == 0:
+                for ids in self.state.queued.values():
+                    if args["id"] in ids:
+                        ids.remove(args["id"])
+        elif event == "Deleveraged":
+            m = self.names[bytes(args["market"])]
+            rec = self._record_for(m, args["account"])
+            if rec is not None:
+                rec["fills"].append({"t": t, "keeper": args["counterparty"], "qty": args["qty"] / WAD, "price": args["price"] / WAD, "via": "adl"})
+                rec["filled_by"] = "adl" if rec["filled_by"] in ("unfilled", "adl") else "mixed"
+            self._shrink_mirror(m, args["account"], args["qty"])
+            if self.state.positions.get((m, args["account"]), lm.Position()).size == 0:
+                self.state.in_auction.discard((m, args["account"]))
+        elif event == "ADL":
+            self.state.adl.append({
+                "t": t, "market": self.names[bytes(args["market"])], "bankrupt": args["trader"],
+                "counterparty": args["counterparty"], "rank": args["rank"], "size": args["qty"] / WAD,
+                "price": args["price"] / WAD, "profit_taken": args["profitTaken"] / USDC, "reason": "",
+                "execution": args["execution"],
+            })
+        elif event == "AdlExecuted":
+            reason = adl_model.REASONS[args["reason"]]
+            for entry in self.state.adl:
+                if entry.get("execution") == args["execution"]:
+                    entry["reason"] = reason
+            self.state.adl_executions[args["execution"]] = {
+                "ts": ts, "released": False,
+                "profit_taken": args["profitTaken"] / USDC, "uncovered": args["uncovered"] / USDC, "reason": reason,
+            }
         elif event == "IncentivePaid":
             totals["keeper_incentives"] = totals.get("keeper_incentives", 0) + args["amount"] / USDC
         elif event == "LossCovered":
@@ -513,6 +613,15 @@ class Replay:
         rec = self._new_record(id_, t, market, trader, long, qty, mark)
         self.state.liquidations.append(rec)
         return rec
+
+    def _shrink_mirror(self, market: str, account: str, qty: int) -> None:
+        """A frozen position lost `qty` units (and their margin share) to a liquidation or ADL fill."""
+        pos = self.state.positions.get((market, account))
+        if pos is not None:
+            held = abs(pos.size)
+            share = pos.margin if qty == held else pos.margin * qty // max(held, 1)
+            pos.margin -= share
+            pos.size = (held - qty) * (1 if pos.size > 0 else -1)
 
     def _record_for(self, market: str, trader: str) -> dict[str, Any] | None:
         for rec in reversed(self.state.liquidations):
@@ -596,7 +705,7 @@ class Replay:
             "run": {"network": "anvil", "wall_seconds": round(wall, 2), "steps": len(series), "complete": complete, "error": error, "setup": setup, "failed_transactions": dict(sorted(s.failed_txs.items()))},
             "series": series,
             "liquidations": s.liquidations,
-            "adl": [],
+            "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
             "buffers": s.buffers,
             "keepers": [
                 {"name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts, "online_steps": k.online_steps, "capital": k.capital / USDC}
@@ -619,9 +728,11 @@ class Replay:
                 "fund_start": fund_start,
                 "fund_end": fund_end,
                 "peak_drawdown_pct": round(drawdown, 4),
-                "adl_notional": 0.0,
-                "adl_victims": 0,
-                "profit_haircut_beyond_need": 0.0,
+                "adl_notional": round(sum(e["size"] * e["price"] for e in s.adl), 2),
+                "adl_victims": len({(e["market"], e["counterparty"]) for e in s.adl}),
+                "profit_haircut_beyond_need": round(
+                    sum(max(0.0, x["profit_taken"] - x["uncovered"]) for x in s.adl_executions.values()), 6
+                ),
             },
             "throughput": {
                 "transactions": self.tx_in_loop,
@@ -701,7 +812,7 @@ def _replay_on(
 ) -> dict[str, Any]:
     from ape import accounts, networks  # noqa: PLC0415
 
-    from backstop.deploy import deploy_system  # noqa: PLC0415
+    from backstop.deploy import AdlSpec, deploy_system  # noqa: PLC0415
     from backstop.report import write_report  # noqa: PLC0415
 
     wall0 = time.perf_counter()
@@ -713,7 +824,19 @@ def _replay_on(
         raise ReplayFailed(f"cannot connect to network {choice!r}: {exc}", None) from exc
     try:
         admin = accounts.test_accounts[0]
-        system = deploy_system(admin, scenario.market_specs(), global_seed=scenario.fund.global_seed)
+        rules = scenario.adl
+        system = deploy_system(
+            admin,
+            scenario.market_specs(),
+            global_seed=scenario.fund.global_seed,
+            adl=AdlSpec(rules.loss_cap_bps, rules.challenge_window, rules.min_bond),
+        )
+        for what, value in (
+            ("drawdownBps", scenario.fund.drawdown_bps),
+            ("fastDropBps", scenario.fund.fast_drop_bps),
+            ("globalFloor", to_usdc(scenario.fund.global_floor)),
+        ):
+            system.fund.file(what.encode().ljust(32, b"\0"), value, sender=admin)
         replay = Replay(scenario, system, admin.private_key, path=scenario_path)
         setup: dict[str, Any] = {}
         error: str | None = None

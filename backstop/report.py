@@ -42,8 +42,8 @@ FUND_RISK_WORDS: tuple[tuple[int, str], ...] = (
     (GLOBAL_DEPLETED, "global depleted"),
 )
 
-FILLED_BY = ("standing_bid", "auction", "mixed", "partial", "unfilled")
-FILL_VIA = ("standing_bid", "auction")
+FILLED_BY = ("standing_bid", "auction", "adl", "mixed", "partial", "unfilled")
+FILL_VIA = ("standing_bid", "auction", "adl")
 SIDES = ("long", "short")
 TOP_LIQUIDATIONS = 20  # rows in the Markdown's largest-liquidations table
 MAX_ADL_ROWS = 50  # ADL events listed in the Markdown; the rest stay in report.json
@@ -928,6 +928,7 @@ def _chart_liquidations(plt: Any, report: Mapping[str, Any], steps: list[dict], 
     bottom = [0] * len(ts)
     colors = {
         "standing_bid": "tab:green",
+        "adl": "tab:brown",
         "auction": "tab:blue",
         "mixed": "tab:purple",
         "partial": "tab:orange",

@@ -695,9 +695,24 @@ class KeeperScenario(_Model):
 
 class FundScenario(_Model):
     """The insurance fund: ``global_seed`` [USD] = 0, seeded into the global pool (markets' sub-pools are
-    seeded by each market's ``fund_seed``)."""
+    seeded by each market's ``fund_seed``); the fund-risk thresholds that allow ADL: ``drawdown_bps`` = 3000
+    (a sub-pool this far below its 8-hour peak), ``fast_drop_bps`` = 5000 (this far below its balance 8 hours
+    ago), ``global_floor`` [USD] = 0 (the global pool at or below it)."""
 
     global_seed: Usd = 0
+    drawdown_bps: Annotated[Int, Field(ge=0, le=BPS)] = 3_000
+    fast_drop_bps: Annotated[Int, Field(ge=0, le=BPS)] = 5_000
+    global_floor: Usd = 0
+
+
+class AdlScenario(_Model):
+    """ADL rules: ``loss_cap_bps`` = 5000, the most of a counterparty's unrealised profit one ADL may take
+    (1..10000); ``challenge_window`` [seconds] = 3600; ``min_bond`` [USD] = 100, the executor's bond on top of
+    the profit it took."""
+
+    loss_cap_bps: Annotated[Int, Field(gt=0, le=BPS)] = 5_000
+    challenge_window: Annotated[Int, Field(ge=0, le=7 * 24 * 3_600)] = 3_600
+    min_bond: Usd = 100
 
 
 class Scenario(_Model):
@@ -711,6 +726,7 @@ class Scenario(_Model):
     - ``duration`` [seconds] > 0; ``step`` [seconds] > 0 and <= duration: the replay's time grid.
     - ``markets``: non-empty list of :class:`MarketScenario` with unique names.
     - ``fund``: :class:`FundScenario`.
+    - ``adl``: :class:`AdlScenario`.
     - ``population``: list of :class:`ExplicitPopulation` / :class:`GeneratedPopulation`, each naming a market.
     - ``keepers``: list of :class:`KeeperScenario` with unique names.
     - ``variants`` = {}: name -> {dotted key: value} overrides (see :meth:`with_overrides`).
@@ -726,6 +742,7 @@ class Scenario(_Model):
     step: Annotated[Int, Field(gt=0)]
     markets: Annotated[list[MarketScenario], Field(min_length=1)]
     fund: FundScenario = Field(default_factory=FundScenario)
+    adl: AdlScenario = Field(default_factory=AdlScenario)
     population: list[PopulationSpec]
     keepers: list[KeeperScenario]
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -194,3 +194,35 @@ def test_a_chain_that_dies_mid_replay_leaves_a_partial_report(tmp_path):
     assert report["run"]["complete"] is False and "chain died" in report["run"]["error"]
     assert 0 < len(report["series"]) < 31
     assert "Partial report" in (tmp_path / "partial" / "report.md").read_text()
+
+
+# ---------------------------------------------------------------- ADL in the replay loop
+
+
+@pytest.fixture(scope="module")
+def mini_thin_fund(tmp_path_factory):
+    """The mini crash with a fund too small for it: $2,000 in the sub-pool, an empty global pool."""
+    out = tmp_path_factory.mktemp("mini-adl")
+    overrides = {"fund.global_seed": 0, "markets.0.fund_seed": 2000}
+    return run_replay(MINI, out, progress=False, measure_raw=False, overrides=overrides), out
+
+
+def test_a_thin_fund_hands_the_losses_to_adl(mini_thin_fund, mini):
+    report, out = mini_thin_fund
+    assert validate_report(json.loads((out / "report.json").read_text())) == []
+    assert report["run"]["failed_transactions"] == {}  # every candidate list the keepers built was accepted
+    t = report["totals"]
+    assert t["adl_victims"] > 0 and t["adl_notional"] > 0
+    assert t["bad_debt"] == 0
+    # the full fund paid for the mini crash; the thin one paid almost nothing: ADL took the loss instead
+    assert t["fund_used"] < mini[0]["totals"]["fund_used"] / 10
+    by_bankrupt: dict[str, set] = {}
+    for e in report["adl"]:
+        assert e["reason"] in ("uncovered", "fund_risk", "liquidity_risk")
+        assert e["rank"] >= 1 and e["size"] >= 0
+        by_bankrupt.setdefault((e["bankrupt"], e["t"]), set()).add(e["price"])
+    # one execution closes at one price: the bankrupt position's bankruptcy price
+    assert all(len(prices) == 1 for prices in by_bankrupt.values())
+    adl_fills = [f for r in report["liquidations"] for f in r["fills"] if f["via"] == "adl"]
+    assert round(sum(f["qty"] * f["price"] for f in adl_fills), 2) == pytest.approx(t["adl_notional"], abs=0.05)
+    assert "ADL victims" in (out / "report.md").read_text()

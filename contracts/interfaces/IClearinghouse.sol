@@ -21,6 +21,14 @@ interface IClearinghouse {
         uint256 margin; // [usdc] collateral isolated in this position
     }
 
+    /// @notice A position as an ADL execution saw it, kept at the position's first change after that execution.
+    struct Checkpoint {
+        Position position;
+        uint64 since; // the ADL epoch of the change before: the state held for executions since+1 .. the key
+        bool frozen; // whether the position was in liquidation
+        bool taken; // distinguishes a kept empty position from no checkpoint
+    }
+
     /// @notice A trader's consent to a trade, signed with EIP-712 or submitted by the trader itself.
     struct Order {
         address account;
@@ -54,6 +62,9 @@ interface IClearinghouse {
     error NotInLiquidation(address account, bytes32 market);
     error NotLiquidatable(address account, bytes32 market, int256 equity, uint256 maintenance);
     error InvalidFillSize(uint256 qty, uint256 held);
+    error SameSide(address counterparty, bytes32 market);
+    error UnknownAdlEpoch(bytes32 market, uint64 epoch);
+    error NoCheckpoint(address account, uint64 epoch, uint64 hint);
 
     event Deposited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -102,6 +113,17 @@ interface IClearinghouse {
     );
     event MarginFunded(bytes32 indexed market, address indexed from, address indexed account, uint256 amount, bool toPosition);
 
+    event Deleveraged(
+        bytes32 indexed market,
+        address indexed account,
+        address indexed counterparty,
+        uint256 qty,
+        uint256 price,
+        int256 equityPart,
+        int256 counterpartyRealized
+    );
+    event PositionCheckpointed(bytes32 indexed market, address indexed account, uint64 epoch, uint64 since);
+
     function deposit(uint256 amount) external;
     function withdraw(uint256 amount) external;
     function freeBalance(address account) external view returns (uint256);
@@ -121,6 +143,17 @@ interface IClearinghouse {
     ) external returns (int256 equityPart, uint256 penalty);
     function settleKeeper(bytes32 market, address keeper, uint256 margin) external;
     function notional(bytes32 market, address account) external view returns (uint256);
+    function beginAdl(bytes32 market) external returns (uint64 epoch);
+    function adlFill(bytes32 market, address account, address counterparty, uint256 qty, uint256 price)
+        external
+        returns (int256 realized);
+    function positionAt(bytes32 market, address account, uint64 epoch, uint64 hint)
+        external
+        view
+        returns (Position memory p, bool frozen);
+    function adlEpoch(bytes32 market) external view returns (uint64);
+    function accountCount(bytes32 market) external view returns (uint256);
+    function accountAt(bytes32 market, uint256 index) external view returns (address);
     function tierFor(bytes32 market, uint256 notional) external view returns (Tier memory);
     function fundMargin(bytes32 market, address account, uint256 amount) external;
 }

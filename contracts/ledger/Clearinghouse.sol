@@ -28,6 +28,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     bytes32 public constant MARKET_ADMIN_ROLE = keccak256("MARKET_ADMIN_ROLE");
     /// @notice The liquidation engine: may freeze a liquidatable position and fill it to keepers.
     bytes32 public constant LIQUIDATOR_ROLE = keccak256("LIQUIDATOR_ROLE");
+    /// @notice The ADL queue: may close a frozen position against opposite positions at its bankruptcy price.
+    bytes32 public constant ADL_ROLE = keccak256("ADL_ROLE");
     bytes32 public constant ORDER_TYPEHASH = keccak256(
         "Order(address account,bytes32 market,int256 sizeDelta,uint256 limitPrice,uint256 margin,uint256 nonce,uint256 deadline)"
     );
@@ -50,6 +52,17 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     mapping(bytes32 digest => bool) public orderUsed;
     /// @notice A position under liquidation is frozen: only the liquidation engine may change it.
     mapping(bytes32 market => mapping(address account => bool)) public inLiquidation;
+
+    /// @notice Every account that ever held a position in a market, in order of first opening: what the ADL
+    ///         rank views walk. Pushed once per (market, account), never removed.
+    mapping(bytes32 market => address[]) internal _accounts;
+    mapping(bytes32 market => mapping(address account => bool)) internal _known;
+    /// @notice ADL executions so far in a market. Execution `e` ran on the positions as they were when it began;
+    ///         the first change of a position after it keeps that state in `_checkpoints` so that a challenge
+    ///         can still prove, later, how the position ranked at execution `e`.
+    mapping(bytes32 market => uint64) public adlEpoch;
+    mapping(bytes32 market => mapping(address account => uint64)) public positionEpoch; // epoch of last change
+    mapping(bytes32 market => mapping(address account => mapping(uint64 epoch => Checkpoint))) internal _checkpoints;
 
     constructor(IERC20 usdc_, IPriceOracle oracle_, IInsuranceFund fund_, address admin)
         EIP712("Backstop Clearinghouse", "1")
@@ -131,6 +144,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         Position storage p = _positionOf(market, msg.sender);
         _requireNotInLiquidation(market, msg.sender);
         _debitFree(msg.sender, amount);
+        _touch(market, msg.sender);
         p.margin += amount;
         emit MarginAdded(market, msg.sender, amount);
     }
@@ -142,6 +156,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         Position storage p = _positionOf(market, msg.sender);
         _requireNotInLiquidation(market, msg.sender);
         if (amount > p.margin) revert InsufficientPositionMargin(p.margin, amount);
+        _touch(market, msg.sender);
         p.margin -= amount;
         freeBalance[msg.sender] += amount;
         emit MarginRemoved(market, msg.sender, amount);
@@ -227,6 +242,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         int256 eq = int256(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
         uint256 maintenance = FP.bpsUp(n, tierFor(market, n).maintenanceMarginBps);
         if (eq >= int256(maintenance)) revert NotLiquidatable(account, market, eq, maintenance);
+        _touch(market, account);
         inLiquidation[market][account] = true;
         size = p.size;
         emit LiquidationBegun(market, account, size, mark, eq, maintenance);
@@ -268,6 +284,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         Position storage k = _positions[market][keeper];
         if (margin > 0) {
             _debitFree(keeper, margin);
+            _touch(market, keeper);
             k.margin += margin;
             emit MarginAdded(market, keeper, margin);
         }
@@ -284,9 +301,77 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         _debitFree(msg.sender, amount);
         Position storage p = _positions[market][account];
         bool toPosition = p.size != 0;
-        if (toPosition) p.margin += amount;
-        else freeBalance[account] += amount;
+        if (toPosition) {
+            _touch(market, account); // keeps the position as it was for an ADL execution running now
+            p.margin += amount;
+        } else {
+            freeBalance[account] += amount;
+        }
         emit MarginFunded(market, msg.sender, account, amount, toPosition);
+    }
+
+    // ------------------------------------------------------------------ auto-deleveraging (ADL_ROLE)
+
+    /// @notice Starts ADL execution number `adlEpoch + 1` in `market`: from now on, the first change of any
+    ///         position keeps its state as it was during this execution (see `positionAt`). Only ADL_ROLE.
+    function beginAdl(bytes32 market) external onlyRole(ADL_ROLE) returns (uint64 epoch) {
+        _requireListed(market);
+        epoch = ++adlEpoch[market];
+    }
+
+    /// @notice Closes `qty` [wad] of `account`'s frozen position against `counterparty`'s opposite position at
+    ///         `price`, the frozen position's bankruptcy price when the ADL began (`bankruptcyPrice`; the ADL
+    ///         queue fixes it once, as later partial closes move it by rounding), fee-free and without penalty. The bankrupt part's equity
+    ///         is zero up to rounding (dust in the trader's favour goes to its free balance, a dust shortfall to
+    ///         the fund); the counterparty's matched part closes at that price and its realised PnL and margin
+    ///         share go to its free balance. Only ADL_ROLE, which chooses the counterparty.
+    /// @return realized [usdc] the counterparty's realised PnL.
+    function adlFill(bytes32 market, address account, address counterparty, uint256 qty, uint256 price)
+        external
+        onlyRole(ADL_ROLE)
+        returns (int256 realized)
+    {
+        if (!inLiquidation[market][account]) revert NotInLiquidation(account, market);
+        if (counterparty == account) revert SelfTrade(account);
+        Position storage p = _positions[market][account];
+        Position storage c = _positionOf(market, counterparty);
+        _requireNotInLiquidation(market, counterparty);
+        if ((c.size > 0) == (p.size > 0)) revert SameSide(counterparty, market);
+        if (qty > FP.abs(c.size)) revert InvalidFillSize(qty, FP.abs(c.size));
+        (int256 equityPart,) = _closeLiquidatedPart(market, account, qty, price, 0);
+        _touch(market, counterparty);
+        _settleFunding(market, counterparty);
+        uint256 released;
+        (realized, released) = _reduce(market, counterparty, c, qty, price);
+        emit Deleveraged(market, account, counterparty, qty, price, equityPart, realized);
+        emit PositionChanged(
+            market, counterparty, p.size > 0 ? int256(qty) : -int256(qty), price, c.size, c.entryPrice, c.margin, realized, released
+        );
+    }
+
+    /// @notice `account`'s position in `market` as it was during ADL execution `epoch`, and whether it was
+    ///         frozen for liquidation then. If the position changed after that execution, `hint` must be the
+    ///         epoch of its first change after it (from the `PositionCheckpointed` event); otherwise any value.
+    function positionAt(bytes32 market, address account, uint64 epoch, uint64 hint)
+        external
+        view
+        returns (Position memory p, bool frozen)
+    {
+        if (epoch == 0 || epoch > adlEpoch[market]) revert UnknownAdlEpoch(market, epoch);
+        if (positionEpoch[market][account] < epoch) return (_positions[market][account], inLiquidation[market][account]);
+        Checkpoint storage cp = _checkpoints[market][account][hint];
+        if (cp.taken == false || cp.since >= epoch || hint < epoch) revert NoCheckpoint(account, epoch, hint);
+        return (cp.position, cp.frozen);
+    }
+
+    /// @notice How many accounts ever held a position in `market` (see `accountAt`).
+    function accountCount(bytes32 market) external view returns (uint256) {
+        return _accounts[market].length;
+    }
+
+    /// @notice The `index`-th account (0-based, in order of first opening) that held a position in `market`.
+    function accountAt(bytes32 market, uint256 index) external view returns (address) {
+        return _accounts[market][index];
     }
 
     // ------------------------------------------------------------------ views
@@ -452,6 +537,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         returns (int256 realized, uint256 released, uint256 added)
     {
         _settleFunding(market, account);
+        _touch(market, account);
         Position storage p = _positions[market][account];
         uint256 qty = FP.abs(delta);
         uint256 held = FP.abs(p.size);
@@ -462,6 +548,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
             held -= closed;
         }
         if (qty > 0) {
+            if (!_known[market][account]) {
+                _known[market][account] = true;
+                _accounts[market].push(account);
+            }
             bool long = delta > 0;
             p.entryPrice = held == 0 ? price : PositionMath.averageEntry(long, held, p.entryPrice, qty, price);
             int256 size = int256(held + qty);
@@ -501,6 +591,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         bool long = p.size > 0;
         uint256 held = FP.abs(p.size);
         if (qty == 0 || qty > held) revert InvalidFillSize(qty, held);
+        _touch(market, account);
         uint256 marginShare = qty == held ? p.margin : FP.mulDivDown(p.margin, qty, held);
         p.margin -= marginShare;
         equityPart = int256(marginShare) + PositionMath.pnl(long, qty, p.entryPrice, price);
@@ -555,6 +646,20 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         uint256 uncovered = fund.coverLoss(market, shortfall, address(this));
         if (uncovered > 0) badDebt[market] += uncovered;
         emit BadDebtRealized(market, account, shortfall, shortfall - uncovered, uncovered);
+    }
+
+    /// @dev Call before any change of `account`'s position in `market` (size, entry, margin or frozen flag): the
+    ///      first change after an ADL execution keeps the state that execution saw, valid for every execution
+    ///      since the position's previous change.
+    function _touch(bytes32 market, address account) internal {
+        uint64 epoch = adlEpoch[market];
+        if (epoch == 0) return;
+        uint64 last = positionEpoch[market][account];
+        if (last == epoch) return;
+        _checkpoints[market][account][epoch] =
+            Checkpoint(_positions[market][account], last, inLiquidation[market][account], true);
+        positionEpoch[market][account] = epoch;
+        emit PositionCheckpointed(market, account, epoch, last);
     }
 
     /// @dev Funding payments are out of scope for now. When they land, they settle here, before every change

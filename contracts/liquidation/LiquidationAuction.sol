@@ -24,6 +24,9 @@ import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 ///      rising. Settlement (penalty, surplus back to the trader, shortfall to the fund, bad debt) happens in
 ///      `Clearinghouse.liquidationFill`.
 contract LiquidationAuction is AccessControl, ReentrancyGuard {
+    /// @notice The ADL queue: may take over what is left of a liquidation to close it at its bankruptcy price.
+    bytes32 public constant ADL_ROLE = keccak256("ADL_ROLE");
+
     /// @notice A market's auction parameters, each set with `file`.
     struct Config {
         IAuctionCurve curve; // price curve of the auction
@@ -94,6 +97,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     event GlobalHoleSet(uint256 hole);
     event BookSet(address book);
     event StandingBidsFilled(uint256 indexed id, bytes32 indexed market, address indexed trader, uint256 qty, uint256 left);
+    event HandedToAdl(uint256 indexed id, uint256 qty, uint256 left);
 
     IClearinghouse public immutable clearinghouse;
     IPriceOracle public immutable oracle;
@@ -210,6 +214,10 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         while (started < maxCount && head < q.length) {
             uint256 id = q[head];
             Sale storage s = sales[id];
+            if (s.qty == 0) {
+                ++head; // all of it went to the ADL queue while it waited
+                continue;
+            }
             _absorb(id, s, c, mark);
             if (s.qty > 0) {
                 if (buffer || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))) break;
@@ -265,6 +273,20 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         _start(s, c, mark);
         emit AuctionRestarted(id, s.anchor, s.top);
         _payIncentive(id, c, s.market, FP.notionalDown(s.qty, mark));
+    }
+
+    /// @notice Hands `qty` [wad] of liquidation `id` (running or queued) to the ADL queue, which closes it at the
+    ///         position's bankruptcy price against opposite positions. Releases its share of the caps and
+    ///         finishes a running auction when nothing is left. Only ADL_ROLE.
+    function handToAdl(uint256 id, uint256 qty) external onlyRole(ADL_ROLE) nonReentrant {
+        Sale storage s = sales[id];
+        uint256 held = s.qty;
+        if (held == 0) revert NotActive(id);
+        if (qty == 0 || qty > held) revert InvalidParameter("qty", qty);
+        uint256 left = held - qty;
+        _shrinkSale(s, qty);
+        emit HandedToAdl(id, qty, left);
+        if (left == 0 && s.tic != 0) _finish(id);
     }
 
     // ------------------------------------------------------------------ views
@@ -353,14 +375,19 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         if (left > 0 && FP.notionalDown(left, price) < c.dust) {
             revert WouldLeaveDust(FP.notionalDown(left, price), c.dust);
         }
-        uint256 freed = left == 0 ? s.notional : FP.mulDivDown(s.notional, qty, s.qty);
-        s.notional -= uint128(freed);
-        dirt[s.market] -= freed;
-        globalDirt -= freed;
-        s.qty = uint128(left);
+        _shrinkSale(s, qty);
         clearinghouse.liquidationFill(s.market, s.trader, who, qty, price, c.penaltyBps);
         emit AuctionTaken(id, who, qty, price, left);
         if (left == 0) _finish(id);
+    }
+
+    /// @dev Removes `qty` from the sale and its share of the notional from the caps (a queued sale holds none).
+    function _shrinkSale(Sale storage s, uint256 qty) internal {
+        uint256 freed = qty == s.qty ? s.notional : FP.mulDivDown(s.notional, qty, s.qty);
+        s.notional -= uint128(freed);
+        dirt[s.market] -= freed;
+        globalDirt -= freed;
+        s.qty = uint128(s.qty - qty);
     }
 
     /// @dev Starts the auction of a frozen position at `mark` and counts it against the caps.
