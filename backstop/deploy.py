@@ -133,6 +133,21 @@ class System:
     book: ContractInstance | None = None  # the standing-bid book
 
 
+def contract_abi(name: str) -> list[dict[str, Any]]:
+    """The ABI of the project's contract `name` as plain JSON (for web3 contracts on the hot paths)."""
+    return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in getattr(project, name).contract_type.abi]
+
+
+def attach(w3: Any, deployment: "Deployment", name: str, abi: str | None = None) -> Any:
+    """A web3 contract for the deployment's contract `name` (e.g. "Clearinghouse"), with the ABI of the
+    project's contract `abi` (default: the same name; any ERC-20's is MockUSDC's)."""
+    if name not in deployment.contracts:
+        raise ValueError(f"the deployment has no {name}; redeploy with this version of Backstop")
+    from backstop.fastchain import web3_contract  # noqa: PLC0415
+
+    return web3_contract(w3, deployment.contracts[name], contract_abi(abi or name))
+
+
 def deploy_mock_usdc(deployer: AccountAPI) -> ContractInstance:
     """Deploy the 6-decimal mock USDC (tests and local replays only); `deployer` holds its minter role."""
     return deployer.deploy(project.MockUSDC, deployer)

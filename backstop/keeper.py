@@ -6,7 +6,8 @@ The rules are pure functions shared by the replay engine's keeper actors and by 
   keeper than the oracle price;
 - `take_size`: how much of it the keeper's free balance can carry, and with what margin.
 The bot watches positions (from `PositionChanged` events), liquidates those below maintenance margin,
-restarts stale auctions and takes attractive ones, with settable latency and failure rate so that slow or
+restarts stale auctions and takes attractive ones, and executes ADL (against the reference ranking,
+backstop.model.adl) where AdlQueue's trigger holds, with settable latency and failure rate so that slow or
 unreliable keepers can be modelled on a live chain too.
 """
 
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from backstop.model import adl as adl_model
+from backstop.model.ledger import Position
 from backstop.units import BPS, NOTIONAL_SCALE, notional_up
 
 MARGIN_BUFFER_PCT = 110  # keepers post 10% more than initial margin when they take
@@ -74,10 +77,13 @@ class KeeperBot:
     tiers: dict[str, list[Any]]  # name -> [model Tier]
     dust: dict[str, int]  # name -> [usdc]
     config: KeeperConfig = field(default_factory=KeeperConfig)
+    adl: Any = None  # web3 Contract of the AdlQueue (None: the bot does not deleverage)
+    usdc: Any = None
     accounts: set[tuple[str, str]] = field(default_factory=set)
     seen: dict[Any, float] = field(default_factory=dict)
     next_block: int = 0
-    actions: dict[str, int] = field(default_factory=lambda: {"liquidate": 0, "take": 0, "redo": 0})
+    actions: dict[str, int] = field(default_factory=lambda: {"liquidate": 0, "take": 0, "redo": 0, "adl": 0})
+    _approved: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
@@ -97,7 +103,7 @@ class KeeperBot:
     def round(self, now: float | None = None) -> dict[str, int]:
         """One round: discover, then liquidate, restart and take. Returns the actions sent this round."""
         now = time.monotonic() if now is None else now
-        sent = {"liquidate": 0, "take": 0, "redo": 0}
+        sent = {"liquidate": 0, "take": 0, "redo": 0, "adl": 0}
         if self._rng.random() < self.config.failure_rate:
             return sent
         self.discover()
@@ -127,7 +133,9 @@ class KeeperBot:
             mark = marks.get(market) if market else None
             if mark is None or not self._ready(("auction", i), now):
                 continue
-            if stale:
+            if self.adl is not None and self._deleverage(i, market, long):
+                sent["adl"] += 1
+            elif stale:
                 self.chain.call_fn(self.wallet, self.auction, "redo", i, label="redo")
                 sent["redo"] += 1
             elif take_is_attractive(price, mark, long, self.config.discount_bps):
@@ -141,6 +149,32 @@ class KeeperBot:
             self.actions[key] += value
         self.chain.wait()
         return sent
+
+    def _deleverage(self, sale: int, market: str, long: bool) -> bool:
+        """Executes ADL on liquidation `sale` if AdlQueue's trigger holds: the candidates are every known
+        position of the market, read fresh, ranked by the reference model. The bond comes from the keeper's
+        wallet (approved once). Returns whether it sent one."""
+        plan, = self.chain.view([(self.adl, "trigger", [sale])])
+        if plan is None:  # no trigger (the view reverts NoAdlTrigger, NotUnderwater, ...)
+            return False
+        mid = self.markets[market]
+        accounts = sorted(a for m, a in self.accounts if m == market)
+        values = self.chain.view([(self.house, "getPosition", [mid, a]) for a in accounts] + [(self.house, "inLiquidation", [mid, a]) for a in accounts])
+        n = len(accounts)
+        book = {a: Position(*p) for a, p in zip(accounts, values[:n]) if p is not None}
+        frozen = {a for a, flag in zip(accounts, values[n:]) if flag}
+        cap, = self.chain.view([(self.adl, "lossCapBps", [])])
+        _, qty, price, mark, _ = plan
+        try:
+            fills = adl_model.choose(book, long, qty, price, mark, cap, exclude=frozen)
+        except ValueError:
+            return False  # the known positions cannot absorb it: leave it to the auction
+        if not self._approved:
+            self.chain.call_fn(self.wallet, self.usdc, "approve", self.adl.address, 2**256 - 1, label="approve")
+            self._approved = True
+        data = self.adl.encode_abi("execute", [sale, [f.account for f in fills]])
+        self.chain.send(self.wallet, self.adl.address, data, "adl", gas=20_000_000)
+        return True
 
     def run(self, rounds: int | None = None) -> None:
         """Rounds every `interval` seconds, forever or `rounds` times."""
@@ -158,27 +192,27 @@ class KeeperBot:
 def bot_for_deployment(path: Any, uri: str, account: Any, config: KeeperConfig | None = None) -> KeeperBot:
     """A bot for the deployment recorded in `path` (see backstop.deploy.Deployment), signing with `account`
     (an Ape account that exposes its private key: a test account or an imported one)."""
-    from ape import project  # noqa: PLC0415
     from eth_account import Account  # noqa: PLC0415
 
-    from backstop.deploy import Deployment  # noqa: PLC0415
-    from backstop.fastchain import FastChain, web3_contract  # noqa: PLC0415
+    from backstop.deploy import Deployment, attach  # noqa: PLC0415
+    from backstop.fastchain import FastChain  # noqa: PLC0415
     from backstop.model.ledger import Tier  # noqa: PLC0415
     from backstop.units import market_id, to_usdc  # noqa: PLC0415
 
     deployment = Deployment.read(path)
     chain = FastChain.connect(uri)
-    abi = lambda name: [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in getattr(project, name).contract_type.abi]  # noqa: E731
-    c = deployment.contracts
     markets = {m["name"]: market_id(m["name"]) for m in deployment.parameters["markets"]}
+    has_adl = "AdlQueue" in deployment.contracts
     return KeeperBot(
         chain=chain,
         wallet=chain.wallet(Account.from_key(account.private_key)),
-        house=web3_contract(chain.w3, c["Clearinghouse"], abi("Clearinghouse")),
-        auction=web3_contract(chain.w3, c["LiquidationAuction"], abi("LiquidationAuction")),
-        oracle=web3_contract(chain.w3, c["PriceOracle"], abi("PriceOracle")),
+        house=attach(chain.w3, deployment, "Clearinghouse"),
+        auction=attach(chain.w3, deployment, "LiquidationAuction"),
+        oracle=attach(chain.w3, deployment, "PriceOracle"),
         markets=markets,
         tiers={m["name"]: [Tier(*t) for t in m["tiers"]] for m in deployment.parameters["markets"]},
         dust={m["name"]: to_usdc(m["auction"]["dust"]) for m in deployment.parameters["markets"]},
         config=config or KeeperConfig(),
+        adl=attach(chain.w3, deployment, "AdlQueue") if has_adl else None,
+        usdc=attach(chain.w3, deployment, "USDC", abi="MockUSDC"),
     )

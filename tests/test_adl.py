@@ -394,3 +394,49 @@ def test_property_the_contract_chooses_what_the_reference_ranking_chooses(
         assert held_usdc(system, list(a.values())) == before
     finally:
         chain.restore(snap)
+
+
+def test_the_queue_command_ranks_every_holder(system, actors, book, chain):
+    """backstop.adl_queue (behind `ape run adl_queue`) against the chain: the same ranks as the on-chain view,
+    frozen positions left out, and a table a holder can read."""
+    from backstop.adl_queue import read_queue, render_queue
+    from backstop.deploy import attach
+    from backstop.fastchain import FastChain
+
+    fc = FastChain.connect(chain.provider.http_uri)
+    house, oracle = attach(fc.w3, system.deployment, "Clearinghouse"), attach(fc.w3, system.deployment, "PriceOracle")
+    mark, entries = read_queue(fc, house, oracle, MID)
+    assert mark == 5.0
+    shorts_ranked = [e for e in entries if e.side == "short"]
+    n = system.clearinghouse.accountCount(MID)
+    for e in shorts_ranked:
+        above, eligible = system.adl.rankPage(MID, e.account, 0, n)
+        assert (e.rank, e.lights) == (above + 1, system.adl.lights(above + 1, eligible))
+    assert str(actors["trader"].address) not in {e.account for e in entries}  # frozen in liquidation
+    text = render_queue(MARKET, mark, entries)
+    assert "| rank | lights |" in text and shorts_ranked[0].account in text
+
+
+def test_a_small_top_counterparty_closes_in_full_and_the_rest_spills(system, actors, book, accounts):
+    a = actors
+    system.adl.file(b"lossCapBps".ljust(32, b"\0"), 10_000, sender=accounts[0])  # no cap: size is the limit
+    plan = reference_plan(system, book)
+    pos = positions(system, shorts(a))
+    fills = model.choose(pos, True, plan.qty, plan.price, plan.mark, 10_000)
+    system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    first, last = fills[0], fills[-1]
+    assert first.qty == abs(pos[first.account].size)  # closed in full
+    assert system.clearinghouse.getPosition(MID, first.account).size == 0
+    assert 0 < last.qty <= abs(pos[last.account].size)
+    assert sum(f.qty for f in fills) == plan.qty
+
+
+def test_a_closed_position_is_not_a_candidate(system, actors, book):
+    a = actors
+    s4 = a["s4"]
+    size = system.clearinghouse.getPosition(MID, s4).size
+    set_price(system, MARKET, "5")
+    trade(system, s4, a["whale"], -size, to_wad(5), 0, to_usdc(60_000))  # s4 buys back: closed
+    assert system.clearinghouse.getPosition(MID, s4).size == 0
+    with ape.reverts(system.adl.NotACandidate):
+        system.adl.execute(book, [s4], sender=a["executor"])

@@ -5,7 +5,7 @@ import pytest
 from backstop.deploy import MarketSpec, deploy_system
 from backstop.keeper import KeeperConfig, bot_for_deployment, take_is_attractive, take_size
 from backstop.units import notional_up, to_usdc, to_wad
-from tests.ledger_helpers import MARKET, MID, fund_account, open_underwater, position, units
+from tests.ledger_helpers import MARKET, MID, fund_account, open_underwater, position, set_price, units
 
 SIZE = units(8_000)
 
@@ -53,7 +53,7 @@ def test_bot_liquidates_then_takes_once_the_price_is_attractive(deployed, accoun
     trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
     open_underwater(system, trader, counterparty)
     bot = _bot(deployed, chain, keeper, discount_bps=0)
-    assert bot.round() == {"liquidate": 1, "take": 0, "redo": 0}
+    assert bot.round() == {"liquidate": 1, "take": 0, "redo": 0, "adl": 0}
     assert system.clearinghouse.inLiquidation(MID, trader)
     assert bot.round()["take"] == 0  # the auction starts 2% above the oracle
     chain.mine(timestamp=chain.pending_timestamp + 60)
@@ -69,7 +69,7 @@ def test_bot_restarts_a_stale_auction(deployed, accounts, chain):
     system.auction.liquidate(MID, trader, sender=counterparty)
     chain.mine(timestamp=chain.pending_timestamp + 1_801)
     bot = _bot(deployed, chain, keeper, discount_bps=5_000)  # never attractive enough to take
-    assert bot.round() == {"liquidate": 0, "take": 0, "redo": 1}
+    assert bot.round() == {"liquidate": 0, "take": 0, "redo": 1, "adl": 0}
     assert system.auction.inLiquidityRisk(MID)
 
 
@@ -84,3 +84,23 @@ def test_slow_and_failing_bots_do_nothing(deployed, accounts, chain):
     assert flaky.round()["liquidate"] == 0
     assert not system.clearinghouse.inLiquidation(MID, trader)
     assert slow.round(now=600.0)["liquidate"] == 1
+
+
+def test_bot_deleverages_what_the_fund_cannot_cover(deployed, accounts, chain):
+    """trader long 8,000 at $6 with $2,500 margin, then the price falls to $4 with the global pool at its floor
+    (a fund-risk trigger): the bot closes the position at its bankruptcy price against the one profitable short,
+    which may give up all of its profit here."""
+    system, _ = deployed
+    trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]
+    open_underwater(system, trader, counterparty)
+    set_price(system, MARKET, "4")
+    system.usdc.mint(keeper, to_usdc(100_000), sender=accounts[0])
+    system.fund.file(b"globalFloor".ljust(32, b"\0"), to_usdc(10_000), sender=accounts[0])  # fund-risk trigger
+    system.adl.file(b"lossCapBps".ljust(32, b"\0"), 10_000, sender=accounts[0])
+    system.auction.liquidate(MID, trader, sender=keeper)
+    bot = _bot(deployed, chain, keeper, discount_bps=5_000)  # never attractive enough to take
+    bot.discover()
+    assert bot.round()["adl"] == 1
+    assert position(system, trader)[0] == 0
+    assert position(system, counterparty)[0] == 0  # the short absorbed all 8,000 units at the bankruptcy price
+    assert system.adl.executions() == 1

@@ -22,10 +22,12 @@ interface IClearinghouse {
     }
 
     /// @notice A position as an ADL execution saw it, kept at the position's first change after that execution.
+    ///         Packed in two slots: it is written on a hot path of a crash.
     struct Checkpoint {
-        Position position;
+        int128 size; // [wad]
+        uint128 entryPrice; // [wad]
+        uint128 margin; // [usdc]
         uint64 since; // the ADL epoch of the change before: the state held for executions since+1 .. the key
-        bool frozen; // whether the position was in liquidation
         bool taken; // distinguishes a kept empty position from no checkpoint
     }
 

@@ -7,6 +7,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
@@ -339,7 +340,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if ((c.size > 0) == (p.size > 0)) revert SameSide(counterparty, market);
         if (qty > FP.abs(c.size)) revert InvalidFillSize(qty, FP.abs(c.size));
         (int256 equityPart,) = _closeLiquidatedPart(market, account, qty, price, 0);
-        _touch(market, counterparty);
+        _touch(market, counterparty, true);
         _settleFunding(market, counterparty);
         uint256 released;
         (realized, released) = _reduce(market, counterparty, c, qty, price);
@@ -352,6 +353,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     /// @notice `account`'s position in `market` as it was during ADL execution `epoch`, and whether it was
     ///         frozen for liquidation then. If the position changed after that execution, `hint` must be the
     ///         epoch of its first change after it (from the `PositionCheckpointed` event); otherwise any value.
+    ///         Reverts NoCheckpoint when the position changed since but no checkpoint covers `epoch`: it was then
+    ///         frozen for liquidation, or being closed by that very execution.
     function positionAt(bytes32 market, address account, uint64 epoch, uint64 hint)
         external
         view
@@ -360,8 +363,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (epoch == 0 || epoch > adlEpoch[market]) revert UnknownAdlEpoch(market, epoch);
         if (positionEpoch[market][account] < epoch) return (_positions[market][account], inLiquidation[market][account]);
         Checkpoint storage cp = _checkpoints[market][account][hint];
-        if (cp.taken == false || cp.since >= epoch || hint < epoch) revert NoCheckpoint(account, epoch, hint);
-        return (cp.position, cp.frozen);
+        if (!cp.taken || cp.since >= epoch || hint < epoch) revert NoCheckpoint(account, epoch, hint);
+        return (Position(cp.size, cp.entryPrice, cp.margin), false);
     }
 
     /// @notice How many accounts ever held a position in `market` (see `accountAt`).
@@ -650,16 +653,25 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @dev Call before any change of `account`'s position in `market` (size, entry, margin or frozen flag): the
     ///      first change after an ADL execution keeps the state that execution saw, valid for every execution
-    ///      since the position's previous change.
-    function _touch(bytes32 market, address account) internal {
+    ///      since the position's previous change. Nothing is kept when no challenge could need it: for a frozen
+    ///      position (never a candidate), or for a counterparty that the current execution itself is closing
+    ///      (`inAdl`) when no earlier execution saw its state.
+    function _touch(bytes32 market, address account, bool inAdl) internal {
         uint64 epoch = adlEpoch[market];
         if (epoch == 0) return;
         uint64 last = positionEpoch[market][account];
         if (last == epoch) return;
-        _checkpoints[market][account][epoch] =
-            Checkpoint(_positions[market][account], last, inLiquidation[market][account], true);
         positionEpoch[market][account] = epoch;
+        if (inLiquidation[market][account] || (inAdl && last + 1 == epoch)) return;
+        Position storage p = _positions[market][account];
+        _checkpoints[market][account][epoch] = Checkpoint(
+            SafeCast.toInt128(p.size), SafeCast.toUint128(p.entryPrice), SafeCast.toUint128(p.margin), last, true
+        );
         emit PositionCheckpointed(market, account, epoch, last);
+    }
+
+    function _touch(bytes32 market, address account) internal {
+        _touch(market, account, false);
     }
 
     /// @dev Funding payments are out of scope for now. When they land, they settle here, before every change

@@ -1,0 +1,341 @@
+"""Fund sizing: the smallest starting insurance fund with which a crash leaves no loss uncovered.
+
+    backstop size-fund SCENARIO [--out DIR] [--tolerance 0.05] [--safety 0.25] [--jobs N]
+
+Parameterization: one factor ``f`` scales every starting balance of the fund together — ``fund.global_seed``
+and every market's ``fund_seed`` — so the fund keeps the scenario's split between the global pool and the
+sub-pools. ``f = 1`` is the scenario as written.
+
+The measure (:func:`sizing_measure`) is the loss the fund could not cover, ``totals.bad_debt`` of the replay
+report (the sum of ``uncovered`` of every ``BadDebtRealized``): what ADL would have to take from winners. Once
+the ADL queue writes ``summary.adl_notional_usd``, switch the measure there; nothing else changes.
+
+The search (:func:`search_factor`) needs few replays: it brackets the answer between a factor whose measure is
+positive and one whose measure is zero, then narrows the bracket round by round, evaluating ``jobs`` factors
+per round in parallel. Each round tries first the factor at which the fund would cover the missing loss
+dollar for dollar (the loss can fall by at most one dollar per dollar of fund), then splits the rest of the
+bracket evenly; this is bisection when ``jobs`` = 1 and the guess is off. It stops when the bracket is within
+``tolerance`` of the size found. Every evaluated point is recorded; when the points show a larger fund with a
+larger measure, the result says the measure is not monotone (and the bracket may not be the only one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from backstop.report import _pyplot, _save, _table, _usd_axis, fmt_usd, report_json
+from backstop.scenario import Scenario, load_scenario
+
+__all__ = [
+    "MEASURE",
+    "SizingError",
+    "SizingPoint",
+    "SizingResult",
+    "fund_overrides",
+    "non_monotone_pairs",
+    "search_factor",
+    "size_fund",
+    "sizing_measure",
+]
+
+MEASURE = "uncovered loss [USD] (report totals.bad_debt: loss the fund could not cover, left for ADL)"
+MEASURE_EPSILON = 0.01  # [USD] measures at or below this count as zero (a cent of rounding)
+
+
+def sizing_measure(report: Mapping[str, Any]) -> float:
+    """The one figure the fund is sized against: the loss the fund could not cover [USD].
+
+    Switch to ``report["summary"]["adl_notional_usd"]`` when replays report ADL (issue #6)."""
+    return float(report["totals"]["bad_debt"])
+
+
+class SizingError(ValueError):
+    """Fund sizing cannot run: no fund to scale, bad tolerance, or no size up to the largest factor suffices."""
+
+
+@dataclass(frozen=True)
+class SizingPoint:
+    """One evaluated fund size: factor, total starting fund [USD] and the measure [USD]."""
+
+    factor: float
+    fund_usd: float
+    measure: float
+    round: int
+
+
+@dataclass
+class SizingResult:
+    """What the search found. ``found`` is the smallest evaluated factor with a zero measure; ``below`` the
+    largest evaluated factor under it with a positive measure (None when even f = 0 needs no fund)."""
+
+    points: list[SizingPoint]
+    found: float | None
+    below: float | None
+    converged: bool
+    monotone: bool
+    violations: list[tuple[SizingPoint, SizingPoint]] = field(default_factory=list)
+    message: str = ""
+
+
+def fund_overrides(scenario: Scenario, factor: float) -> dict[str, Any]:
+    """Overrides that scale the global seed and every market's fund_seed by `factor` (cents, rounded)."""
+    out: dict[str, Any] = {"fund.global_seed": round(scenario.fund.global_seed * factor, 2)}
+    for i, m in enumerate(scenario.markets):
+        out[f"markets.{i}.fund_seed"] = round(m.fund_seed * factor, 2)
+    return out
+
+
+def fund_total(scenario: Scenario) -> float:
+    """The scenario's starting fund [USD]: global seed plus every sub-pool seed."""
+    return scenario.fund.global_seed + sum(m.fund_seed for m in scenario.markets)
+
+
+def non_monotone_pairs(points: Sequence[SizingPoint], epsilon: float = MEASURE_EPSILON) -> list[tuple[SizingPoint, SizingPoint]]:
+    """Pairs (smaller fund, larger fund) where the larger fund left more loss uncovered (by more than
+    `epsilon`): evidence that the measure is not monotone in the fund size."""
+    ordered = sorted(points, key=lambda p: p.factor)
+    out = []
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if b.factor > a.factor and b.measure > a.measure + epsilon:
+                out.append((a, b))
+    return out
+
+
+def _interior(lo: float, hi: float, count: int, guesses: Sequence[float]) -> list[float]:
+    """`count` factors strictly inside (lo, hi): usable guesses first, the rest spread evenly."""
+    width = hi - lo
+    margin = width * 0.02
+    chosen = [g for g in guesses if lo + margin <= g <= hi - margin][:count]
+    spare = count - len(chosen)
+    if spare > 0:
+        edges = sorted([lo, *chosen, hi])
+        gaps = sorted(zip(edges, edges[1:]), key=lambda e: e[1] - e[0], reverse=True)
+        a, b = gaps[0]  # split the widest gap
+        chosen += [a + (b - a) * (k + 1) / (spare + 1) for k in range(spare)]
+    return sorted(set(round(c, 6) for c in chosen))
+
+
+def search_factor(
+    evaluate: Callable[[list[float]], list[float]],
+    fund_per_factor: float,
+    tolerance: float = 0.05,
+    jobs: int = 1,
+    max_factor: float = 64.0,
+    max_rounds: int = 12,
+    epsilon: float = MEASURE_EPSILON,
+) -> SizingResult:
+    """The smallest factor f with measure(f) <= epsilon, to within `tolerance` (relative to f).
+
+    `evaluate` takes a batch of factors (run in parallel) and returns their measures. `fund_per_factor`
+    [USD] is the fund that one unit of factor adds (the scenario's total starting fund). Round 0 evaluates
+    f = 0 and f = 1; while the upper end still leaves a loss it doubles (up to `max_factor`); then each
+    round narrows the bracket with `jobs` factors. Raises SizingError if no factor up to max_factor works.
+    """
+    _check_inputs(tolerance, fund_per_factor)
+    jobs = max(1, jobs)
+    points: list[SizingPoint] = []
+
+    def run(factors: list[float], rnd: int) -> None:
+        for f, m in zip(factors, evaluate(factors)):
+            points.append(SizingPoint(f, round(f * fund_per_factor, 2), float(m), rnd))
+
+    def zero(p: SizingPoint) -> bool:
+        return p.measure <= epsilon
+
+    rnd = 0
+    run([0.0, 1.0] if jobs > 1 else [1.0], rnd)
+    hi = 1.0
+    while not zero(next(p for p in points if p.factor == hi)):
+        if hi >= max_factor:
+            raise SizingError(f"even {hi:g}x the scenario's fund leaves {fmt_usd(points[-1].measure)} uncovered")
+        rnd += 1
+        hi = min(hi * 2, max_factor)
+        run([hi], rnd)
+    if not any(p.factor == 0.0 for p in points):
+        rnd += 1
+        run([0.0], rnd)
+    converged = False
+    last_width = None
+    while rnd < max_rounds:
+        ok = [p.factor for p in points if zero(p)]
+        hi = min(ok)
+        below = [p for p in points if p.factor < hi and not zero(p)]
+        if not below:  # no loss even without a fund
+            converged = True
+            break
+        lo_point = max(below, key=lambda p: p.factor)
+        lo = lo_point.factor
+        if hi - lo <= tolerance * hi:
+            converged = True
+            break
+        guess = lo + lo_point.measure / fund_per_factor  # dollar for dollar: the least fund that could cover it
+        # a round whose guesses did not halve the bracket is followed by a plain k-section round
+        trust = last_width is None or hi - lo <= last_width / 2
+        guesses = [guess * (1 + tolerance / 2), guess * (1 - tolerance / 4)] if trust else []
+        last_width = hi - lo
+        rnd += 1
+        run(_interior(lo, hi, jobs, guesses), rnd)
+    found = min(p.factor for p in points if zero(p))
+    under = [p.factor for p in points if p.factor < found and not zero(p)]
+    violations = non_monotone_pairs(points, epsilon)
+    result = SizingResult(points, found, max(under) if under else None, converged, not violations, violations)
+    result.message = _message(result, tolerance)
+    return result
+
+
+def _check_inputs(tolerance: float, fund_per_factor: float) -> None:
+    if not 0 < tolerance < 1:
+        raise SizingError(f"tolerance must be in (0, 1), a share of the size found (got {tolerance})")
+    if fund_per_factor <= 0:
+        raise SizingError("the scenario has no starting fund to scale (fund.global_seed and every fund_seed are 0)")
+
+
+def _message(r: SizingResult, tolerance: float) -> str:
+    parts = []
+    if r.below is None:
+        parts.append("the crash leaves no loss uncovered even with no starting fund")
+    else:
+        parts.append(f"smallest fund found: {r.found:.4g}x the scenario's (a loss remains at {r.below:.4g}x)")
+    if not r.converged:
+        parts.append(f"the search stopped before the bracket was within {tolerance:.0%}")
+    if not r.monotone:
+        pairs = "; ".join(f"{a.factor:.4g}x -> {fmt_usd(a.measure)} but {b.factor:.4g}x -> {fmt_usd(b.measure)}" for a, b in r.violations[:3])
+        parts.append(f"WARNING: the measure is not monotone in the fund size ({pairs}); the size found may not be the smallest")
+    return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------ the command
+
+
+def size_fund(
+    scenario_path: Path | str,
+    out_dir: Path | str,
+    tolerance: float = 0.05,
+    safety: float = 0.25,
+    jobs: int | None = None,
+    base_overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    max_factor: float = 64.0,
+) -> dict[str, Any]:
+    """Searches the smallest starting fund for the scenario, writes sizing.json, sizing.md and sizing.png
+    (and every evaluated replay under runs/) into `out_dir`, and returns sizing.json's content."""
+    from backstop.compare import default_jobs, run_parallel, worker_pool  # noqa: PLC0415
+
+    if safety < 0:
+        raise SizingError(f"safety must be >= 0, a share added to the size found (got {safety})")
+    path = Path(scenario_path)
+    base = load_scenario(path)
+    if base_overrides:
+        base = base.with_overrides(dict(base_overrides))
+    total = fund_total(base)
+    _check_inputs(tolerance, total)  # before any worker starts
+    jobs = jobs or default_jobs()
+    out = Path(out_dir)
+    wall0 = time.perf_counter()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def evaluate(factors: list[float]) -> list[float]:
+        runs = [(f"{f:.6g}x", {**dict(base_overrides or {}), **fund_overrides(base, f)}, out / "runs" / f"f{f:.6g}") for f in factors]
+        desc = f"size-fund {base.name}: {', '.join(r[0] for r in runs)}"
+        results = run_parallel(path, runs, jobs, len(base.times()) * len(runs), progress, desc, pool=pool)
+        for r in results:
+            if r.error or r.report is None:
+                raise SizingError(f"the replay at {r.label} failed: {r.error}")
+        return [sizing_measure(r.report) for r in results]
+
+    with worker_pool(jobs) as pool:
+        result = search_factor(evaluate, total, tolerance, jobs, max_factor)
+    found_usd = result.found * total if result.found is not None else 0.0
+    data = {
+        "schema": 1,
+        "scenario": {"name": base.name, "file": str(path), "sha256": base.sha256 or "", "seed": base.seed, "base_overrides": dict(base_overrides or {}), "synthetic": list(base.synthetic)},
+        "parameterization": "one factor scales fund.global_seed and every market's fund_seed together; 1 = the scenario as written",
+        "measure": MEASURE,
+        "scenario_fund": {"total_usd": total, "global_usd": base.fund.global_seed, "sub_pools_usd": {m.name: m.fund_seed for m in base.markets}},
+        "tolerance": tolerance,
+        "safety": safety,
+        "found": {
+            "factor": result.found,
+            "total_usd": round(found_usd, 2),
+            "global_usd": round(base.fund.global_seed * (result.found or 0), 2),
+            "sub_pools_usd": {m.name: round(m.fund_seed * (result.found or 0), 2) for m in base.markets},
+            "below_factor": result.below,
+        },
+        "recommended": {"factor": round((result.found or 0) * (1 + safety), 6), "total_usd": round(found_usd * (1 + safety), 2)},
+        "scenario_margin": _margin(total, found_usd),
+        "converged": result.converged,
+        "monotone": result.monotone,
+        "violations": [[asdict(a), asdict(b)] for a, b in result.violations],
+        "message": result.message,
+        "points": [asdict(p) for p in sorted(result.points, key=lambda p: p.factor)],
+        "run": {"jobs": jobs, "replays": len(result.points), "rounds": max(p.round for p in result.points) + 1, "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2)},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sizing.json").write_text(report_json(data), encoding="utf-8")
+    (out / "sizing.md").write_text(render_sizing_markdown(data), encoding="utf-8")
+    chart_sizing(data, out / "sizing.png")
+    return data
+
+
+def _margin(total: float, needed: float) -> float | None:
+    """How far the scenario's own fund is above (+) or below (-) the size found, as a share of that size."""
+    return round(total / needed - 1, 4) if needed > 0 else None
+
+
+def render_sizing_markdown(data: Mapping[str, Any]) -> str:
+    sc, found = data["scenario"], data["found"]
+    lines = [f"# Fund sizing: {sc['name']}", "", f"Scenario `{sc['file']}` (sha256 `{sc['sha256'][:12]}`), seed {sc['seed']}."]
+    if sc.get("base_overrides"):
+        lines.append("Overrides: " + ", ".join(f"`{k}={v}`" for k, v in sc["base_overrides"].items()) + ".")
+    lines += ["", f"Parameterization: {data['parameterization']}. Measure: {data['measure']}.", ""]
+    if not data["monotone"]:
+        lines += [f"**Warning: the measure is not monotone in the fund size.** {data['message']}", ""]
+    margin = data["scenario_margin"]
+    rows = [
+        ["scenario's starting fund", fmt_usd(data["scenario_fund"]["total_usd"]), "1x"],
+        ["smallest fund with no uncovered loss", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
+        ["largest evaluated fund that leaves a loss", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
+        [f"recommended (+{data['safety']:.0%} margin of safety)", fmt_usd(data["recommended"]["total_usd"]), f"{data['recommended']['factor']:.4g}x"],
+        ["scenario's fund above (+) / below (-) the size found", "n/a" if margin is None else f"{margin:+.1%}", ""],
+    ]
+    lines += _table(["", "fund [USD]", "factor"], rows, "lrr")
+    lines += ["", "Split of the size found: global pool " + fmt_usd(found["global_usd"]) + ", " + ", ".join(f"{m} sub-pool {fmt_usd(v)}" for m, v in found["sub_pools_usd"].items()) + "."]
+    lines += ["", "## Every evaluated point", ""]
+    lines += _table(["round", "factor", "starting fund", "uncovered loss"], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
+    lines += ["", "![measure against fund size](sizing.png)", "", f"{data['message']}.", ""]
+    run = data["run"]
+    lines += [f"{run['replays']} replays in {run['rounds']} rounds, {run['jobs']} at a time, {run['wall_seconds']:.1f} s; tolerance {data['tolerance']:.0%}.", ""]
+    if sc.get("synthetic"):
+        lines += ["## Synthetic parts", ""] + [f"- {s}" for s in sc["synthetic"]] + [""]
+    return "\n".join(lines)
+
+
+def chart_sizing(data: Mapping[str, Any], path: Path) -> None:
+    """The measure against the starting fund: every evaluated point, the size found and the scenario's fund."""
+    plt = _pyplot()
+    pts = data["points"]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label="uncovered loss (evaluated)")
+    ax.axvline(data["found"]["total_usd"], color="tab:green", ls="--", label=f"smallest fund found: {fmt_usd(data['found']['total_usd'])}")
+    ax.axvline(data["recommended"]["total_usd"], color="tab:green", ls=":", label=f"with {data['safety']:.0%} safety margin")
+    ax.axvline(data["scenario_fund"]["total_usd"], color="0.4", ls="-.", label=f"scenario's fund: {fmt_usd(data['scenario_fund']['total_usd'])}")
+    title = f"{data['scenario']['name']}: loss left uncovered against starting fund"
+    if not data["monotone"]:
+        title += " (NOT monotone)"
+    ax.set_title(title)
+    ax.set_xlabel("starting fund: global seed + every sub-pool seed [USD]")
+    ax.set_ylabel("uncovered loss [USD]")
+    _usd_axis(ax)
+    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_usd(v).replace(".00", "")))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path, plt)

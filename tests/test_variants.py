@@ -1,0 +1,258 @@
+"""Comparison variants, the fund-sizing search and the comparison's rendering, without a chain.
+
+Run alone with `python -m pytest tests/test_variants.py -p no:ape_test`."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from backstop.cli import main
+from backstop.compare import COLUMNS, render_compare_markdown, variant_metrics
+from backstop.model.auction import AuctionParams, is_stale
+from backstop.scenario import UINT32_MAX, load_scenario
+from backstop.sizing import SizingError, fund_overrides, non_monotone_pairs, search_factor
+from backstop.units import WAD
+from backstop.variants import VariantError, builtin_variant, plan_variants, population_fingerprint, split_values, vary_variants
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return load_scenario(MINI)
+
+
+def _apply(base, spec):
+    return base.with_overrides(builtin_variant(base, spec).overrides)
+
+
+# ---------------------------------------------------------------- built-in variants change what they claim
+
+
+def test_no_standing_bids_removes_every_standing_bid():
+    bids = load_scenario(SCENARIOS / "black-thursday-2020.yaml").variant("standing_bids")
+    assert sum(k.standing_bid is not None for k in bids.keepers) == 2
+    without = _apply(bids, "no_standing_bids")
+    assert all(k.standing_bid is None for k in without.keepers)
+    assert [k.model_dump(exclude={"standing_bid"}) for k in without.keepers] == [k.model_dump(exclude={"standing_bid"}) for k in bids.keepers]
+
+
+def test_a_builtin_whose_mechanism_is_absent_says_the_run_equals_the_base(mini):
+    v = builtin_variant(mini, "no_standing_bids")
+    assert v.overrides == {} and "equals the base" in v.notes[0]
+
+
+def test_no_buffer_turns_the_buffer_and_the_cap_off(mini):
+    buffered = mini.with_overrides({"markets.0.auction.drop_bps": 1500, "markets.0.auction.hole": 100_000})
+    without = _apply(buffered, "no_buffer").markets[0].auction
+    assert (without.drop_bps, without.hole) == (0, 0)
+    assert without.model_dump(exclude={"drop_bps", "hole"}) == buffered.markets[0].auction.model_dump(exclude={"drop_bps", "hole"})
+
+
+def test_single_venue_keeps_one_venue_and_needs_one_source():
+    cascade = load_scenario(SCENARIOS / "cross-venue-cascade.yaml")
+    single = _apply(cascade, "single_venue").markets[0]
+    assert list(single.venues) == ["venue-gap"] and single.oracle.min_sources == 1
+    for t in (0, 600, 1200, 3600):
+        assert single.price("venue-gap", t) == cascade.markets[0].price("venue-gap", t)
+    assert list(_apply(cascade, "single_venue:venue-b").markets[0].venues) == ["venue-b"]
+    with pytest.raises(VariantError, match="no venue 'nowhere'"):
+        builtin_variant(cascade, "single_venue:nowhere")
+
+
+def test_fixed_leverage_is_one_bracket_and_unclamps_large_positions():
+    om = load_scenario(SCENARIOS / "om-2025.yaml")
+    fixed = _apply(om, "fixed_leverage")
+    tiers, base_tiers = fixed.markets[0].tiers, om.markets[0].tiers
+    assert len(tiers) == 1 and len(base_tiers) > 1
+    assert tiers[0].max_notional == base_tiers[-1].max_notional
+    assert tiers[0].initial_margin_bps == base_tiers[0].initial_margin_bps
+    a, b = om.traders(), fixed.traders()
+    assert [(t.side, t.size_usd, t.entry_price) for t in a] == [(t.side, t.size_usd, t.entry_price) for t in b]
+    assert all(y.leverage >= x.leverage for x, y in zip(a, b))
+    assert any(y.leverage > x.leverage for x, y in zip(a, b) if x.size_usd > 50_000)
+
+
+def test_maker_1_2_auction_is_never_reset_by_age_or_ordinary_distance(mini):
+    auction = _apply(mini, "maker_1_2").markets[0].auction
+    assert (auction.curve, auction.tail, auction.stale_bps) == ("linear", UINT32_MAX, 10_000)
+    assert auction.tau == mini.markets[0].auction.tau
+    params = AuctionParams(auction.buf_bps, auction.stale_bps, auction.tail)
+    mark = 10 * WAD
+    assert not is_stale(0, mark, 86_400 * 30, params)  # a month old, at zero: still not restartable
+    assert not is_stale(19 * WAD, mark, 0, params)
+    base = mini.markets[0].auction
+    assert is_stale(0, mark, base.tail + 1, AuctionParams(base.buf_bps, base.stale_bps, base.tail))
+
+
+# ---------------------------------------------------------------- planning and bad input
+
+
+def test_plan_puts_the_base_first_and_keeps_seed_and_population(mini):
+    planned = plan_variants(mini, ["markets.0.auction.tau=600,3600"], [], ["single_venue", "maker_1_2"])
+    assert [v.name for v, _ in planned] == ["base", "markets.0.auction.tau=600", "markets.0.auction.tau=3600", "single_venue", "maker_1_2"]
+    assert [sc.markets[0].auction.tau for _, sc in planned[:3]] == [1800, 600, 3600]
+    assert {population_fingerprint(sc) for _, sc in planned} == {population_fingerprint(mini)}
+    assert {sc.seed for _, sc in planned} == {mini.seed}
+
+
+def test_named_variants_come_from_the_scenario_file():
+    bt = load_scenario(SCENARIOS / "black-thursday-2020.yaml")
+    (_, _), (v, sc) = plan_variants(bt, [], ["standing_bids"], [])
+    assert v.kind == "named" and sc.keepers[0].standing_bid is not None
+    with pytest.raises(VariantError, match="no variant 'nope'.*standing_bids"):
+        plan_variants(bt, [], ["nope"], [])
+
+
+@pytest.mark.parametrize(
+    ("vary", "builtins", "message"),
+    [
+        (["markets.0.auction.tauu=1,2"], [], "'tauu' is unknown"),
+        (["markets.9.auction.tau=1"], [], "an index 0..0"),
+        (["markets.0.auction.tau="], [], "empty value list"),
+        (["markets.0.auction.tau=600,,900"], [], "empty value"),
+        (["no-equals-sign"], [], "expected KEY=V1,V2"),
+        (["markets.0.auction.tau=-5"], [], "tau"),
+        (["seed=1,2"], [], "same seed and population"),
+        (["population.0.count=5"], [], "same seed and population"),
+        ([], ["nope"], "unknown builtin variant 'nope'.*no_standing_bids"),
+        ([], ["maker_1_2:x"], "takes no argument"),
+        ([], ["single_venue", "single_venue"], "listed twice"),
+        ([], [], "nothing to compare"),
+    ],
+)
+def test_bad_variants_are_clear_errors(mini, vary, builtins, message):
+    with pytest.raises(VariantError, match=message):
+        plan_variants(mini, vary, [], builtins)
+
+
+def test_cli_reports_bad_input_before_anything_runs(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["compare", str(MINI), "--builtin", "nope", "--out", str(tmp_path / "c")])
+    assert result.exit_code != 0 and "unknown builtin variant 'nope'" in result.output
+    result = runner.invoke(main, ["compare", str(MINI), "--vary", "markets.0.auction.tau="])
+    assert result.exit_code != 0 and "empty value list" in result.output
+    result = runner.invoke(main, ["size-fund", str(MINI), "--tolerance", "2", "--out", str(tmp_path / "s")])
+    assert result.exit_code != 0 and "tolerance must be in (0, 1)" in result.output
+    assert not (tmp_path / "c").exists() and not (tmp_path / "s").exists()
+    listing = runner.invoke(main, ["compare", str(SCENARIOS / "black-thursday-2020.yaml"), "--list"])
+    assert listing.exit_code == 0 and "standing_bids" in listing.output and "maker_1_2" in listing.output
+
+
+def test_split_values_keeps_structured_values_whole():
+    assert split_values("600, [], {a: 1, b: 2},'x,y'") == ["600", "[]", "{a: 1, b: 2}", "'x,y'"]
+    assert [v.overrides for v in vary_variants("keepers.0.outages=[],[{start: 0, end: 60}]")] == [
+        {"keepers.0.outages": []},
+        {"keepers.0.outages": [{"start": 0, "end": 60}]},
+    ]
+
+
+# ---------------------------------------------------------------- the sizing search, with fake evaluators
+
+
+def _fake(measure):
+    calls: list[float] = []
+
+    def evaluate(factors):
+        calls.extend(factors)
+        return [measure(f) for f in factors]
+
+    return evaluate, calls
+
+
+@pytest.mark.parametrize("need", [0.37, 0.93, 2.6, 11.0])
+def test_search_finds_the_smallest_covering_fund_within_tolerance(need):
+    # the loss falls dollar for dollar with the fund, less a little (penalties flow in as the fund grows)
+    fund = 100_000.0
+    evaluate, calls = _fake(lambda f: max(0.0, (need - f) * fund * 0.9))
+    r = search_factor(evaluate, fund, tolerance=0.1, jobs=2)
+    assert r.converged and r.monotone and not r.violations
+    assert need <= r.found <= need / 0.9  # no loss at the size found; within tolerance of the true need
+    assert r.below is not None and r.below >= 0.9 * r.found and (need - 0.9 * r.found) > 0  # 90% of it leaves a loss
+    assert len(calls) <= 12
+    assert sorted(p.factor for p in r.points) == sorted(calls)  # every evaluated point is recorded
+
+
+def test_search_with_one_job_is_bisection_like_and_converges():
+    evaluate, calls = _fake(lambda f: max(0.0, 5_000 * (1 - f) ** 2 - 1))  # convex: the linear guess is off
+    r = search_factor(evaluate, 1_000.0, tolerance=0.05, jobs=1, max_rounds=30)
+    assert r.converged and r.found >= 1 - (1 / 5_000) ** 0.5 - 1e-9
+    assert r.found - r.below <= 0.05 * r.found
+
+
+def test_search_warns_when_the_measure_is_not_monotone():
+    # loss 10 below 0.5x, 1,000 between 0.5x and 1x (a larger fund losing more), none from 1x
+    evaluate, _ = _fake(lambda f: 10.0 if f < 0.5 else (1_000.0 if f < 1 else 0.0))
+    r = search_factor(evaluate, 100.0, tolerance=0.05, jobs=2)
+    assert not r.monotone and r.violations
+    assert all(a.factor < b.factor and b.measure > a.measure for a, b in r.violations)
+    assert "not monotone" in r.message
+
+
+def test_a_monotone_record_has_no_violations():
+    evaluate, _ = _fake(lambda f: max(0.0, 1 - f))
+    points = search_factor(evaluate, 10.0, tolerance=0.2, jobs=2).points
+    assert non_monotone_pairs(points) == []
+
+
+def test_search_edge_cases():
+    evaluate, _ = _fake(lambda f: 0.0)
+    r = search_factor(evaluate, 100.0, jobs=2)
+    assert r.found == 0.0 and r.below is None and "even with no starting fund" in r.message
+    with pytest.raises(SizingError, match="even 64x"):
+        search_factor(_fake(lambda f: 1.0)[0], 100.0, jobs=2)
+    with pytest.raises(SizingError, match="no starting fund"):
+        search_factor(_fake(lambda f: 1.0)[0], 0.0)
+    with pytest.raises(SizingError, match="tolerance"):
+        search_factor(_fake(lambda f: 1.0)[0], 100.0, tolerance=0)
+
+
+def test_fund_overrides_scale_every_pool_together(mini):
+    scaled = mini.with_overrides(fund_overrides(mini, 0.5))
+    assert scaled.fund.global_seed == mini.fund.global_seed / 2
+    assert scaled.markets[0].fund_seed == mini.markets[0].fund_seed / 2
+
+
+# ---------------------------------------------------------------- metrics and the comparison's Markdown
+
+
+def _report(bad_debt, summary=None):
+    totals = {"bad_debt": bad_debt, "fund_used": 10.0, "peak_drawdown_pct": 50.0, "unfilled": 1, "partially_filled": 0,
+              "liquidations": 3, "shortfall": 10.0 + bad_debt, "restarts": 0, "fund_start": 20.0, "fund_end": 10.0}
+    return {"totals": totals, **({"summary": summary} if summary is not None else {})}
+
+
+def test_adl_figures_are_na_until_the_report_has_them():
+    m = variant_metrics(_report(5.0))
+    assert m["bad_debt_usd"] == 5.0 and m["adl_notional_usd"] is None and m["adl_victims"] is None
+    m = variant_metrics(_report(0.0, {"adl_notional_usd": 1234.5, "adl_victims": 3, "adl_excess_profit_usd": 0.0, "adl_profit_taken_usd": 9.0}))
+    assert (m["adl_notional_usd"], m["adl_victims"], m["adl_excess_profit_usd"]) == (1234.5, 3, 0.0)
+
+
+def test_compare_markdown_shows_every_variant_side_by_side():
+    rows = []
+    for name, report in (("base", _report(0.0)), ("single_venue", _report(3_415.92, {"adl_notional_usd": 7.0, "adl_victims": 2, "adl_excess_profit_usd": 0.5}))):
+        rows.append({"name": name, "kind": "base" if name == "base" else "builtin", "description": "d", "overrides": {}, "notes": [],
+                     "complete": True, "error": None, "wall_seconds": 1.0, "report": f"variants/{name}", "metrics": variant_metrics(report)})
+    data = {"scenario": {"name": "mini", "file": "m.yaml", "sha256": "ab" * 32, "seed": 7, "population_sha256": "cd" * 32},
+            "run": {"jobs": 2, "wall_seconds": 3.0, "started_at": "2026-01-01T00:00:00+00:00"}, "variants": rows}
+    text = render_compare_markdown(data)
+    side_by_side = text.split("## Side by side")[1].split("##")[0]
+    table = [line for line in side_by_side.splitlines() if line.startswith("| base") or line.startswith("| single_venue")]
+    assert len(table) == 2
+    assert table[0].count("n/a") == 3  # the ADL columns of a report without ADL figures
+    assert "$3,415.92" in table[1] and "n/a" not in table[1]
+    header = next(line for line in text.splitlines() if line.startswith("| variant | bad debt"))
+    assert all(title in header for _, title, _ in COLUMNS)
+
+
+def test_a_variant_with_the_base_figures_is_flagged_as_not_binding():
+    from backstop.compare import _note_same_outcome
+
+    rows = [{"name": n, "complete": True, "notes": [], "metrics": variant_metrics(_report(b))} for n, b in (("base", 0.0), ("same", 0.0), ("other", 5.0))]
+    _note_same_outcome(rows)
+    assert rows[0]["notes"] == [] and rows[2]["notes"] == []
+    assert "did not bind" in rows[1]["notes"][0]
