@@ -76,19 +76,20 @@ _TOTALS = {
     "fund_start_usd": "fund_start",
     "fund_end_usd": "fund_end",
 }
-# ADL figures: read from the report's `summary` once the ADL queue writes them (issue #6); null until then
-ADL_SUMMARY_KEYS = ("adl_notional_usd", "adl_victims", "adl_profit_taken_usd", "adl_excess_profit_usd")
+# ADL figures: comparison key -> the replay report's `totals` field (reports older than the ADL queue lack them)
+ADL_TOTALS = {
+    "adl_notional_usd": "adl_notional",
+    "adl_victims": "adl_victims",
+    "adl_profit_taken_usd": "adl_profit_taken",
+    "adl_excess_profit_usd": "profit_haircut_beyond_need",
+}
 
 
 def variant_metrics(report: Mapping[str, Any]) -> dict[str, float | int | None]:
-    """The comparison's figures of one replay report. ADL figures are None ("n/a") until the report has them
-    under ``summary``: a missing figure is never shown as 0."""
+    """The comparison's figures of one replay report; a figure the report lacks is None ("n/a"), never 0."""
     totals = report.get("totals") or {}
-    summary = report.get("summary") or {}
-    out: dict[str, float | int | None] = {key: totals.get(field) for key, field in _TOTALS.items()}
-    for key in ADL_SUMMARY_KEYS:
-        out[key] = summary.get(key)
-    return out
+    fields = {**_TOTALS, **ADL_TOTALS}
+    return {key: totals.get(field) for key, field in fields.items()}
 
 
 def default_jobs() -> int:
@@ -328,8 +329,8 @@ def render_compare_markdown(data: Mapping[str, Any]) -> str:
     lines += [
         "",
         "Bad debt is the loss neither the fund nor ADL covered (`totals.bad_debt`); peak drawdown is the largest "
-        "fall of all pools together from their peak. n/a: the replay report has no such figure (the ADL "
-        "figures appear once replays report `summary.adl_*`).",
+        "fall of all pools together from their peak. n/a: the replay report has no such figure (reports "
+        "written before the ADL queue existed).",
         "",
         "## What each variant changes",
         "",

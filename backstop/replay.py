@@ -730,6 +730,7 @@ class Replay:
                 "peak_drawdown_pct": round(drawdown, 4),
                 "adl_notional": round(sum(e["size"] * e["price"] for e in s.adl), 2),
                 "adl_victims": len({(e["market"], e["counterparty"]) for e in s.adl}),
+                "adl_profit_taken": round(sum(e["profit_taken"] for e in s.adl), 6),
                 "profit_haircut_beyond_need": round(
                     sum(max(0.0, x["profit_taken"] - x["uncovered"]) for x in s.adl_executions.values()), 6
                 ),

@@ -76,6 +76,7 @@ TOTALS_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("peak_drawdown_pct", "Peak fund drawdown", "%", "pct"),
     ("adl_notional", "ADL notional", "USD", "usd"),
     ("adl_victims", "ADL victims", "count", "int"),
+    ("adl_profit_taken", "ADL profit taken", "USD", "usd"),
     ("profit_haircut_beyond_need", "Profit haircut beyond need", "USD", "usd"),
 )
 

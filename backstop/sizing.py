@@ -6,9 +6,9 @@ Parameterization: one factor ``f`` scales every starting balance of the fund tog
 and every market's ``fund_seed`` — so the fund keeps the scenario's split between the global pool and the
 sub-pools. ``f = 1`` is the scenario as written.
 
-The measure (:func:`sizing_measure`) is the loss the fund could not cover, ``totals.bad_debt`` of the replay
-report (the sum of ``uncovered`` of every ``BadDebtRealized``): what ADL would have to take from winners. Once
-the ADL queue writes ``summary.adl_notional_usd``, switch the measure there; nothing else changes.
+The measure (:func:`sizing_measure`) is what the crash hands to ADL: the notional ADL closed
+(``totals.adl_notional``, whatever triggered it — a loss the fund could not cover, or the fund-risk status)
+plus any loss neither the fund nor ADL covered (``totals.bad_debt``). Zero means the crash produced no ADL.
 
 The search (:func:`search_factor`) needs few replays: it brackets the answer between a factor whose measure is
 positive and one whose measure is zero, then narrows the bracket round by round, evaluating ``jobs`` factors
@@ -43,15 +43,15 @@ __all__ = [
     "sizing_measure",
 ]
 
-MEASURE = "uncovered loss [USD] (report totals.bad_debt: loss the fund could not cover, left for ADL)"
+MEASURE = "ADL'd notional + bad debt [USD] (report totals.adl_notional + totals.bad_debt): zero = no ADL"
 MEASURE_EPSILON = 0.01  # [USD] measures at or below this count as zero (a cent of rounding)
 
 
 def sizing_measure(report: Mapping[str, Any]) -> float:
-    """The one figure the fund is sized against: the loss the fund could not cover [USD].
-
-    Switch to ``report["summary"]["adl_notional_usd"]`` when replays report ADL (issue #6)."""
-    return float(report["totals"]["bad_debt"])
+    """The one figure the fund is sized against [USD]: the notional ADL closed plus any bad debt left.
+    Reports written before the ADL queue existed count their bad debt only."""
+    totals = report["totals"]
+    return float(totals.get("adl_notional", 0.0)) + float(totals["bad_debt"])
 
 
 class SizingError(ValueError):

@@ -36,7 +36,7 @@ def test_one_row_per_variant_with_the_same_seed_and_population(comparison):
         report = json.loads((out / r["report"] / "report.json").read_text())
         assert report["scenario"]["seed"] == data["scenario"]["seed"] == 7
         assert r["metrics"]["bad_debt_usd"] == report["totals"]["bad_debt"]
-        assert r["metrics"]["adl_notional_usd"] is None  # replays report no ADL figures yet: n/a, not 0
+        assert r["metrics"]["adl_notional_usd"] == report["totals"]["adl_notional"]
 
 
 def test_each_variant_replayed_its_own_parameters(comparison):

@@ -129,7 +129,7 @@ def synthetic_report() -> dict:
             "filled_by_auction": 3, "partially_filled": 0, "unfilled": 2, "queued_at_end": 0, "restarts": 3, "penalties": 6_600.0, "keeper_incentives": 123.456,
             "shortfall": 1_000.0, "fund_used": 172_000.0, "bad_debt": 0.0, "fund_start": 1_400_000.0,
             "fund_end": 1_228_000.0, "peak_drawdown_pct": 42.5, "adl_notional": 3_000.0, "adl_victims": 3,
-            "profit_haircut_beyond_need": -0.001,
+            "adl_profit_taken": 450.0, "profit_haircut_beyond_need": -0.001,
         },
         "throughput": {"transactions": 12_345, "seconds": 10.0, "tx_per_s": 1_234.5, "raw_anvil_tx_per_s": 2_469.0,
                        "ratio": 0.5},
@@ -389,7 +389,7 @@ def test_validate_flags_wrong_types(report):
     problems = validate_report(report)
     assert "run.steps: expected an integer, got str" in problems
     assert "run.complete: expected true or false, got int" in problems
-    assert "liquidations[0].filled_by: expected one of standing_bid, auction, mixed, partial, unfilled, got 'magic'" in problems
+    assert "liquidations[0].filled_by: expected one of standing_bid, auction, adl, mixed, partial, unfilled, got 'magic'" in problems
     assert "liquidations[0].fills[0].qty: expected a number, got bool" in problems
     assert "series[0].time: 'yesterday' is not an ISO 8601 time" in problems
     assert "series[0].markets.OM-USD.fund_risk: unknown bits in 9" in problems

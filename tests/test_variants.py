@@ -219,22 +219,22 @@ def test_fund_overrides_scale_every_pool_together(mini):
 # ---------------------------------------------------------------- metrics and the comparison's Markdown
 
 
-def _report(bad_debt, summary=None):
+def _report(bad_debt, adl=None):
     totals = {"bad_debt": bad_debt, "fund_used": 10.0, "peak_drawdown_pct": 50.0, "unfilled": 1, "partially_filled": 0,
               "liquidations": 3, "shortfall": 10.0 + bad_debt, "restarts": 0, "fund_start": 20.0, "fund_end": 10.0}
-    return {"totals": totals, **({"summary": summary} if summary is not None else {})}
+    return {"totals": {**totals, **(adl or {})}}
 
 
-def test_adl_figures_are_na_until_the_report_has_them():
-    m = variant_metrics(_report(5.0))
+def test_adl_figures_come_from_the_report_and_are_na_when_it_lacks_them():
+    m = variant_metrics(_report(5.0))  # a report from before the ADL queue
     assert m["bad_debt_usd"] == 5.0 and m["adl_notional_usd"] is None and m["adl_victims"] is None
-    m = variant_metrics(_report(0.0, {"adl_notional_usd": 1234.5, "adl_victims": 3, "adl_excess_profit_usd": 0.0, "adl_profit_taken_usd": 9.0}))
-    assert (m["adl_notional_usd"], m["adl_victims"], m["adl_excess_profit_usd"]) == (1234.5, 3, 0.0)
+    m = variant_metrics(_report(0.0, {"adl_notional": 1234.5, "adl_victims": 3, "profit_haircut_beyond_need": 0.0, "adl_profit_taken": 9.0}))
+    assert (m["adl_notional_usd"], m["adl_victims"], m["adl_excess_profit_usd"], m["adl_profit_taken_usd"]) == (1234.5, 3, 0.0, 9.0)
 
 
 def test_compare_markdown_shows_every_variant_side_by_side():
     rows = []
-    for name, report in (("base", _report(0.0)), ("single_venue", _report(3_415.92, {"adl_notional_usd": 7.0, "adl_victims": 2, "adl_excess_profit_usd": 0.5}))):
+    for name, report in (("base", _report(0.0)), ("single_venue", _report(3_415.92, {"adl_notional": 7.0, "adl_victims": 2, "profit_haircut_beyond_need": 0.5}))):
         rows.append({"name": name, "kind": "base" if name == "base" else "builtin", "description": "d", "overrides": {}, "notes": [],
                      "complete": True, "error": None, "wall_seconds": 1.0, "report": f"variants/{name}", "metrics": variant_metrics(report)})
     data = {"scenario": {"name": "mini", "file": "m.yaml", "sha256": "ab" * 32, "seed": 7, "population_sha256": "cd" * 32},
