@@ -149,8 +149,8 @@ def standing_bid_gas(system, settle, mid: bytes) -> list[GasFigure]:
         return auction.liquidate(mid, alice, sender=carol).gas_used
 
     for what, bids, note in (
-        ("liquidation: filled by one standing bid", [(100_000, 0)], "a $100k bid takes all $45,760; no auction"),
-        ("liquidation: filled by 4 standing bids", [(12_000, 0)] * 4, "4 bids of $12k; no auction"),
+        ("liquidation: filled by one standing bid", [(100_000, 0)], "a $100k bid takes all $45,760; no auction; the bidder's first position (account registry, new slots)"),
+        ("liquidation: filled by 4 standing bids", [(12_000, 0)] * 4, "4 bids of $12k; no auction; four new bidder positions"),
         ("liquidation: standing bid, rest to auction", [(20_000, 0)], "a $20k bid takes part; the rest starts an auction"),
     ):
         bidders.place(bids)
