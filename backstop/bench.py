@@ -87,27 +87,22 @@ def ledger_gas() -> list[GasFigure]:
     usdc.approve(fund, to_usdc(100), sender=admin)
     figures.append(GasFigure("fund: donation", fund.deposit(mid, 4, to_usdc(100), sender=admin).gas_used))
     figures += _auction_gas(system, settle, mid)
+    figures += standing_bid_gas(system, settle, mid)
     return figures
 
 
 def _auction_gas(system, settle, mid: bytes) -> list[GasFigure]:
     """Liquidation through the Dutch auction: start, partial and full takes, a restart."""
     admin, alice, bob, carol, dave, erin = accounts.test_accounts[:6]
-    house, auction, usdc, src = system.clearinghouse, system.auction, system.usdc, system.sources
+    house, auction, usdc = system.clearinghouse, system.auction, system.usdc
     for who in (dave, erin):
         usdc.mint(who, to_usdc(1_000_000), sender=admin)
         usdc.approve(house, 2**256 - 1, sender=who)
         house.deposit(to_usdc(1_000_000), sender=who)
     figures: list[GasFigure] = []
 
-    def set_price(dollars: str) -> None:
-        for s in src["OM-USD"].values():
-            s.setAnswer(to_wad(dollars) // 10**10, sender=admin)
-
     def underwater(trader) -> None:
-        set_price("6")
-        settle(trader, bob, to_wad(8_000), to_wad(6), to_usdc(2_500), to_usdc(30_000))
-        set_price("5.72")
+        _underwater(system, settle, trader, bob)
 
     underwater(alice)
     kick = auction.liquidate(mid, alice, sender=carol)
@@ -127,6 +122,118 @@ def _auction_gas(system, settle, mid: bytes) -> list[GasFigure]:
     chain.mine(timestamp=chain.pending_timestamp + 1_801)
     figures.append(GasFigure("auction: restart (redo)", auction.redo(id2, sender=alice).gas_used, "stale by age; pays incentive"))
     return figures
+
+
+def _set_price(system, dollars: str) -> None:
+    for s in system.sources["OM-USD"].values():
+        s.setAnswer(to_wad(dollars) // 10**10, sender=accounts.test_accounts[0])
+
+
+def _underwater(system, settle, trader, counterparty) -> None:
+    """`trader` long 8,000 OM at $6 with $2,500 margin; then $5.72, below maintenance ($45,760 notional)."""
+    _set_price(system, "6")
+    settle(trader, counterparty, to_wad(8_000), to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    _set_price(system, "5.72")
+
+
+def standing_bid_gas(system, settle, mid: bytes) -> list[GasFigure]:
+    """Liquidations filled by standing bids: by one bid, by four, partly then auctioned; and with 10, 100 and
+    1,000 bids in the book (the oldest at the best level fills it), to show the gas does not grow with bidders."""
+    alice, bob, carol = accounts.test_accounts[1:4]
+    auction = system.auction
+    bidders = _Bidders(system)
+    figures: list[GasFigure] = []
+
+    def liquidate() -> int:
+        _underwater(system, settle, alice, bob)
+        return auction.liquidate(mid, alice, sender=carol).gas_used
+
+    for what, bids, note in (
+        ("liquidation: filled by one standing bid", [(100_000, 0)], "a $100k bid takes all $45,760; no auction; the bidder's first position (account registry, new slots)"),
+        ("liquidation: filled by 4 standing bids", [(12_000, 0)] * 4, "4 bids of $12k; no auction; four new bidder positions"),
+        ("liquidation: standing bid, rest to auction", [(20_000, 0)], "a $20k bid takes part; the rest starts an auction"),
+    ):
+        bidders.place(bids)
+        figures.append(GasFigure(what, liquidate(), note))
+        bidders.cancel_all()
+    rest = auction.kicks()
+    auction.take(rest, 2**128, auction.getStatus(rest).price, to_usdc(30_000), bob, b"", sender=bob)
+
+    gas: dict[int, int] = {}
+    bidders.place([(1_000_000, 0)])  # the oldest bid at the best level: fills every measured liquidation
+    liquidate()  # not measured: the bidder's position is created here, later fills only grow it
+    for n in (10, 100, 1_000):
+        grow = n - len(bidders.open)
+        bidders.place([(10_000, i % 8) for i in range(grow)])  # the others, over all eight levels
+        gas[n] = liquidate()
+        figures.append(GasFigure(f"liquidation: filled by a standing bid, {n:,} bids in the book", gas[n], "one match, bids of distinct accounts"))
+    ratio = gas[1_000] / gas[10]
+    figures.append(GasFigure("standing-bid fill, gas ratio 1,000 / 10 bids (x1000)", round(ratio * 1_000), f"{ratio:.3f}: flat"))
+    return figures
+
+
+class _Bidders:
+    """Places standing bids, each from a fresh account, in batched blocks (web3 straight to the node: a thousand
+    bids through Ape calls would take minutes)."""
+
+    def __init__(self, system) -> None:
+        from eth_account import Account  # noqa: PLC0415
+
+        from backstop.fastchain import FastChain, web3_contract  # noqa: PLC0415
+
+        self.fc = FastChain.connect(chain.provider.http_uri)
+        abi = lambda c: [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in c.contract_type.abi]  # noqa: E731
+        self.book = web3_contract(self.fc.w3, str(system.book.address), abi(system.book))
+        self.usdc = web3_contract(self.fc.w3, str(system.usdc.address), abi(system.usdc))
+        self.fc.register("book", self.book)
+        self.admin = Account.from_key(accounts.test_accounts[0].private_key)
+        self.count = 0
+        self.open: dict[int, object] = {}  # bid id -> owner wallet
+
+    def place(self, bids: list[tuple[int, int]]) -> None:
+        """Places (notional [USD], level) long-side bids, each with exactly the escrow it needs."""
+        from backstop.deploy import DEFAULT_TIERS  # noqa: PLC0415
+        from backstop.fastchain import Wallet, derive_account  # noqa: PLC0415
+        from backstop.model.bidbook import escrow_required  # noqa: PLC0415
+        from backstop.model.ledger import tier_for  # noqa: PLC0415
+
+        placed = []
+        minter = self.fc.wallet(self.admin)  # its nonce now: Ape sends the admin's other transactions
+        for usd, level in bids:
+            wallet = Wallet(derive_account(0, "bench-bidder", self.count))
+            self.count += 1
+            notional = to_usdc(usd)
+            escrow = escrow_required(notional, tier_for(list(DEFAULT_TIERS), notional).initial_margin_bps)
+            self.fc.call_fn(minter, self.usdc, "mint", wallet.address, escrow)
+            placed.append((wallet, notional, level, escrow))
+        self._mine()
+        for wallet, notional, level, escrow in placed:
+            self.fc.call_fn(wallet, self.usdc, "approve", self.book.address, escrow)
+            self.fc.call_fn(wallet, self.book, "placeBid", market_id("OM-USD"), True, level, notional, escrow)
+        for sent, receipt in self._mine():
+            for contract, event, args, _ in self.fc.decode(receipt):
+                if event == "BidPlaced":
+                    self.open[args["id"]] = next(w for w, *_ in placed if w.address == args["owner"])
+
+    def cancel_all(self) -> None:
+        """Cancels every bid still open (what a liquidation left of it)."""
+        for bid_id, wallet in self.open.items():
+            if self.book.functions.bid(bid_id).call()[6] > 0:  # `left`: a used-up bid is deleted
+                self.fc.call_fn(wallet, self.book, "cancelBid", bid_id)
+        self._mine()
+        self.open.clear()
+
+    def _mine(self) -> list:
+        self.fc.set_automine(False)
+        self.fc.rpc("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        try:
+            receipts = self.fc.mine()
+        finally:
+            self.fc.set_automine(True)
+        for sent, receipt in receipts:
+            if receipt["status"] != 1:
+                raise RuntimeError(f"bench set-up transaction {sent.label} failed: {self.fc.revert_reason(sent.tx_hash)}")
+        return receipts
 
 
 def render_markdown(figures: list[GasFigure]) -> str:

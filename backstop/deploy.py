@@ -85,6 +85,14 @@ class AuctionSpec:
 
 
 @dataclass
+class BookSpec:
+    """A market's standing-bid book (see StandingBidBook.setLevels and setMaxMatches)."""
+
+    levels: tuple[int, ...] = (50, 100, 200, 300, 500, 1_000, 2_000, 5_000)  # [bps] discounts, ascending, at most 8
+    max_matches: int = 8  # bids one liquidation may visit; what they leave goes to the auction
+
+
+@dataclass
 class AdlSpec:
     """System-wide ADL rules (see AdlQueue.file)."""
 
@@ -106,6 +114,7 @@ class MarketSpec:
     oracle: OracleSpec = field(default_factory=OracleSpec)
     fund_seed: str | float = 0  # USDC seeded into the market's sub-pool
     auction: AuctionSpec = field(default_factory=AuctionSpec)
+    book: BookSpec = field(default_factory=BookSpec)
 
 
 @dataclass
@@ -121,6 +130,7 @@ class System:
     sources: dict[str, dict[str, ContractInstance]]  # market name -> venue -> mock source
     deployment: "Deployment"
     adl: ContractInstance | None = None
+    book: ContractInstance | None = None  # the standing-bid book
 
 
 def contract_abi(name: str) -> list[dict[str, Any]]:
@@ -185,6 +195,7 @@ def deploy_system(
         ("minBond", to_usdc(adl_spec.min_bond)),
     ):
         queue.file(what.encode().ljust(32, b"\0"), value, sender=deployer)
+    book = deploy_book(deployer, house, usdc, auction)
     curves: dict[str, ContractInstance] = {}
 
     sources: dict[str, dict[str, ContractInstance]] = {}
@@ -202,6 +213,8 @@ def deploy_system(
         fund.addMarket(mid, sender=deployer)
         house.listMarket(mid, [t.as_tuple() for t in spec.tiers], spec.price_band_bps, sender=deployer)
         curves[spec.name] = _configure_auction(auction, deployer, mid, spec.auction)
+        book.setLevels(mid, list(spec.book.levels), sender=deployer)
+        book.setMaxMatches(mid, spec.book.max_matches, sender=deployer)
         _seed(fund, usdc, deployer, mid, to_usdc(spec.fund_seed), mock=usdc_address is None)
     _seed(fund, usdc, deployer, b"\0" * 32, to_usdc(global_seed), mock=usdc_address is None)
 
@@ -216,6 +229,7 @@ def deploy_system(
             "InsuranceFund": str(fund.address),
             "Clearinghouse": str(house.address),
             "LiquidationAuction": str(auction.address),
+            "StandingBidBook": str(book.address),
             "AdlQueue": str(queue.address),
             **{f"curve:{m}": str(c.address) for m, c in curves.items()},
             **{f"source:{m}:{v}": str(c.address) for m, vs in sources.items() for v, c in vs.items()},
@@ -228,7 +242,17 @@ def deploy_system(
         },
         usdc_is_mock=usdc_address is None,
     )
-    return System(usdc, oracle, fund, house, auction, curves, sources, deployment, queue)
+    return System(usdc, oracle, fund, house, auction, curves, sources, deployment, queue, book)
+
+
+def deploy_book(deployer: AccountAPI, house: ContractInstance, usdc: ContractInstance, auction: ContractInstance) -> ContractInstance:
+    """Deploy the standing-bid book and wire it: it fills liquidations through the clearinghouse (LIQUIDATOR_ROLE),
+    only the auction may ask it to (ENGINE_ROLE), and the auction tries it before every auction."""
+    book = deployer.deploy(project.StandingBidBook, house, usdc, deployer)
+    house.grantRole(house.LIQUIDATOR_ROLE(), book, sender=deployer)
+    book.grantRole(book.ENGINE_ROLE(), auction, sender=deployer)
+    auction.setBook(book, sender=deployer)
+    return book
 
 
 def deploy_curve(deployer: AccountAPI, spec: AuctionSpec) -> ContractInstance:

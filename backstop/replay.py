@@ -29,6 +29,7 @@ from backstop.keeper import take_is_attractive, take_size
 from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, auction_price, is_stale
+from backstop.model.bidbook import escrow_required, level_at_or_above
 from backstop.model.curves import linear_down, stairstep_down
 from backstop.orders import Order, sign_order
 from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_usdc, to_wad
@@ -125,6 +126,7 @@ class Replay:
                 ("fund", "fund"),
                 ("house", "clearinghouse"),
                 ("auction", "auction"),
+                ("book", "book"),
                 ("adl", "adl"),
             )
         }
@@ -141,6 +143,7 @@ class Replay:
         self.t0 = 0
         self.special: set[str] = set()  # keepers and market makers: never liquidated by the actors
         self.order_nonce = 10**9  # nonces of the orders the engine signs after set-up
+        self.bid_markets: set[str] = set()  # markets with standing bids: `release` offers them queued liquidations
         self.tx_in_loop = 0
         self.loop_seconds = 0.0
 
@@ -190,9 +193,15 @@ class Replay:
         for k in self.keepers:
             self.chain.call_fn(self.admin, usdc, "mint", k.wallet.address, to_usdc(ADL_BOND_RESERVE))
         self._mine_and_track(None, "setup")
+        bids = self._standing_bids()
+        for wallet, escrow, _ in bids:
+            self.chain.call_fn(self.admin, usdc, "mint", wallet.address, escrow)
         for wallet, amount in everyone:
             self.chain.call_fn(wallet, usdc, "approve", house.address, 2**256 - 1)
             self.chain.call_fn(wallet, house, "deposit", amount)
+        for wallet, escrow, args in bids:
+            self.chain.call_fn(wallet, usdc, "approve", self.c["book"].address, escrow)
+            self.chain.call_fn(wallet, self.c["book"], "placeBid", *args, escrow, label="bid")
         for k in self.keepers:
             self.chain.call_fn(k.wallet, usdc, "approve", self.c["adl"].address, 2**256 - 1)
         self._mine_and_track(None, "setup")
@@ -212,9 +221,34 @@ class Replay:
         self.t0 = self.chain.last_timestamp + 60  # the scenario's t = 0
         opened = sum(1 for sent, r in receipts if r["status"] == 1)
         self.special = {k.wallet.address for k in self.keepers} | set(mm_wallets)
-        ignored = [k.name for k in self.keepers if k.spec.standing_bid is not None]
-        notes = [f"standing bids of {', '.join(ignored)} ignored: standing bids are not built yet (issue #5)"] if ignored else []
+        notes = self._bid_notes
         return {"notes": notes, "traders": len(traders), "opened": opened, "clamped_leverage": sum(p["clamped"] for p in plans), "market_makers": len(mm_wallets), "keepers": len(self.keepers)}
+
+    def _standing_bids(self) -> list[tuple[Wallet, int, tuple]]:
+        """Each keeper's standing bid, placed per market and per side at the nearest configured level at or above
+        its discount, for up to `max_notional_usd` each; the escrow (initial margin on that notional) is minted
+        on top of the keeper's capital. Returns (wallet, escrow, placeBid arguments) and sets the notes."""
+        bids: list[tuple[Wallet, int, tuple]] = []
+        placed: list[str] = []
+        self._bid_notes: list[str] = []
+        for k in self.keepers:
+            sb = k.spec.standing_bid
+            if sb is None:
+                continue
+            for m, spec in self.specs.items():
+                level = level_at_or_above(spec.book.levels, sb.discount_bps)
+                if level is None:
+                    self._bid_notes.append(f"standing bid of {k.name} not placed in {m}: no level at or above {sb.discount_bps} bps")
+                    continue
+                notional = to_usdc(sb.max_notional_usd)
+                escrow = escrow_required(notional, lm.tier_for(list(spec.tiers), notional).initial_margin_bps)
+                for long in (True, False):
+                    bids.append((k.wallet, escrow, (self.mids[m], long, level, notional)))
+                self.bid_markets.add(m)
+                placed.append(f"{k.name} in {m} at {spec.book.levels[level]} bps (asked {sb.discount_bps}), ${sb.max_notional_usd:,.0f} per side, escrow ${escrow / USDC:,.0f} per side")
+        if placed:
+            self._bid_notes.append("standing bids (escrow minted on top of capital): " + "; ".join(placed))
+        return bids
 
     def _plan(self, tp: Any) -> dict[str, Any]:
         """Size, price and margin for one trader's opening order; leverage is clamped to what its bracket allows."""
@@ -294,7 +328,7 @@ class Replay:
                 ex["released"] = True
         # 2. queued liquidations: the first online keeper releases what the throttle allows
         for m, ids in self.state.queued.items():
-            if ids and online and action_ts >= self.state.buffer_until.get(m, 0):
+            if ids and online and (action_ts >= self.state.buffer_until.get(m, 0) or m in self.bid_markets):
                 self.chain.call_fn(online[0].wallet, self.c["auction"], "release", self.mids[m], 100, label=f"release:{online[0].name}")
         # 3. takes and restarts
         for a in list(self.state.auctions.values()):
@@ -456,9 +490,27 @@ class Replay:
         if event == "PositionChanged":
             key = (self.names[bytes(args["market"])], args["account"])
             self.state.positions[key] = lm.Position(args["size"], args["entryPrice"], args["margin"])
+        elif event == "LiquidationBegun":  # the record is opened here: standing bids may fill before any auction
+            m = self.names[bytes(args["market"])]
+            size = args["size"]
+            self.state.liquidations.append(self._new_record(None, t, m, args["account"], size > 0, abs(size), args["mark"]))
+        elif event == "BidFilled":
+            rec = next((r for r in reversed(self.state.liquidations) if r["id"] in (args["liquidation"], None)), None)
+            if rec is not None:
+                rec["id"] = args["liquidation"]
+                keeper = next((k.name for k in self.keepers if k.wallet.address == args["owner"]), args["owner"])
+                rec["fills"].append({"t": t, "keeper": keeper, "qty": args["qty"] / WAD, "price": args["price"] / WAD, "via": "standing_bid"})
+                rec["filled_by"] = "standing_bid" if rec["filled_by"] in ("unfilled", "standing_bid") else "mixed"
+        elif event == "StandingBidsFilled" and args["left"] == 0:  # all taken: no auction, no queue
+            m = self.names[bytes(args["market"])]
+            queue = self.state.queued.get(m, [])
+            if args["id"] in queue:
+                queue.remove(args["id"])
+            self.state.pending_liquidation.discard((m, args["trader"]))
+            self.state.in_auction.discard((m, args["trader"]))
         elif event == "LiquidationQueued":
             m = self.names[bytes(args["market"])]
-            self.state.liquidations.append(self._new_record(args["id"], t, m, args["trader"], args["long"], args["qty"], args["mark"]))
+            self._open_record(args["id"], t, m, args["trader"], args["long"], args["qty"], args["mark"])
             self.state.queued.setdefault(m, []).append(args["id"])
             self.state.pending_liquidation.discard((m, args["trader"]))
             self.state.in_auction.add((m, args["trader"]))
@@ -474,8 +526,7 @@ class Replay:
                 record = next(r for r in self.state.liquidations if r["id"] == args["id"])
                 record["released_t"] = t
             else:
-                record = self._new_record(args["id"], t, m, args["trader"], args["long"], args["qty"], args["anchor"])
-                self.state.liquidations.append(record)
+                record = self._open_record(args["id"], t, m, args["trader"], args["long"], args["qty"], args["anchor"])
             self.state.auctions[args["id"]] = AuctionMirror(args["id"], m, args["trader"], args["long"], args["qty"], args["anchor"], args["top"], ts, t, record)
             self.state.pending_liquidation.discard((m, args["trader"]))
             self.state.in_auction.add((m, args["trader"]))
@@ -546,12 +597,22 @@ class Replay:
             totals["fund_used"] = totals.get("fund_used", 0) + covered / USDC
 
     @staticmethod
-    def _new_record(id_: int, t: int, market: str, trader: str, long: bool, qty: int, mark: int) -> dict[str, Any]:
+    def _new_record(id_: int | None, t: int, market: str, trader: str, long: bool, qty: int, mark: int) -> dict[str, Any]:
         return {
             "id": id_, "t": t, "market": market, "trader": trader, "side": "long" if long else "short",
             "size": qty / WAD, "notional": qty * mark / WAD / WAD, "mark": mark / WAD,
             "filled_by": "unfilled", "fills": [], "restarts": 0, "shortfall": 0.0, "penalty": 0.0, "returned": 0.0,
         }
+
+    def _open_record(self, id_: int, t: int, market: str, trader: str, long: bool, qty: int, mark: int) -> dict[str, Any]:
+        """The record `LiquidationBegun` opened for this liquidation (now given its id), or a new one."""
+        rec = self._record_for(market, trader)
+        if rec is not None and rec["id"] in (None, id_):
+            rec["id"] = id_
+            return rec
+        rec = self._new_record(id_, t, market, trader, long, qty, mark)
+        self.state.liquidations.append(rec)
+        return rec
 
     def _shrink_mirror(self, market: str, account: str, qty: int) -> None:
         """A frozen position lost `qty` units (and their margin share) to a liquidation or ADL fill."""
@@ -622,8 +683,9 @@ class Replay:
             peak = max(peak, total)
             if peak > 0:
                 drawdown = max(drawdown, (peak - total) / peak * 100)
+        waiting = {i for ids in s.queued.values() for i in ids}
         for rec in s.liquidations:
-            if rec["fills"] and any(a.record is rec and a.qty > 0 for a in s.auctions.values()):
+            if rec["fills"] and (rec["id"] in waiting or any(a.record is rec and a.qty > 0 for a in s.auctions.values())):
                 rec["filled_by"] = "partial"
         by = lambda kind: sum(1 for r in s.liquidations if r["filled_by"] == kind)  # noqa: E731
         tps = self.tx_in_loop / self.loop_seconds if self.loop_seconds else 0.0

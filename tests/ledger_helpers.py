@@ -73,6 +73,21 @@ def open_underwater(system: System, trader, counterparty) -> None:
     set_price(system, MARKET, "5.72")
 
 
+def funded_system(accounts, funded: int, fund_seed: float, global_seed: float, deposit: int = to_usdc(200_000)) -> System:
+    """A one-market system ($6 OM) whose accounts 1..`funded` hold `deposit` [usdc] each in the clearinghouse."""
+    from backstop.deploy import deploy_system  # noqa: PLC0415
+
+    system = deploy_system(accounts[0], [MarketSpec(MARKET, START_PRICE, fund_seed=fund_seed)], global_seed=global_seed)
+    for a in accounts[1 : funded + 1]:
+        fund_account(system, a, deposit)
+    return system
+
+
+def param(name: str) -> bytes:
+    """A `file(market, what, value)` parameter name as bytes32."""
+    return name.encode().ljust(32, b"\0")
+
+
 def units(n: float | int | str) -> int:
     """Base-asset units [wad]."""
     return to_wad(n)

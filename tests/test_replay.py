@@ -128,9 +128,24 @@ def test_black_thursday_offline_keepers_take_late_and_cost_the_fund(tmp_path):
     assert off["fund_used"] > on["fund_used"]
 
 
-def test_standing_bid_settings_are_reported_as_not_yet_supported(tmp_path):
-    report = _replay(SCENARIOS / "black-thursday-2020.yaml", tmp_path, "bt-sb", variant="standing_bids", overrides={"population.0.count": 10, "duration": 3_600})
-    assert any("standing bids" in n and "not built yet" in n for n in report["run"]["setup"]["notes"])
+def test_standing_bids_fill_liquidations_before_the_auction(mini, tmp_path):
+    """The mini crash with the fast keepers' capital also standing on the book, as in Black Thursday's variant."""
+    base, _ = mini
+    bid = {"discount_bps": 250, "max_notional_usd": 50_000}  # no 250 bps level: placed at 300 bps
+    report = _replay(MINI, tmp_path, "mini-bids", overrides={"keepers.fast.standing_bid": bid})
+    assert validate_report(report) == []
+    notes = " ".join(report["run"]["setup"]["notes"])
+    assert "fast-1 in TEST-USD at 300 bps (asked 250)" in notes and "not built yet" not in notes
+    t = report["totals"]
+    assert t["filled_by_standing_bids"] > 0
+    assert t["filled_by_auction"] < base["totals"]["filled_by_auction"]
+    by_bids = [r for r in report["liquidations"] if r["filled_by"] in ("standing_bid", "mixed")]
+    assert by_bids and all(any(f["via"] == "standing_bid" for f in r["fills"]) for r in by_bids)
+    for r in by_bids:  # a long is bought at the mark less the level's 3%, in the same block as the liquidation
+        for f in (f for f in r["fills"] if f["via"] == "standing_bid"):
+            assert f["t"] == r["t"] or "released_t" in r
+            assert f["price"] == pytest.approx(r["mark"] * 0.97 if r["side"] == "long" else r["mark"] * 1.03, rel=1e-9)
+    assert sum(r["filled_by"] == "standing_bid" for r in report["liquidations"]) == t["filled_by_standing_bids"]
 
 
 def test_cross_venue_gap_median_oracle_stops_the_cascade_a_single_venue_causes(tmp_path):

@@ -113,6 +113,7 @@ interface IClearinghouse {
         uint256 penalty,
         uint256 returned
     );
+    event MarginFunded(bytes32 indexed market, address indexed from, address indexed account, uint256 amount, bool toPosition);
 
     event Deleveraged(
         bytes32 indexed market,
@@ -156,4 +157,5 @@ interface IClearinghouse {
     function accountCount(bytes32 market) external view returns (uint256);
     function accountAt(bytes32 market, uint256 index) external view returns (address);
     function tierFor(bytes32 market, uint256 notional) external view returns (Tier memory);
+    function fundMargin(bytes32 market, address account, uint256 amount) external;
 }

@@ -292,6 +292,25 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (k.size != 0) _requireInitialMargin(market, keeper, k, oracle.poke(market));
     }
 
+    /// @notice Moves `amount` [usdc] of the caller's free balance into `account`'s position margin in `market`,
+    ///         or into `account`'s free balance when it holds no position there (a fill that closed an opposite
+    ///         position). The standing-bid book uses it to pass a filled bid's escrow share into the bidder's
+    ///         position. No margin check: it only adds margin, so it can never make a liquidation revert.
+    ///         Only LIQUIDATOR_ROLE.
+    function fundMargin(bytes32 market, address account, uint256 amount) external onlyRole(LIQUIDATOR_ROLE) {
+        if (amount == 0) return;
+        _debitFree(msg.sender, amount);
+        Position storage p = _positions[market][account];
+        bool toPosition = p.size != 0;
+        if (toPosition) {
+            _touch(market, account); // keeps the position as it was for an ADL execution running now
+            p.margin += amount;
+        } else {
+            freeBalance[account] += amount;
+        }
+        emit MarginFunded(market, msg.sender, account, amount, toPosition);
+    }
+
     // ------------------------------------------------------------------ auto-deleveraging (ADL_ROLE)
 
     /// @notice Starts ADL execution number `adlEpoch + 1` in `market`: from now on, the first change of any

@@ -10,6 +10,7 @@ import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {IAuctionCurve} from "../interfaces/IAuctionCurve.sol";
 import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
+import {IStandingBidBook} from "../interfaces/IStandingBidBook.sol";
 import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 
 /// @title LiquidationAuction
@@ -94,6 +95,8 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     );
     event BufferStarted(bytes32 indexed market, uint256 dropBps, uint256 until);
     event GlobalHoleSet(uint256 hole);
+    event BookSet(address book);
+    event StandingBidsFilled(uint256 indexed id, bytes32 indexed market, address indexed trader, uint256 qty, uint256 left);
     event HandedToAdl(uint256 indexed id, uint256 qty, uint256 left);
 
     IClearinghouse public immutable clearinghouse;
@@ -112,6 +115,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     uint256 public kicks; // liquidations ever started; ids are 1..kicks
     uint256[] internal _active;
     mapping(uint256 id => uint256) internal _activeIndex; // position in _active, plus one
+    IStandingBidBook public book; // pre-funded standing bids, tried before the auction (0: none)
 
     constructor(IClearinghouse clearinghouse_, IPriceOracle oracle_, IInsuranceFund fund_, address admin) {
         clearinghouse = clearinghouse_;
@@ -152,6 +156,12 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         emit ParameterSet(market, what, data);
     }
 
+    /// @notice Sets the standing-bid book that `liquidate` and `release` try before the auction (0: none). Admin only.
+    function setBook(IStandingBidBook book_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        book = book_;
+        emit BookSet(address(book_));
+    }
+
     /// @notice Caps the notional [usdc] in auction across all markets (0: no cap). Admin only.
     function setGlobalHole(uint256 hole) external onlyRole(DEFAULT_ADMIN_ROLE) {
         globalHole = hole;
@@ -163,7 +173,9 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     /// @notice Freezes `trader`'s position in `market` (it must be below maintenance margin at the oracle
     ///         price and not already in liquidation) and starts an auction for all of it — or, while the market
     ///         is in a buffer period or its auction caps are full, puts it in the market's queue (see `release`).
-    ///         The caller earns the keeper incentive either way: freezing the position is the work. Anyone.
+    ///         Standing bids (`book`) are tried first, in the same transaction: what they take never enters the
+    ///         auction or the queue, nor counts against the caps. The caller earns the keeper incentive on the
+    ///         whole position either way: freezing the position is the work. Anyone.
     function liquidate(bytes32 market, address trader) external nonReentrant returns (uint256 id) {
         Config storage c = _config(market);
         (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
@@ -175,7 +187,10 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         s.long = size > 0;
         s.qty = SafeCast.toUint128(FP.abs(size));
         uint256 notional = FP.notionalDown(s.qty, mark);
-        if (buffer || _queue[market].length > queueHead[market] || !_hasRoom(market, c, notional)) {
+        _absorb(id, s, c, mark);
+        if (s.qty == 0) {
+            // fully taken by standing bids: nothing to auction or queue
+        } else if (buffer || _queue[market].length > queueHead[market] || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))) {
             _queue[market].push(id);
             emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
         } else {
@@ -184,23 +199,30 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         _payIncentive(id, c, market, notional);
     }
 
-    /// @notice Starts up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle
-    ///         price, as long as the market is out of its buffer period and the caps have room. Anyone may call.
-    /// @return started how many auctions it started.
+    /// @notice Releases up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle
+    ///         price. Each is first offered to the standing bids — even during a buffer period and whatever the
+    ///         caps: the buffer adapts to standing-bid depth, since what pre-funded bids absorb cannot flood the
+    ///         auction. What they leave starts an auction once the market is out of its buffer period and the caps
+    ///         have room; otherwise it stays at the head of the queue. Anyone may call.
+    /// @return started how many queued liquidations left the queue (auction started or fully absorbed).
     function release(bytes32 market, uint256 maxCount) external nonReentrant returns (uint256 started) {
         Config storage c = _config(market);
         uint256 mark = oracle.poke(market);
-        if (_watchFall(market, c, mark)) return 0;
+        bool buffer = _watchFall(market, c, mark);
         uint256[] storage q = _queue[market];
         uint256 head = queueHead[market];
         while (started < maxCount && head < q.length) {
-            Sale storage s = sales[q[head]];
+            uint256 id = q[head];
+            Sale storage s = sales[id];
             if (s.qty == 0) {
                 ++head; // all of it went to the ADL queue while it waited
                 continue;
             }
-            if (!_hasRoom(market, c, FP.notionalDown(s.qty, mark))) break;
-            _launch(q[head], s, c, mark);
+            _absorb(id, s, c, mark);
+            if (s.qty > 0) {
+                if (buffer || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))) break;
+                _launch(id, s, c, mark);
+            }
             ++head;
             ++started;
         }
@@ -326,6 +348,15 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev Fills as much of frozen sale `id` as the standing bids take at `mark`, before any auction.
+    function _absorb(uint256 id, Sale storage s, Config storage c, uint256 mark) internal {
+        if (address(book) == address(0)) return;
+        uint256 filled = book.absorb(id, s.market, s.trader, s.long, s.qty, mark, c.penaltyBps);
+        if (filled == 0) return;
+        s.qty -= uint128(filled);
+        emit StandingBidsFilled(id, s.market, s.trader, filled, s.qty);
+    }
 
     function _start(Sale storage s, Config storage c, uint256 mark) internal {
         s.anchor = SafeCast.toUint128(mark);
