@@ -19,6 +19,7 @@ from web3.contract import Contract
 from web3._utils.method_formatters import receipt_formatter
 from web3.types import TxReceipt
 
+BATCH_MAX = 1_000  # JSON-RPC calls per HTTP request
 TX_GAS = 3_000_000  # per transaction; gas is free on a local node (base fee and gas price 0)
 
 
@@ -87,9 +88,12 @@ class FastChain:
 
     def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
         """Several JSON-RPC calls in one HTTP round trip (Anvil and Hardhat accept batches); results in order.
-        A call that fails yields its error dict instead of a result."""
+        A call that fails yields its error dict instead of a result. Large batches go in chunks of BATCH_MAX:
+        Anvil answers a batch of many thousands with an error instead of a list."""
         if not calls:
             return []
+        if len(calls) > BATCH_MAX:
+            return [r for i in range(0, len(calls), BATCH_MAX) for r in self.batch(calls[i : i + BATCH_MAX])]
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         try:
             response = self._session().post(self.uri, json=payload, timeout=self.timeout)
