@@ -209,11 +209,10 @@ def test_one_manipulated_venue_cannot_liquidate_a_healthy_long_or_short(system, 
     trade(system, trader, counterparty, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))  # trader long, counterparty short
     before = books(system, trader, counterparty, kicker)
     venue = system.sources[MARKET]["venue-a"]
-    for crazy in ("0.01", "1000"):  # far below: would liquidate the long; far above: the short
+    for crazy, victim in (("0.01", trader), ("1000", counterparty)):  # far below: the long's liquidation price; above: the short's
         venue.setAnswer(to_wad(crazy) // 10**10, sender=ape.accounts.test_accounts[0])
-        for victim in (trader, counterparty):
-            with ape.reverts(system.clearinghouse.NotLiquidatable):
-                system.auction.liquidate(MID, victim, sender=kicker)
+        with ape.reverts(system.clearinghouse.NotLiquidatable):
+            system.auction.liquidate(MID, victim, sender=kicker)
         report = {r[0]: r[6] for r in system.oracle.sourceReport(MID)[0]}  # (source, ..., used)
         assert report[venue.address] is False
     assert books(system, trader, counterparty, kicker) == before

@@ -2,8 +2,8 @@
 users and keepers do, and after every step checks the money laws.
 
 Rules: deposit, withdraw, trade (a trader against the market maker, both EIP-712 signed), move one oracle
-source, move every source (a crash or a rally), advance time, liquidate, take, redo, a keeper round, snapshot
-the fund, donate to the fund. Invariants:
+source, move every source (a crash or a rally), advance time, liquidate, a crash that liquidates and leaves
+the auctions running, take, redo, a keeper round, snapshot the fund, donate to the fund. Invariants:
 
 - USDC conservation per contract, to the unit: each contract's USDC balance equals its starting balance plus
   what its events say came in minus what they say went out (Clearinghouse: Deposited, Withdrawn, fund payouts
@@ -316,6 +316,19 @@ class BackstopMachine(RuleBasedStateMachine):
         qty = left if percent == 100 else max(1, left * percent // 100)
         margin = min(to_usdc(300_000), qty * price // 10**30 // 2 + 1)  # half the notional
         return self._send(keeper, "LiquidationAuction", "take", id_, qty, price, margin, keeper, b"")
+
+    @rule(bps=st.integers(300, 2_000), wait=st.sampled_from([0, 600, 1_801]))
+    def crash_and_liquidate(self, bps: int, wait: int) -> None:
+        """Every venue falls by `bps`, every position below maintenance is liquidated and nobody takes yet;
+        after `wait` seconds the auctions are still running, priced lower, or stale (past the 30-minute tail),
+        for the take and redo rules."""
+        self.move_all(-bps)
+        house = self.w.c["Clearinghouse"]
+        for who in self._everyone():
+            if self.w.fast.view([(house, "isLiquidatable", [MID, who])])[0]:
+                self._send(self.w.keepers[0], "LiquidationAuction", "liquidate", MID, who)
+        if wait:
+            self.advance(wait)
 
     @rule()
     def keeper_round(self) -> None:
