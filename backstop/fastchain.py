@@ -67,12 +67,13 @@ class FastChain:
     _http: Any = None
 
     def __post_init__(self) -> None:
-        self.chain_id = self.w3.eth.chain_id
+        self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
 
     @classmethod
     def connect(cls, uri: str, timeout: float = 60) -> "FastChain":
-        """Connects to a node; every request gives up after `timeout` seconds (a slow node never hangs us)."""
-        w3 = Web3(Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout}))
+        """Connects to a node; every request gives up after `timeout` seconds (a slow node never hangs us: web3's
+        retries, which would multiply the wait, are off; a failed request raises ChainDied)."""
+        w3 = Web3(Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
         return cls(w3, uri=uri, timeout=timeout)
 
     # -------------------------------------------------------------- node control
@@ -81,7 +82,7 @@ class FastChain:
         try:
             response = self.w3.provider.make_request(method, params or [])
         except Exception as exc:  # noqa: BLE001 - requests/aiohttp errors differ by transport
-            raise ChainDied(f"the node stopped answering ({method}): {exc}") from exc
+            raise ChainDied(f"the node stopped answering ({method}){_timed_out(exc, self.timeout)}: {exc}") from exc
         if "error" in response:
             raise RuntimeError(f"{method} failed: {response['error']}")
         return response.get("result")
@@ -100,7 +101,7 @@ class FastChain:
             response.raise_for_status()
             answers = response.json()
         except Exception as exc:  # noqa: BLE001 - any transport failure means the node is gone
-            raise ChainDied(f"the node stopped answering (batch of {len(calls)}): {exc}") from exc
+            raise ChainDied(f"the node stopped answering (batch of {len(calls)}){_timed_out(exc, self.timeout)}: {exc}") from exc
         by_id = {a["id"]: a for a in answers}
         return [by_id[i]["result"] if "result" in by_id[i] else by_id[i].get("error") for i in range(len(calls))]
 
@@ -256,6 +257,13 @@ class FastChain:
             decoded = event.process_log(log)
             out.append((name, decoded["event"], dict(decoded["args"]), log))
         return out
+
+
+def _timed_out(exc: Exception, timeout: float) -> str:
+    """' within N s' when `exc` is a timeout, so the message says the node was too slow rather than gone."""
+    import requests  # noqa: PLC0415
+
+    return f": no answer within {timeout:g} s" if isinstance(exc, (requests.Timeout, TimeoutError)) else ""
 
 
 def _abi_type(item: dict[str, Any]) -> str:

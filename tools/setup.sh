@@ -36,6 +36,9 @@ if [ "$(cat "$py_stamp" 2>/dev/null)" != "$py_want" ]; then
   fi
   echo "$py_want" > "$py_stamp"
 fi
+# slither-analyzer brings solc-select, whose `solc` in .venv/bin downloads compilers at run time: point that
+# name at the offline solc-js stand-in instead (forge and any tool that calls `solc` then work offline).
+ln -sfn ../../tools/solc/solc .venv/bin/solc
 
 # Node: exactly what package-lock.json pins.
 node_stamp=node_modules/.backstop-installed
@@ -46,7 +49,7 @@ if [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
     || { rm -rf node_modules; die "npm could not install the Node packages (a registry hiccup?); run the same command again"; }
   echo "$node_want" > "$node_stamp"
 fi
-for tool in anvil cast solcjs; do
+for tool in anvil cast forge solcjs; do
   [ -x "node_modules/.bin/$tool" ] || die "node_modules/.bin/$tool is missing; delete node_modules and run 'make setup' again"
 done
 

@@ -37,6 +37,9 @@ def is_stale(price: int, mark: int, elapsed: int, params: AuctionParams) -> bool
     return elapsed > params.tail or abs(price - mark) > bps_down(mark, params.stale_bps)
 
 
-def incentive(notional: int, tip: int, chip_bps: int, cap: int) -> int:
-    """What whoever starts or restarts an auction earns [usdc] (before the fund's ability to pay)."""
+def incentive(notional: int, tip: int, chip_bps: int, cap: int, dust: int = 0) -> int:
+    """What whoever starts or restarts an auction earns [usdc] (before the fund's ability to pay); nothing for
+    a notional below `dust` [usdc], so dust positions cannot farm the flat tip."""
+    if notional < dust:
+        return 0
     return min(tip + bps_down(notional, chip_bps), cap)

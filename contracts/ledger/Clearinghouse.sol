@@ -125,9 +125,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     /// @notice Moves `amount` [usdc] from the caller into its free balance.
     function deposit(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
+        // pulled first: an amount the caller cannot pay fails with the token's error, never an overflow
+        usdc.safeTransferFrom(msg.sender, address(this), amount);
         freeBalance[msg.sender] += amount;
         emit Deposited(msg.sender, amount);
-        usdc.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @notice Pays `amount` [usdc] of the caller's free balance out. Margin inside positions is moved to the
@@ -194,7 +195,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     {
         bytes32 market = maker.market;
         _requireListed(market);
-        if (taker.market != market || maker.sizeDelta == 0 || taker.sizeDelta != -maker.sizeDelta) {
+        if (
+            taker.market != market || maker.sizeDelta == 0 || maker.sizeDelta == type(int256).min
+                || taker.sizeDelta != -maker.sizeDelta
+        ) {
             revert OrdersMismatched();
         }
         if (maker.account == taker.account) revert SelfTrade(maker.account);

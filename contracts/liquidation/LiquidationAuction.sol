@@ -451,7 +451,10 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         stale = elapsed > c.tail || gap > FP.bpsDown(mark, c.staleBps);
     }
 
+    /// @dev Nothing below `dust` notional: otherwise opening dust positions and liquidating them would farm the
+    ///      flat tip from the fund (Maker's `chost` rule).
     function _payIncentive(uint256 id, Config storage c, bytes32 market, uint256 notional) internal {
+        if (notional < c.dust) return;
         uint256 amount = FP.min(c.tip + FP.bpsDown(notional, c.chipBps), c.tipCap);
         if (amount == 0) return;
         uint256 unpaid = fund.coverLoss(market, amount, msg.sender);
