@@ -38,7 +38,7 @@ REPORT_SCHEMA = 1
 MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
 MM_MARGIN_SHARE = 0.75  # margin a market maker posts per unit of notional it takes on (the top bracket needs 0.5)
 ADL_BOND_RESERVE = 5_000_000  # [USD] mock USDC each keeper holds outside the clearinghouse for ADL bonds
-ADL_ROUNDS = 4  # ADL blocks per step at most: one execution per market per block, as each changes the ranking
+ADL_ROUNDS = 2  # ADL rounds per step at most (one catches up on what the first could not foresee)
 ADL_GAS = 20_000_000
 GLOBAL_POOL = b"\0" * 32
 
@@ -350,9 +350,11 @@ class Replay:
                     break
 
     def _deleverage(self, t: int, marks: dict[str, int | None]) -> bool:
-        """One ADL round: for each market, the first liquidation whose ADL trigger holds is executed by the
-        fastest online keeper against the reference ranking, read fresh from the chain. Returns whether any was
-        sent (each execution changes the ranking, so a market gets at most one per block)."""
+        """One ADL round: every liquidation whose ADL trigger holds is executed by the fastest online keeper
+        against the reference ranking. The positions are read fresh from the chain once per market and side;
+        each execution's fills are then applied to that copy (backstop.model.adl.apply_fill), so the next
+        execution's list is ranked on the state the previous one leaves: all go into one block, in order.
+        Returns whether any was sent."""
         online = [k for k in self.keepers if k.online(t)]
         if not online:
             return False
@@ -363,11 +365,11 @@ class Replay:
                 rec = next((r for r in self.state.liquidations if r["id"] == id_), None)
                 if rec is not None:
                     sales.append((id_, m, rec["trader"], rec["side"] == "long"))
+        books: dict[tuple[str, bool], dict[str, lm.Position]] = {}
         sent = False
-        done: set[str] = set()
         for id_, m, trader, long in sorted(sales):
             mark = marks.get(m)
-            if m in done or mark is None:
+            if mark is None:
                 continue
             mid = self.mids[m]
             sale, pos, sub, glob, risk, liquidity = self.chain.view([
@@ -381,22 +383,27 @@ class Replay:
             qty = sale[4] if sale else 0
             if not qty or pos is None:
                 continue
+            bankrupt = lm.Position(*pos)
             try:
-                plan = adl_model.plan(lm.Position(*pos), qty, mark, sub + glob, bool(risk), bool(liquidity))
+                plan = adl_model.plan(bankrupt, qty, mark, sub + glob, bool(risk), bool(liquidity))
             except adl_model.NoTrigger:
                 continue
+            if (m, long) not in books:
+                accounts = [a for (mm, a), p in self.state.positions.items() if mm == m and p.size != 0 and (p.size > 0) != long]
+                fresh = self.chain.view([(self.c["house"], "getPosition", [mid, a]) for a in accounts])
+                books[(m, long)] = {a: lm.Position(*p) for a, p in zip(accounts, fresh) if p is not None}
+            book = books[(m, long)]
             frozen = {tr for (mm, tr) in self.state.in_auction if mm == m}
-            accounts = [a for (mm, a), p in self.state.positions.items() if mm == m and p.size != 0 and (p.size > 0) != long]
-            fresh = self.chain.view([(self.c["house"], "getPosition", [mid, a]) for a in accounts])
-            book = {a: lm.Position(*p) for a, p in zip(accounts, fresh) if p is not None}
             try:
                 fills = adl_model.choose(book, long, plan.qty, plan.price, mark, self.sc.adl.loss_cap_bps, exclude=frozen | {trader})
             except ValueError:
                 self.state.failed_txs["adl: the opposite side cannot absorb it"] = self.state.failed_txs.get("adl: the opposite side cannot absorb it", 0) + 1
                 continue
+            for f in fills:
+                if f.qty:
+                    adl_model.apply_fill(bankrupt, book[f.account], f.qty, plan.price)
             data = self.c["adl"].encode_abi("execute", [id_, [f.account for f in fills]])
             self.chain.send(executor.wallet, self.c["adl"].address, data, f"adl:{executor.name}", gas=ADL_GAS)
-            done.add(m)
             sent = True
         return sent
 

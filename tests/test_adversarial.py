@@ -250,8 +250,11 @@ def test_an_absurd_jump_is_refused_until_it_has_lasted_the_jump_window(system, a
 ROLE_GATED: dict[str, tuple[str, ...]] = {
     "PriceOracle": ("setMarketConfig", "addSource", "removeSource", "grantRole", "revokeRole"),
     "InsuranceFund": ("addMarket", "file", "coverLoss", "scheduleWithdrawal", "executeWithdrawal", "cancelWithdrawal", "grantRole", "revokeRole"),
-    "Clearinghouse": ("listMarket", "setTiers", "setPriceBand", "beginLiquidation", "liquidationFill", "settleKeeper", "grantRole", "revokeRole"),
-    "LiquidationAuction": ("setCurve", "file", "setGlobalHole", "grantRole", "revokeRole"),
+    "Clearinghouse": ("listMarket", "setTiers", "setPriceBand", "beginLiquidation", "liquidationFill", "settleKeeper",
+                      "fundMargin", "beginAdl", "adlFill", "grantRole", "revokeRole"),
+    "LiquidationAuction": ("setCurve", "setBook", "file", "setGlobalHole", "handToAdl", "grantRole", "revokeRole"),
+    "StandingBidBook": ("setLevels", "setMaxMatches", "absorb", "grantRole", "revokeRole"),
+    "AdlQueue": ("file", "grantRole", "revokeRole"),
     "LinearCurve": ("file", "grantRole", "revokeRole"),
     "StairstepExponentialCurve": ("file", "grantRole", "revokeRole"),
     "MockPriceSource": ("setAnswer", "setAnswerAt", "grantRole", "revokeRole"),
@@ -262,6 +265,8 @@ OPEN: dict[str, tuple[str, ...]] = {
     "InsuranceFund": ("deposit", "snapshot", "renounceRole"),  # deposit: Donation open, other kinds CREDITOR_ROLE
     "Clearinghouse": ("deposit", "withdraw", "addMargin", "removeMargin", "trade", "cancelOrder", "renounceRole"),
     "LiquidationAuction": ("liquidate", "release", "take", "redo", "renounceRole"),
+    "StandingBidBook": ("placeBid", "reduceBid", "cancelBid", "withdraw", "renounceRole"),
+    "AdlQueue": ("execute", "challenge", "claim", "releaseBond", "renounceRole"),  # execute: bonded, checked
     "LinearCurve": ("renounceRole",),
     "StairstepExponentialCurve": ("renounceRole",),
     "MockPriceSource": ("renounceRole",),
@@ -292,6 +297,8 @@ def _contracts(system) -> dict[str, Any]:
         "InsuranceFund": system.fund,
         "Clearinghouse": system.clearinghouse,
         "LiquidationAuction": system.auction,
+        "StandingBidBook": system.book,
+        "AdlQueue": system.adl,
         "LinearCurve": system.curves[MARKET],
         "MockPriceSource": system.sources[MARKET]["venue-a"],
         "MockUSDC": system.usdc,
@@ -320,7 +327,9 @@ def test_every_state_changing_function_is_classified_as_gated_or_open(system, pr
         )
 
 
-@pytest.mark.parametrize("name", ["PriceOracle", "InsuranceFund", "Clearinghouse", "LiquidationAuction"])
+@pytest.mark.parametrize(
+    "name", ["PriceOracle", "InsuranceFund", "Clearinghouse", "LiquidationAuction", "StandingBidBook", "AdlQueue"]
+)
 def test_a_stranger_is_refused_by_every_role_function_of_the_core(system, actors, name):
     _assert_all_refused(system, _contracts(system)[name], ROLE_GATED[name], actors[4])
 

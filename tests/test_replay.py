@@ -132,6 +132,12 @@ def test_black_thursday_offline_keepers_leave_auctions_stale_and_adl_closes_them
     assert off["adl_notional"] > 0 and on["adl_notional"] == 0
     # online keepers take at a discount below the bankruptcy price, which the fund pays; ADL pays no discount
     assert on["shortfall"] > off["shortfall"]
+    # the same offline keepers with standing bids on the book: every liquidation fills in the transaction that
+    # starts it, so no auction waits, goes stale or ends in ADL
+    bids = _replay(SCENARIOS / "black-thursday-2020.yaml", tmp_path, "bt-bids", overrides=small, variant="standing_bids")
+    b = bids["totals"]
+    assert b["liquidations"] > 5 and b["filled_by_standing_bids"] == b["liquidations"]
+    assert b["restarts"] == 0 and b["unfilled"] == 0 and b["adl_notional"] == 0
 
 
 def test_standing_bids_fill_liquidations_before_the_auction(mini, tmp_path):

@@ -3,12 +3,16 @@ users and keepers do, and after every step checks the money laws.
 
 Rules: deposit, withdraw, trade (a trader against the market maker, both EIP-712 signed), move one oracle
 source, move every source (a crash or a rally), advance time, liquidate, a crash that liquidates and leaves
-the auctions running, take, redo, a keeper round, snapshot the fund, donate to the fund. Invariants:
+the auctions running, take, redo, execute ADL (with the reference ranking's candidate list) and release its
+bond, a keeper round, snapshot the fund, donate to the fund. Invariants:
 
 - USDC conservation per contract, to the unit: each contract's USDC balance equals its starting balance plus
   what its events say came in minus what they say went out (Clearinghouse: Deposited, Withdrawn, fund payouts
   to it, Inflows it paid to the fund; InsuranceFund: Inflow, LossCovered; LiquidationAuction holds none), and
-  the USDC of all holders together never changes except by the minting the machine does itself;
+  the USDC of all holders together never changes except by the minting the machine does itself; AdlQueue
+  holds exactly the bonds posted and not yet returned;
+- every ADL execution closed the bankrupt part at its bankruptcy price, against exactly the counterparties and
+  quantities the reference ranking (backstop.model.adl) chooses at that block's price, each within its loss cap;
 - the fund: USDC balance == totalPooled == Σ pools, every pool equal to the reference model's
   (backstop.model.fund), every cover split as the model's waterfall splits it, every hourly Snapshot event the
   one the model records;
@@ -45,7 +49,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from backstop.deploy import MarketSpec, deploy_system
 from backstop.fastchain import FastChain, web3_contract
+from backstop.model import adl as adl_model
 from backstop.model import oracle as oracle_model
+from backstop.model.ledger import Position
 from backstop.model.fund import GLOBAL, InsuranceFundModel
 from backstop.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
@@ -94,6 +100,7 @@ def world(accounts, chain) -> World:
         system.usdc.mint(a, WALLET, sender=admin)
         system.usdc.approve(system.clearinghouse, 2**256 - 1, sender=a)
         system.usdc.approve(system.fund, 2**256 - 1, sender=a)
+        system.usdc.approve(system.adl, 2**256 - 1, sender=a)  # ADL bonds
     for a in actors[:6]:
         system.clearinghouse.deposit(to_usdc(200_000), sender=a)
     fast = FastChain.connect(chain.provider.uri)
@@ -105,6 +112,7 @@ def world(accounts, chain) -> World:
             "InsuranceFund": system.fund,
             "LiquidationAuction": system.auction,
             "PriceOracle": system.oracle,
+            "AdlQueue": system.adl,
         }.items()
     }
     for name, contract in c.items():
@@ -136,7 +144,7 @@ def world(accounts, chain) -> World:
 
 def _all_usdc(w: World) -> int:
     usdc = w.c["USDC"]
-    owners = [*w.holders, w.c["Clearinghouse"].address, w.c["InsuranceFund"].address, w.c["LiquidationAuction"].address]
+    owners = [*w.holders, *(w.c[n].address for n in ("Clearinghouse", "InsuranceFund", "LiquidationAuction", "AdlQueue"))]
     return sum(w.fast.view([(usdc, "balanceOf", [o]) for o in owners]))
 
 
@@ -158,6 +166,7 @@ class BackstopMachine(RuleBasedStateMachine):
         for pool, amount, ts in w.seeds:  # the deployment's seeding, at the times it happened
             self.fund_model.deposit(pool, amount, ts)
         self.house_in = self.house_out = self.fund_in = self.fund_out = 0
+        self.bonds: dict[int, int] = {}  # ADL execution -> bond still held
         self.minted = 0
         self.answers = [to_wad(6) // 10 ** (18 - DECIMALS)] * len(w.sources)
         self.keeper_acted = False
@@ -208,6 +217,10 @@ class BackstopMachine(RuleBasedStateMachine):
                 covered += cover.covered
             elif (contract, name) == ("LiquidationAuction", "IncentivePaid"):
                 incentives += args["amount"]
+            elif (contract, name) == ("AdlQueue", "AdlExecuted"):
+                self.bonds[args["execution"]] = args["bond"]
+            elif (contract, name) == ("AdlQueue", "BondReleased"):
+                assert self.bonds.pop(args["execution"]) == args["amount"]
         self.fund_out += covered
         self.house_in += covered - incentives  # every cover but an incentive is paid to the clearinghouse
         actual = [(bytes(a["pool"]), a["hour"], a["balance"]) for c, n, a, _ in events if (c, n) == ("InsuranceFund", "Snapshot")]
@@ -317,6 +330,45 @@ class BackstopMachine(RuleBasedStateMachine):
         margin = min(to_usdc(300_000), qty * price // 10**30 // 2 + 1)  # half the notional
         return self._send(keeper, "LiquidationAuction", "take", id_, qty, price, margin, keeper, b"")
 
+    @rule(pick=st.integers(0, 7))
+    def deleverage(self, pick: int) -> None:
+        """ADL of a running liquidation, where a trigger holds, with the reference ranking's candidate list; the
+        contract must accept it and do exactly what the model says."""
+        w, auction, house, adl = self.w, self.w.c["LiquidationAuction"], self.w.c["Clearinghouse"], self.w.c["AdlQueue"]
+        active = w.fast.view([(auction, "active", [])])[0] or []
+        if not active:
+            return
+        id_ = active[pick % len(active)]
+        plan, sale, cap = w.fast.view([(adl, "trigger", [id_]), (auction, "sale", [id_]), (adl, "lossCapBps", [])])
+        if plan is None:  # no trigger, or not underwater
+            OUTCOMES["AdlQueue.execute no trigger"] += 1
+            return
+        _, qty, price, mark, _ = plan
+        people = self._everyone()
+        values = w.fast.view([(house, "getPosition", [MID, p]) for p in people] + [(house, "inLiquidation", [MID, p]) for p in people])
+        book = {p: Position(*v) for p, v in zip(people, values[: len(people)])}
+        frozen = {p for p, flag in zip(people, values[len(people) :]) if flag}
+        try:
+            fills = adl_model.choose(book, sale[2], qty, price, mark, cap, exclude=frozen)
+        except ValueError:  # the other side cannot absorb it within the cap: the contract must refuse too
+            OUTCOMES["AdlQueue.execute cannot absorb"] += 1
+            return
+        receipt = self._send(w.keepers[1], "AdlQueue", "execute", id_, [f.account for f in fills])
+        assert receipt is not None, "the contract refused the reference ranking's candidate list"
+        got = [(a["counterparty"], a["qty"], a["price"], a["profitTaken"]) for c, n, a, _ in w.fast.decode(receipt) if n == "ADL"]
+        assert got == [(f.account, f.qty, price, f.profit_taken) for f in fills]
+        for f in fills:
+            assert f.profit_taken <= adl_model.unrealised_profit(book[f.account], mark) * cap // 10_000
+
+    @rule()
+    def release_bonds(self) -> None:
+        """After the challenge window every bond goes back to its executor."""
+        if not self.bonds:
+            return
+        self.advance(3_601)
+        for execution in list(self.bonds):
+            self._send(self.w.keepers[0], "AdlQueue", "releaseBond", execution)
+
     @rule(bps=st.integers(300, 2_000), wait=st.sampled_from([0, 600, 1_801]))
     def crash_and_liquidate(self, bps: int, wait: int) -> None:
         """Every venue falls by `bps`, every position below maintenance is liquidated and nobody takes yet;
@@ -358,6 +410,7 @@ class BackstopMachine(RuleBasedStateMachine):
             (usdc, "balanceOf", [house.address]),
             (usdc, "balanceOf", [fund.address]),
             (usdc, "balanceOf", [w.c["LiquidationAuction"].address]),
+            (usdc, "balanceOf", [w.c["AdlQueue"].address]),
             (fund, "totalPooled", []),
             (fund, "poolBalance", [GLOBAL]),
             (fund, "poolBalance", [MID]),
@@ -370,10 +423,10 @@ class BackstopMachine(RuleBasedStateMachine):
         ]
         r = w.fast.view(calls)
         n = len(people)
-        head, rest = r[:8], r[8:]
+        head, rest = r[:9], r[9:]
         return {
-            "house": head[0], "fund": head[1], "auction": head[2], "pooled": head[3], "global": head[4], "sub": head[5],
-            "bad_debt": head[6], "active": head[7],
+            "house": head[0], "fund": head[1], "auction": head[2], "adl": head[3], "pooled": head[4], "global": head[5],
+            "sub": head[6], "bad_debt": head[7], "active": head[8],
             "free": rest[:n], "positions": rest[n : 2 * n], "equity": rest[2 * n : 3 * n], "rounds": rest[3 * n :],
         }
 
@@ -386,6 +439,7 @@ class BackstopMachine(RuleBasedStateMachine):
         assert r["house"] == w.house0 + self.house_in - self.house_out
         assert r["fund"] == w.fund0 + self.fund_in - self.fund_out
         assert r["auction"] == 0
+        assert r["adl"] == sum(self.bonds.values())
         assert _all_usdc(w) == w.held0 + self.minted
         # the fund holds exactly its pools, each as the model has it
         assert r["fund"] == r["pooled"] == r["global"] + r["sub"]

@@ -206,15 +206,15 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IStandingBidBook
     /// @dev Visits the levels from the smallest discount up and each level's bids oldest first, at most
-    ///      `maxMatches[market]` bids in all. Only ENGINE_ROLE (the liquidation auction). An empty side returns
-    ///      0 before the role check, which changes nothing and keeps an empty book cheap for the auction. No
-    ///      reentrancy guard is needed: it calls only the clearinghouse (and through it the fund), never a bidder.
+    ///      `maxMatches[market]` bids in all. Only ENGINE_ROLE (the liquidation auction), checked first: every
+    ///      caller but the engine is refused, even on an empty side. No reentrancy guard is needed: it calls only
+    ///      the clearinghouse (and through it the fund), never a bidder.
     function absorb(uint256 id, bytes32 market, address trader, bool long, uint256 qty, uint256 mark, uint256 penaltyBps)
         external
         returns (uint256 filled)
     {
-        if (sideDepth[market][long] == 0) return 0;
         _checkRole(ENGINE_ROLE);
+        if (sideDepth[market][long] == 0) return 0;
         return _absorb(Fill(id, market, trader, long, 0, penaltyBps), qty, mark);
     }
 
