@@ -705,7 +705,8 @@ class Replay:
                 "description": self.sc.description,
                 "sources": list(self.sc.sources),
                 "synthetic": list(self.sc.synthetic)
-                + ["market makers: synthetic counterparties of every opening trade, which also absorb keepers' unwinds at the oracle price"],
+                + ["market makers: synthetic counterparties of every opening trade, which also absorb keepers' unwinds at the oracle price",
+                   f"ADL bonds: each keeper holds ${ADL_BOND_RESERVE:,} of mock USDC outside the clearinghouse to bond the ADL executions it runs"],
                 "seed": self.sc.seed,
             },
             "parameters": json.loads(self.sc.model_dump_json()) if hasattr(self.sc, "model_dump_json") else {},
