@@ -86,7 +86,21 @@ def machine() -> dict[str, Any]:
             mem_gib = round(int(fh.readline().split()[1]) / 2**20, 1)
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "memory_gib": mem_gib, "platform": platform.platform(), "python": platform.python_version()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_avg_1m_start": load_average(),  # the machine may be shared: timings depend on it
+    }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), or None where the system has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def now_iso() -> str:
@@ -220,9 +234,10 @@ def _met(met: bool | None) -> str:
 def render_markdown(record: dict[str, Any]) -> str:
     """The README's results tables: targets, other figures, gas per operation, with the run's provenance."""
     m = record["machine"]
+    load = f"; load average {m.get('load_avg_1m_start')} at the start, {m.get('load_avg_1m_end')} at the end" if "load_avg_1m_start" in m else ""
     lines = [
         f"Produced by `{record['command']}` on {record['date']} ({m['cores']} cores, {m['memory_gib']} GiB; {m['platform']}; "
-        f"Python {m['python']}){' — quick run: the OM replay was skipped' if record['quick'] else ''}.",
+        f"Python {m['python']}{load}){' — quick run: the OM replay was skipped' if record['quick'] else ''}.",
         "",
         "#### Targets (issue #10)",
         "",

@@ -13,7 +13,7 @@ from ape.cli import ConnectedProviderCommand, network_option
 
 from backstop.bench import BLOCK_GAS, ledger_gas
 from backstop.bench_adl import SIZES, adl_scaling
-from backstop.bench_results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, machine, now_iso, write_results
+from backstop.bench_results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, load_average, machine, now_iso, write_results
 from backstop.bench_speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_time, full_replay, replay_throughput
 
 
@@ -88,6 +88,7 @@ def cli(out, adl_sizes, quick):
         figures += _replay_figures(om, "om", keyed=True)
         click.echo(f"OM replay: {om.wall_seconds:.0f} s; {om.tx_per_s} tx/s, raw {om.raw_tx_per_s} tx/s, ratio {om.ratio}")
 
+    results.machine["load_avg_1m_end"] = load_average()
     path = write_results(results, out)
     click.echo(path.with_suffix(".md").read_text())
     click.echo(f"written: {path} and {path.with_suffix('.md')}")

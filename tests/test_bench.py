@@ -119,6 +119,9 @@ def test_markdown_shows_every_figure_target_and_the_provenance() -> None:
     for t in record["targets"]:
         assert f"| {t['name']} | {t['rule']} |" in md
     assert md.count("**not met**") == 3 and "| met |" in md  # the ADL figures given are flat
+    assert "load average" not in md
+    record["machine"].update(load_avg_1m_start=2.15, load_avg_1m_end=3.4)
+    assert "load average 2.15 at the start, 3.4 at the end" in render_markdown(record)
 
 
 def test_write_results_writes_json_and_markdown_and_refuses_invalid(tmp_path: Path) -> None:
