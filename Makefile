@@ -30,8 +30,9 @@ test: setup
 test-long: setup
 	BACKSTOP_PROPERTY_EXAMPLES=300 ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
 
+## Every benchmark into benchmarks/results.json and .md (several minutes); BENCH_ARGS=--quick skips the OM replay.
 bench: setup
-	ape run bench
+	ape run bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .build .cache .solc .venv node_modules reports
