@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from backstop.bench import BLOCK_GAS, ledger_gas
+from backstop.bench import BID_SIZES, BLOCK_GAS, ledger_gas
 from backstop.bench_adl import SIZES, adl_scaling
 from backstop.bench_results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, load_average, machine, now_iso, write_results
 from backstop.bench_speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_time, full_replay, replay_throughput
@@ -20,6 +20,10 @@ from backstop.bench_speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_
 def _command() -> str:
     args = sys.argv[sys.argv.index("bench") + 1 :] if "bench" in sys.argv else []
     return shlex.join(["ape", "run", "bench", *args])
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
 
 
 def _adl_figures(sizes: tuple[int, ...]) -> list[GasFigure]:
@@ -51,8 +55,10 @@ def _replay_figures(speed: ReplaySpeed, prefix: str, keyed: bool) -> list[Figure
 @click.option("--out", type=click.Path(path_type=Path), default=Path("benchmarks/results.json"), show_default=True)
 @click.option("--adl-sizes", default=",".join(map(str, SIZES)), show_default=True,
               help="open positions per market for the ADL scaling figures (comma-separated; '' skips them)")
+@click.option("--bid-sizes", default=",".join(map(str, BID_SIZES)), show_default=True,
+              help="standing bids in the book for the fill-gas scaling figures (comma-separated, ascending)")
 @click.option("--quick", is_flag=True, help="skip the full OM replay (1.5-5 min); the throughput target then uses the small fixture")
-def cli(out, adl_sizes, quick):
+def cli(out, adl_sizes, bid_sizes, quick):
     command = _command()
     results = Results(command, now_iso(), machine(), quick=quick)
     figures = results.figures
@@ -61,7 +67,7 @@ def cli(out, adl_sizes, quick):
     figures.append(Figure("compile_seconds", "compile every contract from scratch", round(timed.seconds, 1), "s", timed.command))
     click.echo(f"compile: {timed.seconds:.1f} s")
 
-    gas, packing = ledger_gas()
+    gas, packing = ledger_gas(bid_sizes=_sizes(bid_sizes))
     results.gas += gas
     auction = next(g for g in gas if g.key == "liquidation_auction_full")
     figures.append(Figure("liquidations_per_block_unbatched", "liquidations per 30M-gas block, unbatched (start auction + full take each)",
@@ -76,7 +82,7 @@ def cli(out, adl_sizes, quick):
     figures.append(Figure("deploy_seconds", "deploy a one-market system (Ape, local Anvil)", round(timed.seconds, 1), "s", timed.command))
     click.echo(f"deploy: {timed.seconds:.1f} s")
 
-    results.gas += _adl_figures(tuple(int(x) for x in adl_sizes.split(",") if x.strip()))
+    results.gas += _adl_figures(_sizes(adl_sizes))
 
     mini = replay_throughput()
     figures += _replay_figures(mini, "mini", keyed=quick)
