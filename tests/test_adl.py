@@ -309,6 +309,8 @@ def test_a_correct_list_survives_challenges_and_gets_its_bond_back(system, actor
     before = system.usdc.balanceOf(a["executor"])
     system.adl.releaseBond(1, sender=a["challenger"])
     assert system.usdc.balanceOf(a["executor"]) - before == MIN_BOND + sum(f.profit_taken for f in fills)
+    with ape.reverts(system.adl.BondAlreadyReleased):
+        system.adl.releaseBond(1, sender=a["challenger"])
 
 
 def test_challenge_needs_the_checkpoint_of_a_changed_position(system, actors, book):

@@ -98,6 +98,7 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
     error ChallengeWindowClosed(uint256 execution);
     error ChallengeWindowOpen(uint256 execution, uint256 closesAt);
     error AlreadyChallenged(uint256 execution);
+    error BondAlreadyReleased(uint256 execution);
     error AlreadyListed(address account);
     error SkippedRanksBelow(address account, uint256 score);
     error NothingToClaim(uint256 execution, address account);
@@ -250,7 +251,8 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
     ///         Anyone may call.
     function releaseBond(uint256 id) external nonReentrant {
         Execution storage e = _execution(id);
-        if (e.challenged || e.bondReleased) revert AlreadyChallenged(id);
+        if (e.challenged) revert AlreadyChallenged(id);
+        if (e.bondReleased) revert BondAlreadyReleased(id);
         uint256 closesAt = e.at + challengeWindow;
         if (block.timestamp <= closesAt) revert ChallengeWindowOpen(id, closesAt);
         e.bondReleased = true;
