@@ -218,7 +218,7 @@ class Replay:
             data = house.encode_abi("trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
             self.chain.send(mm, house.address, data, "open")
         receipts = self._mine_and_track(None, "open")
-        self.t0 = self.chain.last_timestamp + 60  # the scenario's t = 0
+        self.t0 = self._start_time()  # the scenario's t = 0
         opened = sum(1 for sent, r in receipts if r["status"] == 1)
         self.special = {k.wallet.address for k in self.keepers} | set(mm_wallets)
         notes = self._bid_notes
@@ -249,6 +249,17 @@ class Replay:
         if placed:
             self._bid_notes.append("standing bids (escrow minted on top of capital): " + "; ".join(placed))
         return bids
+
+    def _start_time(self) -> int:
+        """The chain time of the scenario's t = 0: in an hour after the set-up's, at the scenario start's offset
+        within its hour. The fund snapshots hourly and its fund-risk status (which starts ADL) reads those
+        snapshots, so a replay must see the same hour boundaries at the same scenario times on every run."""
+        try:
+            start = int(datetime.fromisoformat(str(self.sc.start).replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            start = 0
+        next_hour = (self.chain.last_timestamp // 3_600 + 1) * 3_600
+        return next_hour + (start - next_hour) % 3_600
 
     def _plan(self, tp: Any) -> dict[str, Any]:
         """Size, price and margin for one trader's opening order; leverage is clamped to what its bracket allows."""
