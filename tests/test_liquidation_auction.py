@@ -181,8 +181,9 @@ def test_take_refusals(system, actors, underwater):
 
 
 @pytest.fixture
-def callback_taker(system, accounts):
-    taker = accounts[0].deploy(ape.project.CallbackTaker, system.usdc, system.clearinghouse, system.auction)
+def callback_taker(system, accounts, actors):
+    keeper = actors[2]
+    taker = accounts[0].deploy(ape.project.CallbackTaker, system.usdc, system.clearinghouse, system.auction, keeper)
     system.usdc.mint(taker, to_usdc(20_000), sender=accounts[0])
     return taker
 
@@ -208,6 +209,23 @@ def test_callback_that_reenters_or_refuses_reverts(system, actors, underwater, c
     with ape.reverts(auction.TakerRefused):
         auction.take(id_, SIZE, price, 0, callback_taker, encode(["uint8", "uint256", "uint256"], [3, 0, id_]), sender=keeper)
     assert auction.getStatus(id_).qty == SIZE  # nothing moved
+
+
+def test_callback_take_naming_a_stranger_or_an_account_without_code_reverts(system, actors, underwater, callback_taker):
+    trader, _, keeper, kicker = actors
+    auction = system.auction
+    id_ = auction.liquidate(MID, trader, sender=kicker).return_value
+    price = auction.getStatus(id_).price
+    data = encode(["uint8", "uint256", "uint256"], [1, to_usdc(6_000), id_])
+    usdc_before = system.usdc.balanceOf(callback_taker)
+    # anyone may name any taker contract: the taker itself refuses a caller it does not trust
+    with ape.reverts(callback_taker.UntrustedCaller):
+        auction.take(id_, SIZE, price, to_usdc(6_000), callback_taker, data, sender=kicker)
+    # a callback to an account without code cannot consent: named, before anything moves
+    with ape.reverts(auction.TakerHasNoCode):
+        auction.take(id_, SIZE, price, to_usdc(6_000), kicker, data, sender=keeper)
+    assert auction.getStatus(id_).qty == SIZE
+    assert system.usdc.balanceOf(callback_taker) == usdc_before
 
 
 # ---------------------------------------------------------------- restarts and liquidity risk

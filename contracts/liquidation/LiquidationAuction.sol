@@ -78,6 +78,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     error WouldLeaveDust(uint256 remainingNotional, uint256 dust);
     error NotTaker(address caller, address who);
     error TakerRefused(address who);
+    error TakerHasNoCode(address who);
     error NotQueued(uint256 id);
 
     event CurveSet(bytes32 indexed market, address curve);
@@ -234,7 +235,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     ///         a long, the least it accepts for a short. Then `margin` [usdc] moves from `who`'s free balance in
     ///         the clearinghouse into its position, which must meet initial margin. With `data`, `who` (a
     ///         contract) is called first with `onAuctionTake` and may fund its free balance there; otherwise
-    ///         `who` must be the caller.
+    ///         `who` must be the caller. Anyone may name any taker contract: it must check `caller` itself.
     function take(uint256 id, uint256 maxQty, uint256 limit, uint256 margin, address who, bytes calldata data)
         external
         nonReentrant
@@ -242,6 +243,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
     {
         if (maxQty == 0) revert ZeroTake();
         if (data.length == 0 && who != msg.sender) revert NotTaker(msg.sender, who);
+        if (data.length > 0 && who.code.length == 0) revert TakerHasNoCode(who);
         Sale storage s = _activeSale(id);
         Config storage c = configs[s.market];
         bool stale;
