@@ -1,6 +1,7 @@
 """`backstop` on the command line (also reachable as `ape run replay ...`).
 
     backstop replay SCENARIO [--out DIR] [--network anvil|hardhat|URL] [--set KEY=VALUE ...]
+    backstop replay --resume DIR [--network ...]      (finish a replay that left a partial report in DIR)
     backstop compare SCENARIO [--vary KEY=V1,V2 ...] [--variant NAME ...] [--builtin NAME ...] [--out DIR] [--jobs N]
     backstop size-fund SCENARIO [--out DIR] [--tolerance F] [--safety F] [--jobs N]
 
@@ -21,34 +22,49 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Report folder (default: reports/<scenario name>).")
 @click.option("--network", default=None, help="anvil (default: started and stopped here), hardhat, or an RPC URL.")
 @click.option("--set", "sets", multiple=True, help="Override a scenario field, e.g. --set keepers.0.latency=600 (repeatable).")
 @click.option("--variant", default=None, help="Apply one of the scenario's named variants.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, help="Finish the replay whose partial report is in this folder (same scenario file and overrides, from t = 0 on a fresh chain).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def replay(scenario: Path, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, no_progress: bool) -> None:
-    """Replay SCENARIO (a YAML file) and write a report folder."""
+def replay(scenario: Path | None, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, resume: Path | None, no_progress: bool) -> None:
+    """Replay SCENARIO (a YAML file) and write a report folder; or, with --resume DIR, finish a partial one."""
     from ape.logging import logger  # noqa: PLC0415
 
-    from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
+    from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
     from backstop.scenario import ScenarioError, parse_overrides  # noqa: PLC0415
 
     logger.set_level("WARNING")  # no line per deployment transaction; the progress bar tells the story
 
-    if not scenario.exists():
-        raise click.ClickException(f"scenario file {scenario} does not exist")
-    out_dir = out or Path("reports") / (scenario.stem + (f"-{variant}" if variant else ""))
+    if resume is not None:
+        if scenario is not None or sets or variant or out:
+            raise click.UsageError("--resume DIR takes the scenario, overrides and folder from DIR/report.json; give nothing else")
+        out_dir = resume
+        run = lambda: resume_replay(resume, network=network, progress=not no_progress)  # noqa: E731
+    else:
+        if scenario is None:
+            raise click.UsageError("give a SCENARIO file, or --resume DIR")
+        if not scenario.exists():
+            raise click.ClickException(f"scenario file {scenario} does not exist")
+        out_dir = out or Path("reports") / (scenario.stem + (f"-{variant}" if variant else ""))
+        try:
+            overrides = parse_overrides(sets)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--set") from None
+        run = lambda: run_replay(scenario, out_dir, network=network, progress=not no_progress, overrides=overrides, variant=variant)  # noqa: E731
     try:
-        overrides = parse_overrides(sets)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--set") from None
-    try:
-        report = run_replay(scenario, out_dir, network=network, progress=not no_progress, overrides=overrides, variant=variant)
+        report = run()
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
+    except NothingToResume as exc:
+        click.echo(str(exc))
+        return
     except ReplayFailed as exc:
         click.echo(f"error: {exc}", err=True)
+        if exc.out_dir is not None:
+            click.echo(f"to finish it: backstop replay --resume {exc.out_dir}", err=True)
         sys.exit(1)
     for note in report["run"].get("setup", {}).get("notes", []):
         click.echo(f"note: {note}", err=True)
@@ -130,7 +146,7 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Replays at once (default: the number of cores).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, no_progress: bool) -> None:
-    """Find the smallest starting fund (all pools scaled together) with which SCENARIO leaves no loss uncovered."""
+    """Find the smallest starting fund (all pools scaled together) with which SCENARIO needs no ADL and leaves no bad debt."""
     from backstop.scenario import ScenarioError  # noqa: PLC0415
     from backstop.sizing import SizingError  # noqa: PLC0415
     from backstop.sizing import size_fund as run_sizing  # noqa: PLC0415

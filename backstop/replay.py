@@ -14,6 +14,7 @@ The hot path uses backstop.fastchain (web3 straight to the node, batched blocks)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from contextlib import ExitStack
 import random
@@ -801,10 +802,12 @@ def run_replay(
     measure_raw: bool = True,
     variant: str | None = None,
     on_step: Callable[[int], None] | None = None,
+    resumed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replays `scenario_path` on `network` (default: a local Anvil that it starts and stops), writes the report
     folder `out_dir` and returns the report. A malformed scenario fails before anything is deployed; a chain
-    that dies mid-replay or an interrupt writes the partial report and raises ReplayFailed."""
+    that dies mid-replay or an interrupt writes the partial report and raises ReplayFailed (see
+    `resume_replay`). `resumed` is recorded as `run.resumed` (what the run replaced)."""
     from backstop.scenario import load_scenario  # noqa: PLC0415
 
     scenario = load_scenario(Path(scenario_path))
@@ -818,7 +821,53 @@ def run_replay(
             choice = stack.enter_context(local_anvil()).uri
         else:
             choice = NETWORKS.get(network, network)
-        return _replay_on(scenario, Path(scenario_path), out, choice, progress, measure_raw, on_step)
+        return _replay_on(scenario, Path(scenario_path), out, choice, progress, measure_raw, on_step, resumed)
+
+
+class NothingToResume(RuntimeError):
+    """`resume_replay` found a complete report: there is nothing left to run."""
+
+
+def resume_replay(
+    out_dir: Path | str,
+    network: str | None = None,
+    progress: bool = True,
+    measure_raw: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Finishes the replay whose partial report is in `out_dir`: the same scenario file (checked by its SHA-256)
+    with the same overrides, replayed from t = 0 on a fresh chain into the same folder. A replay is
+    deterministic (prices, population and keepers come from the scenario and its seed; hours fall at the same
+    scenario times), so the finished report equals the one an uninterrupted run writes; the partial run's
+    error and step count are kept in `run.resumed`. Raises ReplayFailed when the report is missing or
+    unreadable or the scenario file changed, NothingToResume when the report is already complete."""
+    out = Path(out_dir)
+    path = out / "report.json"
+    try:
+        previous = json.loads(path.read_text())
+        run = previous["run"]
+        file, sha = previous["scenario"]["file"], previous["scenario"]["sha256"]
+    except FileNotFoundError:
+        raise ReplayFailed(f"nothing to resume: {path} does not exist", None) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReplayFailed(f"cannot resume from {path}: not a Backstop report ({exc!r})", None) from None
+    if run.get("complete"):
+        raise NothingToResume(f"{path} is a complete report: nothing to resume")
+    scenario_file = Path(file)
+    if not scenario_file.is_file():
+        raise ReplayFailed(f"cannot resume: the scenario file {file} named by {path} does not exist", None)
+    now = hashlib.sha256(scenario_file.read_bytes()).hexdigest()
+    if sha and now != sha:
+        raise ReplayFailed(
+            f"cannot resume: {file} changed since the partial run (sha256 {sha[:12]}… then, {now[:12]}… now); "
+            f"replay it afresh with `backstop replay {file}`",
+            None,
+        )
+    resumed = {"error": run.get("error"), "steps": run.get("steps"), "started_at": run.get("started_at"), "restarted_from_t": 0}
+    return run_replay(
+        scenario_file, out, network=network, progress=progress, overrides=run.get("overrides") or None,
+        measure_raw=measure_raw, on_step=on_step, resumed=resumed,
+    )
 
 
 def _replay_on(
@@ -829,6 +878,7 @@ def _replay_on(
     progress: bool,
     measure_raw: bool,
     on_step: Callable[[int], None] | None,
+    resumed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from ape import accounts, networks  # noqa: PLC0415
 
@@ -883,6 +933,9 @@ def _replay_on(
         report = replay.report(setup, time.perf_counter() - wall0, error is None, error, raw_tps)
         report["run"]["network"] = choice
         report["run"]["started_at"] = started_at
+        report["run"]["overrides"] = scenario.overrides
+        if resumed:
+            report["run"]["resumed"] = resumed
         events = _all_events(replay) if error is None else None
         write_report(report, out, events=events)
         try:

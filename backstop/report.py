@@ -673,6 +673,14 @@ def _run(report: Mapping[str, Any]) -> list[str]:
     lines = ["## Run", ""]
     if run.get("complete") is True:
         lines.append("Complete.")
+        resumed = _dict(run.get("resumed"))
+        if resumed:
+            lines += [
+                "",
+                f"Resumed (`backstop replay --resume`) after a partial run that stopped after "
+                f"{fmt_count(resumed.get('steps'))} steps ({resumed.get('error') or 'no reason recorded'}); "
+                "replayed from t = 0 on a fresh chain, which gives the figures of an uninterrupted run.",
+            ]
     else:
         steps = _steps(report)
         last = fmt_t(steps[-1]["t"]) if steps else "n/a"

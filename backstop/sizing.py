@@ -1,4 +1,4 @@
-"""Fund sizing: the smallest starting insurance fund with which a crash leaves no loss uncovered.
+"""Fund sizing: the smallest starting insurance fund with which a crash needs no ADL (and leaves no bad debt).
 
     backstop size-fund SCENARIO [--out DIR] [--tolerance 0.05] [--safety 0.25] [--jobs N]
 
@@ -96,7 +96,7 @@ def fund_total(scenario: Scenario) -> float:
 
 
 def non_monotone_pairs(points: Sequence[SizingPoint], epsilon: float = MEASURE_EPSILON) -> list[tuple[SizingPoint, SizingPoint]]:
-    """Pairs (smaller fund, larger fund) where the larger fund left more loss uncovered (by more than
+    """Pairs (smaller fund, larger fund) where the larger fund handed more to ADL or bad debt (by more than
     `epsilon`): evidence that the measure is not monotone in the fund size."""
     ordered = sorted(points, key=lambda p: p.factor)
     out = []
@@ -153,7 +153,7 @@ def search_factor(
     hi = 1.0
     while not zero(next(p for p in points if p.factor == hi)):
         if hi >= max_factor:
-            raise SizingError(f"even {hi:g}x the scenario's fund leaves {fmt_usd(points[-1].measure)} uncovered")
+            raise SizingError(f"even {hi:g}x the scenario's fund still hands {fmt_usd(points[-1].measure)} to ADL or bad debt")
         rnd += 1
         hi = min(hi * 2, max_factor)
         run([hi], rnd)
@@ -199,9 +199,9 @@ def _check_inputs(tolerance: float, fund_per_factor: float) -> None:
 def _message(r: SizingResult, tolerance: float) -> str:
     parts = []
     if r.below is None:
-        parts.append("the crash leaves no loss uncovered even with no starting fund")
+        parts.append("the crash needs no ADL and leaves no bad debt even with no starting fund")
     else:
-        parts.append(f"smallest fund found: {r.found:.4g}x the scenario's (a loss remains at {r.below:.4g}x)")
+        parts.append(f"smallest fund found: {r.found:.4g}x the scenario's (ADL or bad debt remains at {r.below:.4g}x)")
     if not r.converged:
         parts.append(f"the search stopped before the bracket was within {tolerance:.0%}")
     if not r.monotone:
@@ -299,15 +299,15 @@ def render_sizing_markdown(data: Mapping[str, Any]) -> str:
     margin = data["scenario_margin"]
     rows = [
         ["scenario's starting fund", fmt_usd(data["scenario_fund"]["total_usd"]), "1x"],
-        ["smallest fund with no uncovered loss", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
-        ["largest evaluated fund that leaves a loss", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
+        ["smallest fund with no ADL and no bad debt", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
+        ["largest evaluated fund that still needs ADL", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
         [f"recommended (+{data['safety']:.0%} margin of safety)", fmt_usd(data["recommended"]["total_usd"]), f"{data['recommended']['factor']:.4g}x"],
         ["scenario's fund above (+) / below (-) the size found", "n/a" if margin is None else f"{margin:+.1%}", ""],
     ]
     lines += _table(["", "fund [USD]", "factor"], rows, "lrr")
     lines += ["", "Split of the size found: global pool " + fmt_usd(found["global_usd"]) + ", " + ", ".join(f"{m} sub-pool {fmt_usd(v)}" for m, v in found["sub_pools_usd"].items()) + "."]
     lines += ["", "## Every evaluated point", ""]
-    lines += _table(["round", "factor", "starting fund", "uncovered loss"], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
+    lines += _table(["round", "factor", "starting fund", "ADL'd notional + bad debt"], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
     lines += ["", "![measure against fund size](sizing.png)", "", f"{data['message']}.", ""]
     run = data["run"]
     lines += [f"{run['replays']} replays in {run['rounds']} rounds, {run['jobs']} at a time, {run['wall_seconds']:.1f} s; tolerance {data['tolerance']:.0%}.", ""]
@@ -321,16 +321,16 @@ def chart_sizing(data: Mapping[str, Any], path: Path) -> None:
     plt = _pyplot()
     pts = data["points"]
     fig, ax = plt.subplots(figsize=(9, 5))
-    ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label="uncovered loss (evaluated)")
+    ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label="ADL'd notional + bad debt (evaluated)")
     ax.axvline(data["found"]["total_usd"], color="tab:green", ls="--", label=f"smallest fund found: {fmt_usd(data['found']['total_usd'])}")
     ax.axvline(data["recommended"]["total_usd"], color="tab:green", ls=":", label=f"with {data['safety']:.0%} safety margin")
     ax.axvline(data["scenario_fund"]["total_usd"], color="0.4", ls="-.", label=f"scenario's fund: {fmt_usd(data['scenario_fund']['total_usd'])}")
-    title = f"{data['scenario']['name']}: loss left uncovered against starting fund"
+    title = f"{data['scenario']['name']}: ADL'd notional + bad debt against starting fund"
     if not data["monotone"]:
         title += " (NOT monotone)"
     ax.set_title(title)
     ax.set_xlabel("starting fund: global seed + every sub-pool seed [USD]")
-    ax.set_ylabel("uncovered loss [USD]")
+    ax.set_ylabel("ADL'd notional + bad debt [USD]")
     _usd_axis(ax)
     from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
 

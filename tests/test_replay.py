@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backstop.node import local_anvil
-from backstop.replay import ReplayFailed, run_replay
+from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay
 from backstop.report import validate_report
 from backstop.scenario import ScenarioError
 
@@ -208,6 +208,58 @@ def test_a_chain_that_dies_mid_replay_leaves_a_partial_report(tmp_path):
     assert report["run"]["complete"] is False and "chain died" in report["run"]["error"]
     assert 0 < len(report["series"]) < 31
     assert "Partial report" in (tmp_path / "partial" / "report.md").read_text()
+    assert report["run"]["overrides"] == {}
+
+
+def test_resume_finishes_a_partial_replay_with_the_uninterrupted_figures(tmp_path, mini):
+    overrides = {"keepers.0.latency": 120}  # a resumed run keeps the partial run's overrides
+    with local_anvil() as node:
+
+        def kill_at_ten_minutes(t: int) -> None:
+            if t == 600:
+                node.kill()
+
+        with pytest.raises(ReplayFailed, match="chain died"):
+            run_replay(MINI, tmp_path / "r", network=node.uri, progress=False, overrides=overrides, on_step=kill_at_ten_minutes)
+    partial = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert partial["run"]["complete"] is False and partial["run"]["overrides"] == overrides
+
+    report = resume_replay(tmp_path / "r", progress=False, measure_raw=False)
+    again = run_replay(MINI, tmp_path / "straight", progress=False, overrides=overrides, measure_raw=False)
+    written = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert validate_report(written) == []
+    assert written["run"]["complete"] is True and written["run"]["error"] is None
+    assert written["run"]["resumed"]["steps"] == partial["run"]["steps"] and "chain died" in written["run"]["resumed"]["error"]
+    assert written["run"]["overrides"] == overrides
+    assert report["totals"] == again["totals"]  # the same figures as a replay that never died
+    assert report["series"] == again["series"]
+    assert written["parameters"]["keepers"][0]["latency"] == 120 != mini[0]["parameters"]["keepers"][0]["latency"]
+    assert "Resumed" in (tmp_path / "r" / "report.md").read_text()
+    with pytest.raises(NothingToResume, match="complete"):  # a second --resume has nothing to do
+        resume_replay(tmp_path / "r", progress=False)
+
+
+def test_resume_refuses_a_missing_report_or_a_changed_scenario(tmp_path):
+    with pytest.raises(ReplayFailed, match="does not exist"):
+        resume_replay(tmp_path / "none", progress=False)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "report.json").write_text("{not json")
+    with pytest.raises(ReplayFailed, match="not a Backstop report"):
+        resume_replay(tmp_path / "bad", progress=False)
+    copy = tmp_path / "mini.yaml"
+    copy.write_text(MINI.read_text())
+    (tmp_path / "p").mkdir()
+    partial = {"scenario": {"file": str(copy), "sha256": "0" * 64}, "run": {"complete": False, "error": "the chain died", "steps": 3, "overrides": {}}}
+    (tmp_path / "p" / "report.json").write_text(json.dumps(partial))
+    with pytest.raises(ReplayFailed, match="changed since the partial run"):
+        resume_replay(tmp_path / "p", progress=False)
+
+
+def test_cli_resume_takes_nothing_but_the_folder(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "backstop.cli", "replay", str(MINI), "--resume", str(tmp_path)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode != 0 and "--resume DIR takes" in result.stderr
 
 
 # ---------------------------------------------------------------- ADL in the replay loop
