@@ -1,6 +1,7 @@
 """`backstop compare` and `backstop size-fund` on live local chains (each replay on its own Anvil, in its own
 worker process), on the mini crash: one row per variant with the same seed and population, a built-in
-variant that changes the outcome, and a fund size with no uncovered loss where 90% of it leaves one."""
+variant that changes the outcome, and a fund size with no ADL where 90% of it needs ADL; and on Black Thursday
+(CI size), that removing standing bids does not reduce bad debt (nor what goes to ADL)."""
 
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ from backstop.variants import population_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
+BLACK_THURSDAY = ROOT / "scenarios" / "black-thursday-2020.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +78,19 @@ def test_size_fund_finds_a_size_with_no_adl_and_90pct_of_it_needs_adl(tmp_path):
     assert data["found"]["total_usd"] == pytest.approx(found * 30_000, abs=0.01)
     for name in ("sizing.json", "sizing.md", "sizing.png"):
         assert (tmp_path / "size" / name).stat().st_size > 0
+
+
+def test_removing_standing_bids_does_not_reduce_bad_debt_on_black_thursday(tmp_path):
+    # base: Black Thursday (CI size) with the keepers' standing bids of the scenario's `standing_bids` variant;
+    # the built-in no_standing_bids variant takes them off the book, same seed, population and prices
+    with_bids = {"population.0.count": 80, **load_scenario(BLACK_THURSDAY).variants["standing_bids"]}
+    data = compare(BLACK_THURSDAY, tmp_path / "bt", builtins=["no_standing_bids"], base_overrides=with_bids, jobs=2, progress=False)
+    rows = {r["name"]: r for r in data["variants"]}
+    assert all(r["complete"] for r in rows.values()) and rows["base"]["population_sha256"] == rows["no_standing_bids"]["population_sha256"]
+    base, bare = rows["base"]["metrics"], rows["no_standing_bids"]["metrics"]
+    assert base["liquidations"] > 5 and bare["liquidations"] > 5
+    assert bare["bad_debt_usd"] >= base["bad_debt_usd"]
+    # what the crash hands to others: without the bids (and the keepers offline half the time) auctions go
+    # stale and ADL closes positions; with them every liquidation fills in its own transaction
+    assert bare["adl_notional_usd"] + bare["bad_debt_usd"] > base["adl_notional_usd"] + base["bad_debt_usd"]
+    assert bare["restarts"] > base["restarts"] == 0
