@@ -7,7 +7,11 @@ Cases already covered elsewhere, not repeated here: a stale, a never-answering, 
 source and a jump inside its window, at the oracle (tests/test_oracle.py); a replayed, cancelled, expired or
 other-market order and removing margin in the block of a price drop (tests/test_clearinghouse.py); a zero take,
 a take for someone else without a callback, a callback that re-enters `take` or refuses, and restarting a
-fresh auction (tests/test_liquidation_auction.py). ADL and standing-bid cases join once those land.
+fresh auction, a callback take naming a stranger's taker or an account without code
+(tests/test_liquidation_auction.py); an ADL candidate list wrongly ordered, incomplete, with surplus, closed,
+unknown or same-side candidates, and a skipped better-ranked position proven by challenge (tests/test_adl.py);
+zero, negative-discount, unfunded and foreign standing bids, and bidders touching others' bids
+(tests/test_standing_bids.py). Role refusals of the ADL queue and the standing-bid book are below.
 """
 
 from __future__ import annotations
