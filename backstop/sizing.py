@@ -134,8 +134,8 @@ def search_factor(
 
     `evaluate` takes a batch of factors (run in parallel) and returns their measures. `fund_per_factor`
     [USD] is the fund that one unit of factor adds (the scenario's total starting fund). Round 0 evaluates
-    f = 0 and f = 1; while the upper end still leaves a loss it doubles (up to `max_factor`); then each
-    round narrows the bracket with `jobs` factors. Raises SizingError if no factor up to max_factor works.
+    f = 0 and f = 1; while the upper end still leaves a loss it doubles (`jobs` doublings per round, up to
+    `max_factor`); then each round narrows the bracket with `jobs` factors. Raises SizingError if no factor up to max_factor works.
     """
     _check_inputs(tolerance, fund_per_factor)
     jobs = max(1, jobs)
@@ -155,8 +155,10 @@ def search_factor(
         if hi >= max_factor:
             raise SizingError(f"even {hi:g}x the scenario's fund still hands {fmt_usd(points[-1].measure)} to ADL or bad debt")
         rnd += 1
-        hi = min(hi * 2, max_factor)
-        run([hi], rnd)
+        # `jobs` doublings at once (2x, 4x, ... the last upper end): a core never idles while the bracket grows
+        ups = sorted({min(hi * 2**k, max_factor) for k in range(1, jobs + 1)})
+        run(ups, rnd)
+        hi = next((f for f in ups if zero(next(p for p in points if p.factor == f))), ups[-1])
     if not any(p.factor == 0.0 for p in points):
         rnd += 1
         run([0.0], rnd)

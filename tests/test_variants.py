@@ -176,6 +176,18 @@ def test_search_finds_the_smallest_covering_fund_within_tolerance(need):
     assert sorted(p.factor for p in r.points) == sorted(calls)  # every evaluated point is recorded
 
 
+def test_the_bracket_grows_by_one_doubling_per_job_each_round():
+    evaluate, calls = _fake(lambda f: max(0.0, (11.0 - f) * 1_000))
+    r = search_factor(evaluate, 1_000.0, tolerance=0.1, jobs=2)
+    rounds = {}
+    for p in r.points:
+        rounds.setdefault(p.round, []).append(p.factor)
+    assert sorted(rounds[0]) == [0.0, 1.0] and sorted(rounds[1]) == [2.0, 4.0] and sorted(rounds[2]) == [8.0, 16.0]
+    assert 11.0 <= r.found <= 11.0 / 0.9
+    one = search_factor(_fake(lambda f: max(0.0, (11.0 - f) * 1_000))[0], 1_000.0, tolerance=0.1, jobs=1)
+    assert [p.factor for p in one.points if p.round in (1, 2, 3, 4)][:4] == [2.0, 4.0, 8.0, 16.0]  # one job: one doubling a round
+
+
 def test_search_with_one_job_is_bisection_like_and_converges():
     evaluate, calls = _fake(lambda f: max(0.0, 5_000 * (1 - f) ** 2 - 1))  # convex: the linear guess is off
     r = search_factor(evaluate, 1_000.0, tolerance=0.05, jobs=1, max_rounds=30)
