@@ -197,7 +197,7 @@ def packed_standing_bid_liquidations(n: int = PACKED) -> BlockPacking:
         long = Order(t.address, mid, size, price, to_usdc(2_500), 10**9 + i, 2**40)
         short = Order(whale.address, mid, -size, price, to_usdc(40_000), 10**9 + i, 2**40)
         sig = sign_order(short, whale.account.key, fc.chain_id, house.address)
-        fc.send(t, house.address, house.encode_abi("trade", [long.as_tuple(), b"", short.as_tuple(), sig]), "open")
+        fc.send(t, house.address, fc.encode(house, "trade", [long.as_tuple(), b"", short.as_tuple(), sig]), "open")
     bidders.mine()
     bidders.place([(50_000 * (n + 1), 0)])
     _set_price(system, "5.72")
@@ -205,7 +205,7 @@ def packed_standing_bid_liquidations(n: int = PACKED) -> BlockPacking:
     fc.call_fn(keeper, auction, "liquidate", mid, traders[0].address)
     _check_absorbed(fc, bidders.mine())
     for t in traders[1:]:
-        fc.send(keeper, auction.address, auction.encode_abi("liquidate", [mid, t.address]), "liquidate")
+        fc.send(keeper, auction.address, fc.encode(auction, "liquidate", [mid, t.address]), "liquidate")
     receipts = bidders.mine()
     _check_absorbed(fc, receipts)
     return BlockPacking(n, sum(r["gasUsed"] for _, r in receipts), len({r["blockNumber"] for _, r in receipts}))

@@ -88,11 +88,11 @@ def place_bids(fc: FastChain, minter: Wallet, usdc: Any, book: Any, mid: bytes, 
         chunk = [(w, notional, level, escrow_required(notional, tier_for(list(DEFAULT_TIERS), notional).initial_margin_bps))
                  for w, notional, level in todo[i : i + BATCH]]
         for wallet, _, _, escrow in chunk:
-            fc.send(minter, usdc.address, usdc.encode_abi("mint", [wallet.address, escrow]), "mint", gas=BID_GAS)
+            fc.send(minter, usdc.address, fc.encode(usdc, "mint", [wallet.address, escrow]), "mint", gas=BID_GAS)
         mine()
         for wallet, notional, level, escrow in chunk:
-            fc.send(wallet, usdc.address, usdc.encode_abi("approve", [book.address, escrow]), "approve", gas=BID_GAS)
-            fc.send(wallet, book.address, book.encode_abi("placeBid", [mid, True, level, notional, escrow]), "placeBid", gas=BID_GAS)
+            fc.send(wallet, usdc.address, fc.encode(usdc, "approve", [book.address, escrow]), "approve", gas=BID_GAS)
+            fc.send(wallet, book.address, fc.encode(book, "placeBid", [mid, True, level, notional, escrow]), "placeBid", gas=BID_GAS)
         owners = {w.address: w for w, *_ in chunk}
         for _, receipt in mine():
             for _, event, args, _ in fc.decode(receipt):
@@ -143,7 +143,7 @@ class _HeadFill:
         long = Order(self.trader.address, self.mid, size, price, to_usdc(2_500), 10**9 + self.nonce, 2**40)
         short = Order(self.whale.address, self.mid, -size, price, to_usdc(30_000), 10**9 + self.nonce, 2**40)
         sig = sign_order(short, self.whale.account.key, fc.chain_id, house.address)
-        fc.send(self.trader, house.address, house.encode_abi("trade", [long.as_tuple(), b"", short.as_tuple(), sig]), "open")
+        fc.send(self.trader, house.address, fc.encode(house, "trade", [long.as_tuple(), b"", short.as_tuple(), sig]), "open")
         self._mine()
         self._set_price("5.72")
         self._mine()

@@ -215,7 +215,7 @@ class Replay:
             trader_order = Order(tw.address, mid, size, plan["price"], plan["margin"], i + 1, 2**40)
             mm_order = Order(mm.address, mid, -size, plan["price"], to_usdc(plan["notional_usd"] * MM_MARGIN_SHARE), i + 1, 2**40)
             sig = sign_order(trader_order, tw.account.key, self.chain.chain_id, house.address)
-            data = house.encode_abi("trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
+            data = self.chain.encode(house, "trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
             self.chain.send(mm, house.address, data, "open")
         receipts = self._mine_and_track(None, "open")
         self.t0 = self._start_time()  # the scenario's t = 0
@@ -413,7 +413,7 @@ class Replay:
             for f in fills:
                 if f.qty:
                     adl_model.apply_fill(bankrupt, book[f.account], f.qty, plan.price)
-            data = self.c["adl"].encode_abi("execute", [id_, [f.account for f in fills]])
+            data = self.chain.encode(self.c["adl"], "execute", [id_, [f.account for f in fills]])
             self.chain.send(executor.wallet, self.c["adl"].address, data, f"adl:{executor.name}", gas=ADL_GAS)
             sent = True
         return sent
@@ -437,7 +437,7 @@ class Replay:
         mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
         keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
         sig = sign_order(mm_order, mm.account.key, self.chain.chain_id, self.c["house"].address)
-        data = self.c["house"].encode_abi("trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
+        data = self.chain.encode(self.c["house"], "trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
         self.chain.send(k.wallet, self.c["house"].address, data, f"unwind:{k.name}")
         return True
 
