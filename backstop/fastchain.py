@@ -115,9 +115,14 @@ class FastChain:
     def view(self, requests: list[tuple[Contract, str, list]]) -> list[Any]:
         """Batched eth_calls at the latest block: [(contract, function, args)] -> decoded results (None for a
         call that reverted)."""
-        calls = [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest"]) for c, fn, args in requests]
+        return self._decode_views(requests, self.batch(self._view_calls(requests)))
+
+    def _view_calls(self, requests: list[tuple[Contract, str, list]]) -> list[tuple[str, list]]:
+        return [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest"]) for c, fn, args in requests]
+
+    def _decode_views(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
         out: list[Any] = []
-        for (c, fn, args), raw in zip(requests, self.batch(calls)):
+        for (c, fn, args), raw in zip(requests, answers):
             if not isinstance(raw, str):
                 out.append(None)
                 continue
@@ -190,23 +195,26 @@ class FastChain:
     def mine(self, timestamp: int | None = None) -> list[tuple[Sent, TxReceipt]]:
         """Mines every pending transaction (in as many blocks as the gas limit needs; the first at
         `timestamp`) and returns (sent, receipt) pairs in sending order."""
+        return self.mine_and_view(timestamp, [])[0]
+
+    def mine_and_view(self, timestamp: int | None, reads: list[tuple[Contract, str, list]]) -> tuple[list[tuple[Sent, TxReceipt]], list[Any]]:
+        """`mine`, and `view(reads)` at the state the mined block(s) leave, in the same round trip as the
+        receipts (one request fewer than mining, then reading)."""
         self.flush()
         pending, self._pending = self._pending, []
         self._mine_block(timestamp)
         receipts: list[Any] = [None] * len(pending)
+        calls = self._view_calls(reads)
         for _ in range(200):
             missing = [i for i, r in enumerate(receipts) if r is None]
-            if not missing:
-                break
-            answers = self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing])
+            answers = self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing] + calls)
             for i, raw in zip(missing, answers):
                 if isinstance(raw, dict) and "blockNumber" in raw:
                     receipts[i] = receipt_formatter(raw)
-            if any(r is None for r in receipts):
-                self._mine_block(None)  # what did not fit in the block's gas limit
-        else:
-            raise ChainDied("transactions were never mined")
-        return list(zip(pending, receipts))
+            if all(r is not None for r in receipts):
+                return list(zip(pending, receipts)), self._decode_views(reads, answers[len(missing):])
+            self._mine_block(None)  # what did not fit in the block's gas limit (and read again after it)
+        raise ChainDied("transactions were never mined")
 
     def wait(self, timeout: float = 120) -> list[tuple[Sent, TxReceipt]]:
         """On a node that mines by itself (automine, or a real chain): sends what is queued and waits for the
