@@ -74,6 +74,7 @@ class FastChain:
     block_times: dict[int, int] = field(default_factory=dict)  # [seconds] of the blocks mined here
     _http: Any = None
     _keys: dict[str, PrivateKey] = field(default_factory=dict)  # address -> signing key, parsed once
+    _client: str | None = None  # web3_clientVersion, asked once
 
     def __post_init__(self) -> None:
         self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
@@ -118,8 +119,10 @@ class FastChain:
         call that reverted)."""
         return self._decode_views(requests, self.batch(self._view_calls(requests)))
 
-    def _view_calls(self, requests: list[tuple[Contract, str, list]]) -> list[tuple[str, list]]:
-        return [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest"]) for c, fn, args in requests]
+    def _view_calls(self, requests: list[tuple[Contract, str, list]], block: dict[str, str] | None = None) -> list[tuple[str, list]]:
+        """eth_calls at the latest state; `block`: with these block overrides (time, number)."""
+        extra: list[Any] = [{}, block] if block else []
+        return [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest", *extra]) for c, fn, args in requests]
 
     def _decode_views(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
         out: list[Any] = []
@@ -198,9 +201,20 @@ class FastChain:
         `timestamp`) and returns (sent, receipt) pairs in sending order."""
         return self.mine_and_view(timestamp, [])[0]
 
-    def mine_and_view(self, timestamp: int | None, reads: list[tuple[Contract, str, list]]) -> tuple[list[tuple[Sent, TxReceipt]], list[Any]]:
+    def mine_and_view(
+        self, timestamp: int | None, reads: list[tuple[Contract, str, list]], skip_empty: bool = False
+    ) -> tuple[list[tuple[Sent, TxReceipt]], list[Any]]:
         """`mine`, and `view(reads)` at the state the mined block(s) leave, in the same round trip as the
-        receipts (one request fewer than mining, then reading)."""
+        receipts (one request fewer than mining, then reading).
+
+        `skip_empty`: with nothing to mine, no block is mined (on a node with a large state an empty block
+        costs as much as a full one: Anvil recomputes the state root) and `reads` are answered as in the block
+        that would have been mined: on its state (the latest, which an empty block does not change) with its
+        timestamp and number (eth_call block overrides; Anvil only, other nodes mine the empty block)."""
+        if skip_empty and not self._pending and self.is_anvil:
+            self._sync_head()
+            block = {"time": hex(max(timestamp or 0, self.last_timestamp + 1)), "number": hex(self.head + 1)}
+            return [], self._decode_views(reads, self.batch(self._view_calls(reads, block)))
         self.flush()
         pending, self._pending = self._pending, []
         self._mine_block(timestamp)
@@ -235,11 +249,21 @@ class FastChain:
                 time.sleep(0.05)
         return list(zip(pending, receipts))
 
-    def _mine_block(self, timestamp: int | None) -> None:
-        """One block at `timestamp`, or one second after the last block when that is later or not given."""
+    def _sync_head(self) -> None:
+        """The chain's latest block and time, read once (blocks mined elsewhere since: set `head` to -1)."""
         if self.head < 0:
             self.last_timestamp = self.now()
             self.head = int(self.rpc("eth_blockNumber"), 16)
+
+    @property
+    def is_anvil(self) -> bool:
+        if self._client is None:
+            self._client = str(self.rpc("web3_clientVersion"))
+        return self._client.lower().startswith("anvil")
+
+    def _mine_block(self, timestamp: int | None) -> None:
+        """One block at `timestamp`, or one second after the last block when that is later or not given."""
+        self._sync_head()
         ts = max(timestamp or 0, self.last_timestamp + 1)
         self.rpc("evm_mine", [ts])
         self.last_timestamp = ts

@@ -307,7 +307,7 @@ class Replay:
             self._mine_and_track(None, "adl")
             free = None  # an ADL block may have changed them: read again
         self._keepers_act(t, ts + 1, marks, free)
-        self._record(t, marks, self._mine_and_track(ts + 1, "keepers", self._record_reads())[1])
+        self._record(t, marks, self._mine_and_track(ts + 1, "keepers", self._record_reads(), skip_empty=True)[1])
 
     def _keepers_act(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int] | None = None) -> None:
         self._free = free if free is not None else self._free_balances()
@@ -495,10 +495,12 @@ class Replay:
 
     # -------------------------------------------------------------- events
 
-    def _mine_and_track(self, timestamp: int | None, phase: str, reads: list[tuple[Any, str, list]] | None = None) -> tuple[list, list[Any]]:
+    def _mine_and_track(
+        self, timestamp: int | None, phase: str, reads: list[tuple[Any, str, list]] | None = None, skip_empty: bool = False
+    ) -> tuple[list, list[Any]]:
         """Mines the pending transactions, feeds their events to the mirror; returns the receipts and the answers
-        to `reads` (eth_calls after the block, fetched with the receipts)."""
-        receipts, values = self.chain.mine_and_view(timestamp, reads or [])
+        to `reads` (eth_calls after the block, fetched with the receipts). `skip_empty`: see FastChain.mine_and_view."""
+        receipts, values = self.chain.mine_and_view(timestamp, reads or [], skip_empty)
         for sent, receipt in receipts:
             if receipt["status"] != 1:
                 label = f"{sent.label.split(':')[0]}: {self.chain.revert_reason(sent.tx_hash)}"
