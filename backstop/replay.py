@@ -7,7 +7,9 @@ step through time. Each step is two blocks whose timestamps follow the scenario'
      rate, outages and capital — liquidate positions below maintenance margin, take auctions whose price beats
      their threshold (and unwind what they took against the market makers), restart stale auctions.
 Receipts and events feed a mirror of the positions and auctions that keepers and the report read; pool
-balances, 8-hour peaks and fund-risk flags are read from the chain after every step.
+balances, 8-hour peaks and fund-risk flags are read from the chain after every step (in the round trip that
+fetches the action block's receipts). An action block with no transaction is not mined on Anvil: those reads
+then see its time and number through eth_call block overrides, so the report is the same as with it.
 
 The hot path uses backstop.fastchain (web3 straight to the node, batched blocks), never Ape calls.
 """
