@@ -17,11 +17,10 @@ from backstop.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
 
 BLOCK_GAS = 30_000_000
-BID_SIZES = (10, 100, 1_000)  # standing bids in the book when a fill is measured (10,000: too slow on the tracing node)
 PACKED = 60  # liquidations sent for one block: about 20M gas, under the 30M limit
 
 
-def ledger_gas(packed: int = PACKED, bid_sizes: tuple[int, ...] = BID_SIZES) -> tuple[list[GasFigure], BlockPacking]:
+def ledger_gas(packed: int = PACKED) -> tuple[list[GasFigure], BlockPacking]:
     """Deploys a one-market system and measures each ledger and auction operation once, in a realistic state;
     then `packed` standing-bid liquidations mined in one block."""
     admin, alice, bob, carol = accounts.test_accounts[:4]
@@ -69,7 +68,7 @@ def ledger_gas(packed: int = PACKED, bid_sizes: tuple[int, ...] = BID_SIZES) -> 
     usdc.approve(fund, to_usdc(100), sender=admin)
     figures.append(GasFigure("fund: donation", fund.deposit(mid, 4, to_usdc(100), sender=admin).gas_used))
     figures += _auction_gas(system, settle, mid)
-    figures += standing_bid_gas(system, settle, mid, bid_sizes)
+    figures += standing_bid_gas(system, settle, mid)
     packing = packed_standing_bid_liquidations(packed)
     figures.append(GasFigure(f"liquidation: filled by a standing bid, {packing.liquidations} in one block (each)", packing.per_liquidation,
                              f"{packing.gas:,} gas in {packing.blocks} block(s) / {packing.liquidations}; one warm bidder; target <= 100k",
@@ -121,9 +120,9 @@ def _underwater(system, settle, trader, counterparty) -> None:
     _set_price(system, "5.72")
 
 
-def standing_bid_gas(system, settle, mid: bytes, sizes: tuple[int, ...] = BID_SIZES) -> list[GasFigure]:
-    """Liquidations filled by standing bids: by one bid, by four, partly then auctioned; and with `sizes` bids in
-    the book (the oldest at the best level fills it), to show the gas does not grow with bidders."""
+def standing_bid_gas(system, settle, mid: bytes) -> list[GasFigure]:
+    """Liquidations filled by standing bids: by one bid, by four, partly then auctioned. (The fill with 10 to
+    10,000 bids in the book: backstop.bench_bids, on its own node.)"""
     alice, bob, carol = accounts.test_accounts[1:4]
     auction = system.auction
     bidders = _Bidders(system)
@@ -144,17 +143,6 @@ def standing_bid_gas(system, settle, mid: bytes, sizes: tuple[int, ...] = BID_SI
     rest = auction.kicks()
     auction.take(rest, 2**128, auction.getStatus(rest).price, to_usdc(30_000), bob, b"", sender=bob)
 
-    gas: dict[int, int] = {}
-    bidders.place([(1_000_000, 0)])  # the oldest bid at the best level: fills every measured liquidation
-    liquidate()  # not measured: the bidder's position is created here, later fills only grow it
-    for n in sizes:
-        grow = n - len(bidders.open)
-        bidders.place([(10_000, i % 8) for i in range(grow)])  # the others, over all eight levels
-        gas[n] = liquidate()
-        figures.append(GasFigure(f"liquidation: filled by a standing bid, {n:,} bids in the book", gas[n], "one match, bids of distinct accounts"))
-    small, large = min(gas), max(gas)
-    ratio = gas[large] / gas[small]
-    figures.append(GasFigure(f"standing-bid fill, gas ratio {large:,} / {small:,} bids (x1000)", round(ratio * 1_000), f"{ratio:.3f}"))
     return figures
 
 
@@ -209,7 +197,7 @@ def packed_standing_bid_liquidations(n: int = PACKED) -> BlockPacking:
         long = Order(t.address, mid, size, price, to_usdc(2_500), 10**9 + i, 2**40)
         short = Order(whale.address, mid, -size, price, to_usdc(40_000), 10**9 + i, 2**40)
         sig = sign_order(short, whale.account.key, fc.chain_id, house.address)
-        fc.send(t, house.address, house.encode_abi("trade", [long.as_tuple(), b"", short.as_tuple(), sig]), "open")
+        fc.send(t, house.address, fc.encode(house, "trade", [long.as_tuple(), b"", short.as_tuple(), sig]), "open")
     bidders.mine()
     bidders.place([(50_000 * (n + 1), 0)])
     _set_price(system, "5.72")
@@ -217,7 +205,7 @@ def packed_standing_bid_liquidations(n: int = PACKED) -> BlockPacking:
     fc.call_fn(keeper, auction, "liquidate", mid, traders[0].address)
     _check_absorbed(fc, bidders.mine())
     for t in traders[1:]:
-        fc.send(keeper, auction.address, auction.encode_abi("liquidate", [mid, t.address]), "liquidate")
+        fc.send(keeper, auction.address, fc.encode(auction, "liquidate", [mid, t.address]), "liquidate")
     receipts = bidders.mine()
     _check_absorbed(fc, receipts)
     return BlockPacking(n, sum(r["gasUsed"] for _, r in receipts), len({r["blockNumber"] for _, r in receipts}))
@@ -253,28 +241,14 @@ class _Bidders:
 
     def place(self, bids: list[tuple[int, int]]) -> None:
         """Places (notional [USD], level) long-side bids, each with exactly the escrow it needs."""
-        from backstop.deploy import DEFAULT_TIERS  # noqa: PLC0415
+        from backstop.bench_bids import place_bids  # noqa: PLC0415
         from backstop.fastchain import Wallet, derive_account  # noqa: PLC0415
-        from backstop.model.bidbook import escrow_required  # noqa: PLC0415
-        from backstop.model.ledger import tier_for  # noqa: PLC0415
 
-        placed = []
         minter = self.fc.wallet(self.admin)  # its nonce now: Ape sends the admin's other transactions
-        for usd, level in bids:
-            wallet = Wallet(derive_account(0, self.label, self.count))
-            self.count += 1
-            notional = to_usdc(usd)
-            escrow = escrow_required(notional, tier_for(list(DEFAULT_TIERS), notional).initial_margin_bps)
-            self.fc.call_fn(minter, self.usdc, "mint", wallet.address, escrow)
-            placed.append((wallet, notional, level, escrow))
-        self.mine()
-        for wallet, notional, level, escrow in placed:
-            self.fc.call_fn(wallet, self.usdc, "approve", self.book.address, escrow)
-            self.fc.call_fn(wallet, self.book, "placeBid", market_id("OM-USD"), True, level, notional, escrow)
-        for sent, receipt in self.mine():
-            for contract, event, args, _ in self.fc.decode(receipt):
-                if event == "BidPlaced":
-                    self.open[args["id"]] = next(w for w, *_ in placed if w.address == args["owner"])
+        wallets = [Wallet(derive_account(0, self.label, self.count + i)) for i in range(len(bids))]
+        self.count += len(bids)
+        todo = [(w, to_usdc(usd), level) for w, (usd, level) in zip(wallets, bids)]
+        self.open.update(place_bids(self.fc, minter, self.usdc, self.book, market_id("OM-USD"), todo, self.mine))
 
     def contract(self, ape_contract):
         """The web3 twin of an Ape contract, on this FastChain."""

@@ -113,7 +113,7 @@ def _one_market(fc: FastChain, c: dict, owner: Wallet, mid: bytes, n: int, set_p
         short_order = Order(short.address, mid, -size, price, short_margin, nonce, 2**40)
         long_order = Order(long.address, mid, size, price, long_margin, nonce, 2**40)
         sig = sign_order(short_order, short.account.key, fc.chain_id, house.address)
-        data = house.encode_abi("trade", [long_order.as_tuple(), b"", short_order.as_tuple(), sig])
+        data = fc.encode(house, "trade", [long_order.as_tuple(), b"", short_order.as_tuple(), sig])
         fc.send(long, house.address, data, "open")
 
     for i, s in enumerate(shorts):
@@ -138,7 +138,7 @@ def _one_market(fc: FastChain, c: dict, owner: Wallet, mid: bytes, n: int, set_p
         long_order = Order(w.address, mid, size, price, to_usdc(margin), nonce, 2**40)
         short_order = Order(whale.address, mid, -size, price, to_usdc(10_000), nonce, 2**40)
         sig = sign_order(long_order, w.account.key, fc.chain_id, house.address)
-        fc.send(whale, house.address, house.encode_abi("trade", [short_order.as_tuple(), b"", long_order.as_tuple(), sig]), "bankrupt")
+        fc.send(whale, house.address, fc.encode(house, "trade", [short_order.as_tuple(), b"", long_order.as_tuple(), sig]), "bankrupt")
     failed = [s.label for s, r in fc.mine() if r["status"] != 1]
     if failed:
         raise RuntimeError(f"ADL benchmark set-up failed: {failed[:3]}")
@@ -170,7 +170,7 @@ def _execute(fc: FastChain, c: dict, kicker: Wallet, mid: bytes, sale: int, trad
     bankrupt = Position(*fc.view([(house, "getPosition", [mid, trader])])[0])
     plan = adl_model.plan(bankrupt, abs(bankrupt.size), mark, 0, True, False)
     fills = adl_model.choose(book, True, plan.qty, plan.price, mark, CAP_BPS)
-    fc.send(kicker, c["adl"].address, c["adl"].encode_abi("execute", [sale, [f.account for f in fills]]), "adl", gas=20_000_000)
+    fc.send(kicker, c["adl"].address, fc.encode(c["adl"], "execute", [sale, [f.account for f in fills]]), "adl", gas=20_000_000)
     (_, receipt), = fc.mine()
     if receipt["status"] != 1:
         raise RuntimeError(f"ADL execution failed: {fc.revert_reason(receipt['transactionHash'])}")

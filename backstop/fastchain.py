@@ -7,16 +7,23 @@ block with `evm_mine` (automine off), so the node sees hundreds of transactions 
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
+from urllib.parse import unquote, urlparse
 
+import rlp
 from eth_account import Account
+from eth_keys.datatypes import PrivateKey
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3._utils.method_formatters import receipt_formatter
+from hexbytes import HexBytes
 from web3.types import TxReceipt
 
 BATCH_MAX = 1_000  # JSON-RPC calls per HTTP request
@@ -57,14 +64,17 @@ class FastChain:
     chain_id: int = 0
     sent_total: int = 0
     _pending: list[Sent] = field(default_factory=list)
-    _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict)
+    _decoders: dict[bytes, tuple[str, Any, "_Event | None"]] = field(default_factory=dict)
     _errors: dict[bytes, str] = field(default_factory=dict)  # 4-byte selector -> custom error name
+    _fns: dict[tuple[str, str], "_Function | None"] = field(default_factory=dict)  # (address, name) -> its ABI, pre-parsed
     uri: str = ""
     timeout: float = 60
     last_timestamp: int = 0
     head: int = -1
     block_times: dict[int, int] = field(default_factory=dict)  # [seconds] of the blocks mined here
     _http: Any = None
+    _keys: dict[str, PrivateKey] = field(default_factory=dict)  # address -> signing key, parsed once
+    _client: str | None = None  # web3_clientVersion, asked once
 
     def __post_init__(self) -> None:
         self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
@@ -79,13 +89,14 @@ class FastChain:
     # -------------------------------------------------------------- node control
 
     def rpc(self, method: str, params: list | None = None) -> Any:
+        """One JSON-RPC call, on the same kept-alive connection as `batch` (web3's provider adds ~1 ms a call)."""
         try:
-            response = self.w3.provider.make_request(method, params or [])
-        except Exception as exc:  # noqa: BLE001 - requests/aiohttp errors differ by transport
+            answer = self._connection().post({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+        except Exception as exc:  # noqa: BLE001 - any transport failure means the node is gone
             raise ChainDied(f"the node stopped answering ({method}){_timed_out(exc, self.timeout)}: {exc}") from exc
-        if "error" in response:
-            raise RuntimeError(f"{method} failed: {response['error']}")
-        return response.get("result")
+        if "error" in answer:
+            raise RuntimeError(f"{method} failed: {answer['error']}")
+        return answer.get("result")
 
     def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
         """Several JSON-RPC calls in one HTTP round trip (Anvil and Hardhat accept batches); results in order.
@@ -97,9 +108,7 @@ class FastChain:
             return [r for i in range(0, len(calls), BATCH_MAX) for r in self.batch(calls[i : i + BATCH_MAX])]
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         try:
-            response = self._session().post(self.uri, json=payload, timeout=self.timeout)
-            response.raise_for_status()
-            answers = response.json()
+            answers = self._connection().post(payload)
         except Exception as exc:  # noqa: BLE001 - any transport failure means the node is gone
             raise ChainDied(f"the node stopped answering (batch of {len(calls)}){_timed_out(exc, self.timeout)}: {exc}") from exc
         by_id = {a["id"]: a for a in answers}
@@ -108,23 +117,50 @@ class FastChain:
     def view(self, requests: list[tuple[Contract, str, list]]) -> list[Any]:
         """Batched eth_calls at the latest block: [(contract, function, args)] -> decoded results (None for a
         call that reverted)."""
-        calls = [("eth_call", [{"to": c.address, "data": c.encode_abi(fn, args)}, "latest"]) for c, fn, args in requests]
+        return self._decode_views(requests, self.batch(self._view_calls(requests)))
+
+    def _view_calls(self, requests: list[tuple[Contract, str, list]], block: dict[str, str] | None = None) -> list[tuple[str, list]]:
+        """eth_calls at the latest state; `block`: with these block overrides (time, number)."""
+        extra: list[Any] = [{}, block] if block else []
+        return [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest", *extra]) for c, fn, args in requests]
+
+    def _decode_views(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
         out: list[Any] = []
-        for (c, fn, args), raw in zip(requests, self.batch(calls)):
+        for (c, fn, args), raw in zip(requests, answers):
             if not isinstance(raw, str):
                 out.append(None)
                 continue
-            func = c.get_function_by_name(fn)
-            types = [_abi_type(o) for o in func.abi["outputs"]]
+            f = self._function(c, fn)
+            types = f.outputs if f else [_abi_type(o) for o in c.get_function_by_name(fn).abi["outputs"]]
             values = self.w3.codec.decode(types, bytes.fromhex(raw[2:]))
             out.append(values[0] if len(values) == 1 else values)
         return out
 
-    def _session(self):
-        if self._http is None:
-            import requests  # noqa: PLC0415
+    def encode(self, contract: Contract, fn: str, args: list | tuple) -> str:
+        """Calldata of `contract.fn(*args)`, the same bytes as web3's `encode_abi` (which re-validates the whole
+        ABI, a few ms a call): the function's selector and types are parsed once per contract. An overloaded
+        name goes through web3."""
+        f = self._function(contract, fn)
+        if f is None:
+            return contract.encode_abi(fn, list(args))
+        return "0x" + f.selector.hex() + self.w3.codec.encode(f.inputs, list(args)).hex()
 
-            self._http = requests.Session()
+    def _function(self, contract: Contract, fn: str) -> "_Function | None":
+        key = (contract.address, fn)
+        if key not in self._fns:
+            found = [i for i in contract.abi if i.get("type") == "function" and i.get("name") == fn]
+            self._fns[key] = _Function.of(found[0]) if len(found) == 1 else None
+        return self._fns[key]
+
+    def _key(self, wallet: Wallet) -> PrivateKey:
+        key = self._keys.get(wallet.address)
+        if key is None:
+            key = self._keys[wallet.address] = PrivateKey(bytes(wallet.account.key))
+        return key
+
+    def _connection(self) -> "_Connection":
+        if self._http is None or self._http.uri != self.uri:
+            self._http = _Connection(self.uri, self.timeout)
         return self._http
 
     def set_automine(self, on: bool) -> None:
@@ -140,16 +176,8 @@ class FastChain:
 
     def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS) -> bytes:
         """Signs one transaction; it goes to the node with the next `flush()` or `mine()`."""
-        tx = {
-            "to": to,
-            "data": data if isinstance(data, str) else "0x" + bytes(data).hex(),
-            "gas": gas,
-            "gasPrice": 0,
-            "nonce": wallet.nonce,
-            "chainId": self.chain_id,
-            "value": 0,
-        }
-        raw = bytes(wallet.account.sign_transaction(tx).raw_transaction)
+        calldata = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
+        raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata)
         tx_hash = keccak(raw)
         wallet.nonce += 1
         self.sent_total += 1
@@ -166,28 +194,42 @@ class FastChain:
             sent.raw = None
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
-        return self.send(wallet, contract.address, contract.encode_abi(fn, list(args)), label or fn)
+        return self.send(wallet, contract.address, self.encode(contract, fn, args), label or fn)
 
     def mine(self, timestamp: int | None = None) -> list[tuple[Sent, TxReceipt]]:
         """Mines every pending transaction (in as many blocks as the gas limit needs; the first at
         `timestamp`) and returns (sent, receipt) pairs in sending order."""
+        return self.mine_and_view(timestamp, [])[0]
+
+    def mine_and_view(
+        self, timestamp: int | None, reads: list[tuple[Contract, str, list]], skip_empty: bool = False
+    ) -> tuple[list[tuple[Sent, TxReceipt]], list[Any]]:
+        """`mine`, and `view(reads)` at the state the mined block(s) leave, in the same round trip as the
+        receipts (one request fewer than mining, then reading).
+
+        `skip_empty`: with nothing to mine, no block is mined (on a node with a large state an empty block
+        costs as much as a full one: Anvil recomputes the state root) and `reads` are answered as in the block
+        that would have been mined: on its state (the latest, which an empty block does not change) with its
+        timestamp and number (eth_call block overrides; Anvil only, other nodes mine the empty block)."""
+        if skip_empty and not self._pending and self.is_anvil:
+            self._sync_head()
+            block = {"time": hex(max(timestamp or 0, self.last_timestamp + 1)), "number": hex(self.head + 1)}
+            return [], self._decode_views(reads, self.batch(self._view_calls(reads, block)))
         self.flush()
         pending, self._pending = self._pending, []
         self._mine_block(timestamp)
         receipts: list[Any] = [None] * len(pending)
+        calls = self._view_calls(reads)
         for _ in range(200):
             missing = [i for i, r in enumerate(receipts) if r is None]
-            if not missing:
-                break
-            answers = self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing])
+            answers = self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing] + calls)
             for i, raw in zip(missing, answers):
                 if isinstance(raw, dict) and "blockNumber" in raw:
-                    receipts[i] = receipt_formatter(raw)
-            if any(r is None for r in receipts):
-                self._mine_block(None)  # what did not fit in the block's gas limit
-        else:
-            raise ChainDied("transactions were never mined")
-        return list(zip(pending, receipts))
+                    receipts[i] = _receipt(raw)
+            if all(r is not None for r in receipts):
+                return list(zip(pending, receipts)), self._decode_views(reads, answers[len(missing):])
+            self._mine_block(None)  # what did not fit in the block's gas limit (and read again after it)
+        raise ChainDied("transactions were never mined")
 
     def wait(self, timeout: float = 120) -> list[tuple[Sent, TxReceipt]]:
         """On a node that mines by itself (automine, or a real chain): sends what is queued and waits for the
@@ -202,16 +244,26 @@ class FastChain:
             missing = [i for i, r in enumerate(receipts) if r is None]
             for i, raw in zip(missing, self.batch([("eth_getTransactionReceipt", ["0x" + pending[i].tx_hash.hex()]) for i in missing])):
                 if isinstance(raw, dict) and "blockNumber" in raw:
-                    receipts[i] = receipt_formatter(raw)
+                    receipts[i] = _receipt(raw)
             if any(r is None for r in receipts):
                 time.sleep(0.05)
         return list(zip(pending, receipts))
 
-    def _mine_block(self, timestamp: int | None) -> None:
-        """One block at `timestamp`, or one second after the last block when that is later or not given."""
+    def _sync_head(self) -> None:
+        """The chain's latest block and time, read once (blocks mined elsewhere since: set `head` to -1)."""
         if self.head < 0:
             self.last_timestamp = self.now()
             self.head = int(self.rpc("eth_blockNumber"), 16)
+
+    @property
+    def is_anvil(self) -> bool:
+        if self._client is None:
+            self._client = str(self.rpc("web3_clientVersion"))
+        return self._client.lower().startswith("anvil")
+
+    def _mine_block(self, timestamp: int | None) -> None:
+        """One block at `timestamp`, or one second after the last block when that is later or not given."""
+        self._sync_head()
         ts = max(timestamp or 0, self.last_timestamp + 1)
         self.rpc("evm_mine", [ts])
         self.last_timestamp = ts
@@ -229,7 +281,7 @@ class FastChain:
             if item.get("type") != "event":
                 continue
             signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-            self._decoders[keccak(text=signature)] = (name, getattr(contract.events, item["name"])())
+            self._decoders[keccak(text=signature)] = (name, getattr(contract.events, item["name"])(), _Event.of(item))
 
     def revert_reason(self, tx_hash: bytes) -> str:
         """The custom error (or revert string) a mined, failed transaction ended with, from the node's trace."""
@@ -253,10 +305,67 @@ class FastChain:
             found = self._decoders.get(bytes(log["topics"][0]))
             if not found:
                 continue
-            name, event = found
+            name, event, fast = found
+            if fast is not None:
+                out.append((name, fast.name, fast.decode(self.w3.codec, log), log))
+                continue
             decoded = event.process_log(log)
             out.append((name, decoded["event"], dict(decoded["args"]), log))
         return out
+
+
+def _sign_legacy(key: PrivateKey, chain_id: int, nonce: int, gas: int, to: str, data: bytes) -> bytes:
+    """A signed legacy (EIP-155) transaction with gas price 0 and no value: the same bytes as eth_account's
+    `sign_transaction` (deterministic RFC 6979 signature), without its per-call key parsing and formatters."""
+    fields = [nonce, 0, gas, bytes.fromhex(to[2:]), 0, data]
+    signature = key.sign_msg_hash(keccak(rlp.encode([*fields, chain_id, 0, 0])))
+    return rlp.encode([*fields, signature.v + 35 + 2 * chain_id, signature.r, signature.s])
+
+
+def _send_in_one(self: http.client.HTTPConnection, message_body: Any = None, encode_chunked: bool = False) -> None:
+    """http.client's `_send_output` sends the headers and the body in two writes (two wake-ups of the node per
+    request); this sends them in one."""
+    self._buffer.extend((b"", b""))
+    head = b"\r\n".join(self._buffer)
+    del self._buffer[:]
+    self.send(head + bytes(message_body or b""))
+
+
+class _Connection:
+    """JSON-RPC over one kept-alive HTTP connection to the node, each request in a single write (plain
+    http.client: requests adds a proxy look-up in the environment and ~0.5 ms of preparation per request)."""
+
+    def __init__(self, uri: str, timeout: float) -> None:
+        url = urlparse(uri)
+        self.uri = uri
+        self.path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        base = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        self.headers = {"Content-Type": "application/json"}
+        if url.username:
+            token = base64.b64encode(f"{unquote(url.username)}:{unquote(url.password or '')}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
+        self.http = type("OneWrite" + base.__name__, (base,), {"_send_output": _send_in_one})(url.hostname, url.port, timeout=timeout)
+
+    def post(self, payload: Any) -> Any:
+        body = json.dumps(payload).encode()
+        for attempt in (0, 1):
+            reused = self.http.sock is not None
+            try:
+                self.http.request("POST", self.path, body=body, headers=self.headers)
+                response = self.http.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.http.close()
+                if attempt or not reused:
+                    raise
+                # the node closed a kept-alive connection: once more on a new one
+            except Exception:
+                self.http.close()
+                raise
+        if response.status >= 400:
+            raise RuntimeError(f"HTTP {response.status} {response.reason}")
+        return json.loads(data)
 
 
 def _timed_out(exc: Exception, timeout: float) -> str:
@@ -264,6 +373,82 @@ def _timed_out(exc: Exception, timeout: float) -> str:
     import requests  # noqa: PLC0415
 
     return f": no answer within {timeout:g} s" if isinstance(exc, (requests.Timeout, TimeoutError)) else ""
+
+
+@dataclass(frozen=True)
+class _Function:
+    selector: bytes
+    inputs: list[str]
+    outputs: list[str]
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> "_Function":
+        inputs = [_abi_type(i) for i in item["inputs"]]
+        return cls(keccak(text=f"{item['name']}({','.join(inputs)})")[:4], inputs, [_abi_type(o) for o in item.get("outputs", [])])
+
+
+@dataclass(frozen=True)
+class _Event:
+    """An event of plain arguments (no tuples, no arrays), decoded as web3's `process_log` decodes it (addresses
+    checksummed; an indexed dynamic value is its topic) at a fraction of its cost."""
+
+    name: str
+    fields: list[tuple[str, str, bool]]  # (name, type, indexed)
+    data_types: list[str]
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> "_Event | None":
+        fields = [(i["name"], _abi_type(i), bool(i.get("indexed"))) for i in item["inputs"]]
+        if item.get("anonymous") or any("(" in t or "[" in t for _, t, _ in fields):
+            return None
+        return cls(item["name"], fields, [t for _, t, indexed in fields if not indexed])
+
+    def decode(self, codec: Any, log: Any) -> dict[str, Any]:
+        topics = iter(log["topics"][1:])
+        data = iter(codec.decode(self.data_types, bytes(log["data"])))
+        args: dict[str, Any] = {}
+        for name, t, indexed in self.fields:
+            if indexed:
+                topic = bytes(next(topics))
+                value = topic if t in ("bytes", "string") else codec.decode([t], topic)[0]
+            else:
+                value = next(data)
+            args[name] = _checksum(value) if t == "address" else value
+        return args
+
+
+@lru_cache(maxsize=None)
+def _checksum(address: str) -> str:
+    return Web3.to_checksum_address(address)
+
+
+_INTS = ("blockNumber", "transactionIndex", "cumulativeGasUsed", "status", "gasUsed", "effectiveGasPrice", "type", "blobGasPrice", "blobGasUsed", "logIndex")
+_BYTES = ("blockHash", "transactionHash", "logsBloom", "data")
+_ADDRESSES = ("from", "to", "contractAddress", "address")
+
+
+def _receipt(raw: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC receipt as web3's `receipt_formatter` gives it (quantities as int, hashes and data as
+    HexBytes, addresses checksummed, each log likewise), for a fraction of its cost."""
+    return _formatted(raw)
+
+
+def _formatted(raw: dict[str, Any]) -> dict[str, Any]:
+    out = dict(raw)
+    for k in _INTS:
+        if isinstance(out.get(k), str):
+            out[k] = int(out[k], 16)
+    for k in _BYTES:
+        if isinstance(out.get(k), str):
+            out[k] = HexBytes(out[k])
+    for k in _ADDRESSES:
+        if isinstance(out.get(k), str):
+            out[k] = _checksum(out[k])
+    if "topics" in out:
+        out["topics"] = [HexBytes(t) for t in out["topics"]]
+    if isinstance(out.get("logs"), list):
+        out["logs"] = [_formatted(log) for log in out["logs"]]
+    return out
 
 
 def _abi_type(item: dict[str, Any]) -> str:

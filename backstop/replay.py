@@ -7,7 +7,9 @@ step through time. Each step is two blocks whose timestamps follow the scenario'
      rate, outages and capital — liquidate positions below maintenance margin, take auctions whose price beats
      their threshold (and unwind what they took against the market makers), restart stale auctions.
 Receipts and events feed a mirror of the positions and auctions that keepers and the report read; pool
-balances, 8-hour peaks and fund-risk flags are read from the chain after every step.
+balances, 8-hour peaks and fund-risk flags are read from the chain after every step (in the round trip that
+fetches the action block's receipts). An action block with no transaction is not mined on Anvil: those reads
+then see its time and number through eth_call block overrides, so the report is the same as with it.
 
 The hot path uses backstop.fastchain (web3 straight to the node, batched blocks), never Ape calls.
 """
@@ -216,9 +218,9 @@ class Replay:
             trader_order = Order(tw.address, mid, size, plan["price"], plan["margin"], i + 1, 2**40)
             mm_order = Order(mm.address, mid, -size, plan["price"], to_usdc(plan["notional_usd"] * MM_MARGIN_SHARE), i + 1, 2**40)
             sig = sign_order(trader_order, tw.account.key, self.chain.chain_id, house.address)
-            data = house.encode_abi("trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
+            data = self.chain.encode(house, "trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
             self.chain.send(mm, house.address, data, "open")
-        receipts = self._mine_and_track(None, "open")
+        receipts, _ = self._mine_and_track(None, "open")
         self.t0 = self._start_time()  # the scenario's t = 0
         opened = sum(1 for sent, r in receipts if r["status"] == 1)
         self.special = {k.wallet.address for k in self.keepers} | set(mm_wallets)
@@ -297,18 +299,21 @@ class Replay:
             for venue, src in venues.items():
                 answer = max(1, round(self.sc.venue_price(m, venue, t) * 10**decimals))
                 self.chain.call_fn(self.admin, src, "setAnswer", answer, label="price")
-        self._mine_and_track(ts, "price")
-        marks = self._oracles()
+        # the oracle prices and the keepers' free balances are read in the round trip that fetches the receipts
+        oracles, balances = self._oracle_reads(), self._free_reads()
+        values = self._mine_and_track(ts, "price", oracles + balances)[1]
+        marks = dict(zip(self.mids, values[: len(oracles)]))
+        free: dict[str, int] | None = dict(zip((k.wallet.address for k in self.keepers), values[len(oracles) :]))
         for _ in range(ADL_ROUNDS):
             if not self._deleverage(t, marks):
                 break
             self._mine_and_track(None, "adl")
-        self._keepers_act(t, ts + 1, marks)
-        self._mine_and_track(ts + 1, "keepers")
-        self._record(t, marks)
+            free = None  # an ADL block may have changed them: read again
+        self._keepers_act(t, ts + 1, marks, free)
+        self._record(t, marks, self._mine_and_track(ts + 1, "keepers", self._record_reads(), skip_empty=True)[1])
 
-    def _keepers_act(self, t: int, action_ts: int, marks: dict[str, int | None]) -> None:
-        self._free = self._free_balances()
+    def _keepers_act(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int] | None = None) -> None:
+        self._free = free if free is not None else self._free_balances()
         online = []
         for k in self.keepers:
             if k.online(t) and k.rng.random() >= k.spec.failure_rate:
@@ -414,7 +419,7 @@ class Replay:
             for f in fills:
                 if f.qty:
                     adl_model.apply_fill(bankrupt, book[f.account], f.qty, plan.price)
-            data = self.c["adl"].encode_abi("execute", [id_, [f.account for f in fills]])
+            data = self.chain.encode(self.c["adl"], "execute", [id_, [f.account for f in fills]])
             self.chain.send(executor.wallet, self.c["adl"].address, data, f"adl:{executor.name}", gas=ADL_GAS)
             sent = True
         return sent
@@ -438,7 +443,7 @@ class Replay:
         mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
         keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
         sig = sign_order(mm_order, mm.account.key, self.chain.chain_id, self.c["house"].address)
-        data = self.c["house"].encode_abi("trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
+        data = self.chain.encode(self.c["house"], "trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
         self.chain.send(k.wallet, self.c["house"].address, data, f"unwind:{k.name}")
         return True
 
@@ -454,21 +459,25 @@ class Replay:
 
     # -------------------------------------------------------------- chain reads
 
-    def _oracles(self) -> dict[str, int | None]:
+    def _oracle_reads(self) -> list[tuple[Any, str, list]]:
         """The oracle price of every market (None where it reverts: too few sources, or a jump)."""
-        names = list(self.mids)
-        return dict(zip(names, self.chain.view([(self.c["oracle"], "price", [self.mids[m]]) for m in names])))
+        return [(self.c["oracle"], "price", [self.mids[m]]) for m in self.mids]
+
+    def _free_reads(self) -> list[tuple[Any, str, list]]:
+        return [(self.c["house"], "freeBalance", [k.wallet.address]) for k in self.keepers]
 
     def _free_balances(self) -> dict[str, int]:
-        addresses = [k.wallet.address for k in self.keepers]
-        return dict(zip(addresses, self.chain.view([(self.c["house"], "freeBalance", [a]) for a in addresses])))
+        return dict(zip((k.wallet.address for k in self.keepers), self.chain.view(self._free_reads())))
 
-    def _record(self, t: int, marks: dict[str, int | None]) -> None:
+    def _record_reads(self) -> list[tuple[Any, str, list]]:
         fund, auction = self.c["fund"], self.c["auction"]
         reads: list[tuple[Any, str, list]] = [(fund, "poolBalance", [b"\0" * 32]), (fund, "drawdownBps", [])]
         for mid in self.mids.values():
             reads += [(fund, "poolBalance", [mid]), (fund, "peak8h", [mid]), (fund, "fundRisk", [mid]), (auction, "inLiquidityRisk", [mid])]
-        values = self.chain.view(reads)
+        return reads
+
+    def _record(self, t: int, marks: dict[str, int | None], values: list[Any]) -> None:
+        """One row of the series from `values`, the answers to `_record_reads` after the step's last block."""
         glob, drawdown_bps = values[0], values[1]
         markets: dict[str, Any] = {}
         for i, m in enumerate(self.mids):
@@ -489,8 +498,12 @@ class Replay:
 
     # -------------------------------------------------------------- events
 
-    def _mine_and_track(self, timestamp: int | None, phase: str) -> list:
-        receipts = self.chain.mine(timestamp)
+    def _mine_and_track(
+        self, timestamp: int | None, phase: str, reads: list[tuple[Any, str, list]] | None = None, skip_empty: bool = False
+    ) -> tuple[list, list[Any]]:
+        """Mines the pending transactions, feeds their events to the mirror; returns the receipts and the answers
+        to `reads` (eth_calls after the block, fetched with the receipts). `skip_empty`: see FastChain.mine_and_view."""
+        receipts, values = self.chain.mine_and_view(timestamp, reads or [], skip_empty)
         for sent, receipt in receipts:
             if receipt["status"] != 1:
                 label = f"{sent.label.split(':')[0]}: {self.chain.revert_reason(sent.tx_hash)}"
@@ -501,7 +514,7 @@ class Replay:
             block_ts = self.chain.block_times.get(receipt["blockNumber"], self.chain.last_timestamp)
             for contract, event, args, _ in self.chain.decode(receipt):
                 self._on_event(contract, event, args, block_ts)
-        return receipts
+        return receipts, values
 
     def _on_event(self, contract: str, event: str, args: dict[str, Any], ts: int) -> None:
         t = ts - self.t0

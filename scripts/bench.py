@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from backstop.bench import BID_SIZES, BLOCK_GAS, ledger_gas
+from backstop.bench import BLOCK_GAS, ledger_gas
 from backstop.bench_adl import SIZES, adl_scaling
+from backstop.bench_bids import SIZES as BID_SIZES, bid_scaling
 from backstop.bench_results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, load_average, machine, now_iso, write_results
 from backstop.bench_speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_time, full_replay, replay_throughput
 
@@ -37,6 +38,17 @@ def _adl_figures(sizes: tuple[int, ...]) -> list[GasFigure]:
     return figures
 
 
+def _bid_figures(sizes: tuple[int, ...]) -> list[GasFigure]:
+    scaling = bid_scaling(sizes, log=click.echo) if sizes else []
+    figures = [GasFigure(f"liquidation: filled by a standing bid, {r.bids:,} bids in the book", r.gas,
+                         "the head bid absorbs it; the others of distinct accounts over 8 levels; own Anvil") for r in scaling]
+    if len(scaling) >= 2:
+        small, large = scaling[0], scaling[-1]
+        ratio = large.gas / small.gas
+        figures.append(GasFigure(f"standing-bid fill, gas ratio {large.bids:,} / {small.bids:,} bids (x1000)", round(ratio * 1_000), f"{ratio:.3f}"))
+    return figures
+
+
 def _replay_figures(speed: ReplaySpeed, prefix: str, keyed: bool) -> list[Figure]:
     """tx/s, raw tx/s and their ratio of one replay; `keyed`: the ones the throughput target reads."""
     key = (lambda k: k) if keyed else (lambda k: f"{prefix}_{k}")  # noqa: E731
@@ -56,7 +68,7 @@ def _replay_figures(speed: ReplaySpeed, prefix: str, keyed: bool) -> list[Figure
 @click.option("--adl-sizes", default=",".join(map(str, SIZES)), show_default=True,
               help="open positions per market for the ADL scaling figures (comma-separated; '' skips them)")
 @click.option("--bid-sizes", default=",".join(map(str, BID_SIZES)), show_default=True,
-              help="standing bids in the book for the fill-gas scaling figures (comma-separated, ascending)")
+              help="standing bids in the book for the fill-gas scaling figures (comma-separated; '' skips them)")
 @click.option("--quick", is_flag=True, help="skip the full OM replay (1.5-5 min); the throughput target then uses the small fixture")
 def cli(out, adl_sizes, bid_sizes, quick):
     command = _command()
@@ -67,7 +79,7 @@ def cli(out, adl_sizes, bid_sizes, quick):
     figures.append(Figure("compile_seconds", "compile every contract from scratch", round(timed.seconds, 1), "s", timed.command))
     click.echo(f"compile: {timed.seconds:.1f} s")
 
-    gas, packing = ledger_gas(bid_sizes=_sizes(bid_sizes))
+    gas, packing = ledger_gas()
     results.gas += gas
     auction = next(g for g in gas if g.key == "liquidation_auction_full")
     figures.append(Figure("liquidations_per_block_unbatched", "liquidations per 30M-gas block, unbatched (start auction + full take each)",
@@ -82,6 +94,7 @@ def cli(out, adl_sizes, bid_sizes, quick):
     figures.append(Figure("deploy_seconds", "deploy a one-market system (Ape, local Anvil)", round(timed.seconds, 1), "s", timed.command))
     click.echo(f"deploy: {timed.seconds:.1f} s")
 
+    results.gas += _bid_figures(_sizes(bid_sizes))
     results.gas += _adl_figures(_sizes(adl_sizes))
 
     mini = replay_throughput()

@@ -1,0 +1,110 @@
+"""FastChain's own encoders give what web3.py and eth_account give (backstop.fastchain): calldata, signed
+transactions, decoded events and formatted receipts, byte for byte and type for type.
+
+Pure Python: no node. Run alone with
+``PYTHONPATH=$PWD .venv/bin/python -m pytest tests/test_fastchain.py -q -p no:ape_test``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eth_abi import encode
+from eth_account import Account
+from eth_keys.datatypes import PrivateKey
+from eth_utils import keccak
+from web3 import Web3
+from web3._utils.method_formatters import receipt_formatter
+
+from backstop import fastchain
+from backstop.fastchain import FastChain, Wallet, derive_account, web3_contract
+
+ORDER = {"name": "o", "type": "tuple", "components": [
+    {"name": "account", "type": "address"}, {"name": "market", "type": "bytes32"}, {"name": "size", "type": "int256"},
+]}
+ABI: list[dict[str, Any]] = [
+    {"type": "function", "name": "trade", "stateMutability": "nonpayable", "outputs": [],
+     "inputs": [ORDER, {"name": "sig", "type": "bytes"}, {"name": "ok", "type": "bool"}, {"name": "ids", "type": "address[]"}]},
+    {"type": "function", "name": "price", "stateMutability": "view", "inputs": [{"name": "m", "type": "bytes32"}],
+     "outputs": [{"name": "", "type": "uint256"}]},
+    {"type": "function", "name": "file", "stateMutability": "nonpayable", "outputs": [],
+     "inputs": [{"name": "what", "type": "bytes32"}, {"name": "data", "type": "uint256"}]},
+    {"type": "function", "name": "file", "stateMutability": "nonpayable", "outputs": [],
+     "inputs": [{"name": "what", "type": "bytes32"}, {"name": "data", "type": "address"}]},
+    {"type": "event", "name": "Filled", "anonymous": False, "inputs": [
+        {"name": "id", "type": "uint256", "indexed": True}, {"name": "owner", "type": "address", "indexed": True},
+        {"name": "market", "type": "bytes32", "indexed": False}, {"name": "delta", "type": "int256", "indexed": False},
+        {"name": "keeper", "type": "address", "indexed": False}, {"name": "long", "type": "bool", "indexed": False},
+    ]},
+    {"type": "event", "name": "LevelsSet", "anonymous": False, "inputs": [
+        {"name": "market", "type": "bytes32", "indexed": True}, {"name": "bps", "type": "uint16[]", "indexed": False},
+    ]},
+]
+ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+A, B = derive_account(1, "a", 0).address, derive_account(1, "b", 0).address
+
+
+@pytest.fixture
+def chain(monkeypatch: pytest.MonkeyPatch) -> FastChain:
+    monkeypatch.setattr(FastChain, "rpc", lambda self, method, params=None: "0x7a69")  # chain id 31337, no node
+    return FastChain(Web3())
+
+
+def test_calldata_equals_web3s(chain: FastChain) -> None:
+    c = web3_contract(chain.w3, ADDRESS, ABI)
+    for fn, args in (
+        ("trade", [(A, b"\1" * 32, -5 * 10**18), b"\xab" * 65, True, [A, B]]),
+        ("trade", [(B, b"\0" * 32, 0), b"", False, []]),
+        ("price", [b"M" * 32]),
+        ("file", [b"tip".ljust(32, b"\0"), 7]),  # overloaded: goes through web3
+    ):
+        assert chain.encode(c, fn, args) == c.encode_abi(fn, args), fn
+
+
+def test_signed_transactions_equal_eth_accounts(chain: FastChain) -> None:
+    wallet = Wallet(derive_account(3, "signer", 0), nonce=41)
+    for data in (b"", bytes(range(200))):
+        tx = {"to": ADDRESS, "data": "0x" + data.hex(), "gas": 3_000_000, "gasPrice": 0, "nonce": wallet.nonce, "chainId": 31337, "value": 0}
+        expected = bytes(Account.sign_transaction(tx, wallet.account.key).raw_transaction)
+        assert fastchain._sign_legacy(PrivateKey(bytes(wallet.account.key)), 31337, wallet.nonce, 3_000_000, ADDRESS, data) == expected
+        chain.send(wallet, ADDRESS, data)
+        assert chain._pending[-1].raw == expected and chain._pending[-1].tx_hash == keccak(expected)
+
+
+def _receipt(logs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "blockHash": "0x" + "11" * 32, "blockNumber": "0x2a", "transactionIndex": "0x0", "transactionHash": "0x" + "22" * 32,
+        "cumulativeGasUsed": "0x5208", "gasUsed": "0x5208", "status": "0x1", "contractAddress": None, "logsBloom": "0x" + "00" * 256,
+        "from": A.lower(), "to": ADDRESS.lower(), "effectiveGasPrice": "0x0", "type": "0x0", "logs": logs,
+    }
+
+
+def _log(topics: list[bytes], data: bytes, index: int) -> dict[str, Any]:
+    return {"address": ADDRESS.lower(), "topics": ["0x" + t.hex() for t in topics], "data": "0x" + data.hex(),
+            "blockHash": "0x" + "11" * 32, "blockNumber": "0x2a", "transactionHash": "0x" + "22" * 32,
+            "transactionIndex": "0x0", "logIndex": hex(index), "removed": False}
+
+
+def test_receipts_and_events_equal_web3s(chain: FastChain) -> None:
+    c = web3_contract(chain.w3, ADDRESS, ABI)
+    chain.register("c", c)
+    filled = keccak(text="Filled(uint256,address,bytes32,int256,address,bool)")
+    levels = keccak(text="LevelsSet(bytes32,uint16[])")
+    raw = _receipt([
+        _log([filled, (7).to_bytes(32, "big"), bytes(12) + bytes.fromhex(B[2:])],
+             encode(["bytes32", "int256", "address", "bool"], [b"M" * 32, -3, A, True]), 0),
+        _log([levels, b"M" * 32], encode(["uint16[]"], [[50, 100]]), 1),  # an array: decoded by web3
+        _log([keccak(text="Unknown()")], b"", 2),
+    ])
+    ours, theirs = fastchain._receipt(raw), receipt_formatter(raw)
+    assert ours == theirs
+    assert all(type(ours[k]) is type(theirs[k]) for k in theirs)
+    for mine, web3s in zip(ours["logs"], theirs["logs"]):
+        assert mine == web3s and all(type(mine[k]) is type(web3s[k]) for k in web3s)
+    decoded = chain.decode(ours)
+    assert [(name, event) for name, event, _, _ in decoded] == [("c", "Filled"), ("c", "LevelsSet")]
+    for (_, event, args, log) in decoded:
+        expected = dict(getattr(c.events, event)().process_log(log)["args"])
+        assert args == expected and all(type(args[k]) is type(expected[k]) for k in expected), event
+    assert decoded[0][2]["owner"] == B and decoded[0][2]["keeper"] == A  # checksummed
