@@ -3,7 +3,7 @@
     backstop replay SCENARIO [--out DIR] [--network anvil|hardhat|URL] [--set KEY=VALUE ...]
     backstop replay --resume DIR [--network ...]      (finish a replay that left a partial report in DIR)
     backstop compare SCENARIO [--vary KEY=V1,V2 ...] [--variant NAME ...] [--builtin NAME ...] [--out DIR] [--jobs N]
-    backstop size-fund SCENARIO [--out DIR] [--tolerance F] [--safety F] [--jobs N]
+    backstop size-fund SCENARIO [--out DIR] [--tolerance F] [--safety F] [--jobs N] [--fund-triggers-only]
 
 Run it from the project folder (Ape reads ape-config.yaml and the compiled contracts there).
 """
@@ -144,8 +144,9 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
 @click.option("--max-factor", type=float, default=64.0, show_default=True, help="Give up beyond this multiple of the scenario's fund.")
 @click.option("--set", "sets", multiple=True, help="Override a field in every run, e.g. --set population.0.count=100.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Replays at once (default: the number of cores).")
+@click.option("--fund-triggers-only", is_flag=True, help="Count only ADL the fund's own state starts (uncovered loss, fund-risk status), not liquidity-risk ADL after stale auctions.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, no_progress: bool) -> None:
+def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, fund_triggers_only: bool, no_progress: bool) -> None:
     """Find the smallest starting fund (all pools scaled together) with which SCENARIO needs no ADL and leaves no bad debt."""
     from backstop.scenario import ScenarioError  # noqa: PLC0415
     from backstop.sizing import SizingError  # noqa: PLC0415
@@ -156,7 +157,7 @@ def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float,
     overrides = _base_overrides(sets)
     out_dir = out or Path("reports") / f"{scenario.stem}-size-fund"
     try:
-        data = run_sizing(scenario, out_dir, tolerance, safety, jobs, overrides, progress=not no_progress, max_factor=max_factor)
+        data = run_sizing(scenario, out_dir, tolerance, safety, jobs, overrides, progress=not no_progress, max_factor=max_factor, fund_triggers_only=fund_triggers_only)
     except (ScenarioError, SizingError) as exc:
         raise click.ClickException(str(exc)) from None
     found = data["found"]

@@ -32,7 +32,10 @@ from backstop.report import _pyplot, _save, _table, _usd_axis, fmt_usd, report_j
 from backstop.scenario import Scenario, load_scenario
 
 __all__ = [
+    "FUND_TRIGGERS",
     "MEASURE",
+    "MEASURE_FUND_TRIGGERS",
+    "adl_by_trigger",
     "SizingError",
     "SizingPoint",
     "SizingResult",
@@ -44,14 +47,35 @@ __all__ = [
 ]
 
 MEASURE = "ADL'd notional + bad debt [USD] (report totals.adl_notional + totals.bad_debt): zero = no ADL"
+MEASURE_FUND_TRIGGERS = (
+    "ADL'd notional of the fund's own triggers (uncovered loss, fund-risk status) + bad debt [USD]: zero = the "
+    "fund never starts ADL; liquidity-risk ADL (stale auctions, which no fund size removes) is not counted"
+)
 MEASURE_EPSILON = 0.01  # [USD] measures at or below this count as zero (a cent of rounding)
 
 
-def sizing_measure(report: Mapping[str, Any]) -> float:
+FUND_TRIGGERS = ("uncovered", "fund_risk")  # the ADL triggers a larger fund can remove
+
+
+def sizing_measure(report: Mapping[str, Any], triggers: Sequence[str] | None = None) -> float:
     """The one figure the fund is sized against [USD]: the notional ADL closed plus any bad debt left.
-    Reports written before the ADL queue existed count their bad debt only."""
+    With `triggers`, only ADL fills of those reasons count (e.g. FUND_TRIGGERS: not the liquidity-risk ADL
+    that stale auctions cause whatever the fund). Reports written before the ADL queue existed count their bad
+    debt only."""
     totals = report["totals"]
-    return float(totals.get("adl_notional", 0.0)) + float(totals["bad_debt"])
+    if triggers is None:
+        adl = float(totals.get("adl_notional", 0.0))
+    else:
+        adl = sum(e["size"] * e["price"] for e in report.get("adl", []) if e["reason"] in triggers)
+    return adl + float(totals["bad_debt"])
+
+
+def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
+    """ADL'd notional [USD] of a replay report by the reason the queue recorded."""
+    out: dict[str, float] = {}
+    for e in report.get("adl", []):
+        out[e["reason"]] = out.get(e["reason"], 0.0) + e["size"] * e["price"]
+    return {k: round(v, 2) for k, v in sorted(out.items())}
 
 
 class SizingError(ValueError):
@@ -224,9 +248,12 @@ def size_fund(
     base_overrides: Mapping[str, Any] | None = None,
     progress: bool = True,
     max_factor: float = 64.0,
+    fund_triggers_only: bool = False,
 ) -> dict[str, Any]:
     """Searches the smallest starting fund for the scenario, writes sizing.json, sizing.md and sizing.png
-    (and every evaluated replay under runs/) into `out_dir`, and returns sizing.json's content."""
+    (and every evaluated replay under runs/) into `out_dir`, and returns sizing.json's content. With
+    `fund_triggers_only`, ADL started by liquidity risk (stale auctions) is not counted (see sizing_measure).
+    When no size up to `max_factor` works, the SizingError says which triggers the remaining ADL had."""
     from backstop.compare import default_jobs, run_parallel, worker_pool  # noqa: PLC0415
 
     if safety < 0:
@@ -242,23 +269,32 @@ def size_fund(
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
+    triggers = FUND_TRIGGERS if fund_triggers_only else None
+    last: dict[str, Any] = {}  # the report of the largest factor evaluated, to explain a failed search
+
     def evaluate(factors: list[float]) -> list[float]:
         runs = [(f"{f:.6g}x", {**dict(base_overrides or {}), **fund_overrides(base, f)}, out / "runs" / f"f{f:.6g}") for f in factors]
         desc = f"size-fund {base.name}: {', '.join(r[0] for r in runs)}"
         results = run_parallel(path, runs, jobs, len(base.times()) * len(runs), progress, desc, pool=pool)
-        for r in results:
+        for f, r in zip(factors, results):
             if r.error or r.report is None:
                 raise SizingError(f"the replay at {r.label} failed: {r.error}")
-        return [sizing_measure(r.report) for r in results]
+            if f >= last.get("factor", -1.0):
+                last.update(factor=f, report=r.report)
+        return [sizing_measure(r.report, triggers) for r in results]
 
     with worker_pool(jobs) as pool:
-        result = search_factor(evaluate, total, tolerance, jobs, max_factor)
+        try:
+            result = search_factor(evaluate, total, tolerance, jobs, max_factor)
+        except SizingError as exc:
+            raise SizingError(_explain(str(exc), last, fund_triggers_only)) from None
     found_usd = result.found * total if result.found is not None else 0.0
     data = {
         "schema": 1,
         "scenario": {"name": base.name, "file": str(path), "sha256": base.sha256 or "", "seed": base.seed, "base_overrides": dict(base_overrides or {}), "synthetic": list(base.synthetic)},
         "parameterization": "one factor scales fund.global_seed and every market's fund_seed together; 1 = the scenario as written",
-        "measure": MEASURE,
+        "measure": MEASURE_FUND_TRIGGERS if fund_triggers_only else MEASURE,
+        "triggers_counted": list(triggers) if triggers else "all",
         "scenario_fund": {"total_usd": total, "global_usd": base.fund.global_seed, "sub_pools_usd": {m.name: m.fund_seed for m in base.markets}},
         "tolerance": tolerance,
         "safety": safety,
@@ -285,9 +321,30 @@ def size_fund(
     return data
 
 
+def _explain(message: str, last: Mapping[str, Any], fund_triggers_only: bool) -> str:
+    """`message` plus what the ADL left at the largest fund evaluated was triggered by."""
+    if "report" not in last:
+        return message
+    by = adl_by_trigger(last["report"])
+    if not by:
+        return message
+    parts = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in by.items())
+    message += f"; at {last['factor']:.4g}x the ADL'd notional by trigger: {parts}"
+    if not fund_triggers_only and by.get("liquidity_risk", 0.0) > 0:
+        message += (
+            " — liquidity-risk ADL follows auctions that went stale (keepers away), which no fund size removes; "
+            "`--fund-triggers-only` sizes the fund against its own triggers (uncovered loss, fund-risk status)"
+        )
+    return message
+
+
 def _margin(total: float, needed: float) -> float | None:
     """How far the scenario's own fund is above (+) or below (-) the size found, as a share of that size."""
     return round(total / needed - 1, 4) if needed > 0 else None
+
+
+def _measure_label(data: Mapping[str, Any]) -> str:
+    return "ADL'd notional + bad debt" if data.get("triggers_counted", "all") == "all" else "fund-triggered ADL + bad debt"
 
 
 def render_sizing_markdown(data: Mapping[str, Any]) -> str:
@@ -301,15 +358,15 @@ def render_sizing_markdown(data: Mapping[str, Any]) -> str:
     margin = data["scenario_margin"]
     rows = [
         ["scenario's starting fund", fmt_usd(data["scenario_fund"]["total_usd"]), "1x"],
-        ["smallest fund with no ADL and no bad debt", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
-        ["largest evaluated fund that still needs ADL", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
+        [f"smallest fund with no {'ADL' if data.get('triggers_counted', 'all') == 'all' else 'fund-triggered ADL'} and no bad debt", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
+        ["largest evaluated fund that still needs it", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
         [f"recommended (+{data['safety']:.0%} margin of safety)", fmt_usd(data["recommended"]["total_usd"]), f"{data['recommended']['factor']:.4g}x"],
         ["scenario's fund above (+) / below (-) the size found", "n/a" if margin is None else f"{margin:+.1%}", ""],
     ]
     lines += _table(["", "fund [USD]", "factor"], rows, "lrr")
     lines += ["", "Split of the size found: global pool " + fmt_usd(found["global_usd"]) + ", " + ", ".join(f"{m} sub-pool {fmt_usd(v)}" for m, v in found["sub_pools_usd"].items()) + "."]
     lines += ["", "## Every evaluated point", ""]
-    lines += _table(["round", "factor", "starting fund", "ADL'd notional + bad debt"], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
+    lines += _table(["round", "factor", "starting fund", _measure_label(data)], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
     lines += ["", "![measure against fund size](sizing.png)", "", f"{data['message']}.", ""]
     run = data["run"]
     lines += [f"{run['replays']} replays in {run['rounds']} rounds, {run['jobs']} at a time, {run['wall_seconds']:.1f} s; tolerance {data['tolerance']:.0%}.", ""]
@@ -323,16 +380,16 @@ def chart_sizing(data: Mapping[str, Any], path: Path) -> None:
     plt = _pyplot()
     pts = data["points"]
     fig, ax = plt.subplots(figsize=(9, 5))
-    ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label="ADL'd notional + bad debt (evaluated)")
+    ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label=f"{_measure_label(data)} (evaluated)")
     ax.axvline(data["found"]["total_usd"], color="tab:green", ls="--", label=f"smallest fund found: {fmt_usd(data['found']['total_usd'])}")
     ax.axvline(data["recommended"]["total_usd"], color="tab:green", ls=":", label=f"with {data['safety']:.0%} safety margin")
     ax.axvline(data["scenario_fund"]["total_usd"], color="0.4", ls="-.", label=f"scenario's fund: {fmt_usd(data['scenario_fund']['total_usd'])}")
-    title = f"{data['scenario']['name']}: ADL'd notional + bad debt against starting fund"
+    title = f"{data['scenario']['name']}: {_measure_label(data)} against starting fund"
     if not data["monotone"]:
         title += " (NOT monotone)"
     ax.set_title(title)
     ax.set_xlabel("starting fund: global seed + every sub-pool seed [USD]")
-    ax.set_ylabel("ADL'd notional + bad debt [USD]")
+    ax.set_ylabel(f"{_measure_label(data)} [USD]")
     _usd_axis(ax)
     from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
 

@@ -11,7 +11,7 @@ from backstop.cli import main
 from backstop.compare import COLUMNS, render_compare_markdown, variant_metrics
 from backstop.model.auction import AuctionParams, is_stale
 from backstop.scenario import UINT32_MAX, load_scenario
-from backstop.sizing import SizingError, fund_overrides, non_monotone_pairs, search_factor
+from backstop.sizing import FUND_TRIGGERS, SizingError, _explain, adl_by_trigger, fund_overrides, non_monotone_pairs, search_factor, sizing_measure
 from backstop.units import WAD
 from backstop.variants import VariantError, builtin_variant, plan_variants, population_fingerprint, split_values, vary_variants
 
@@ -268,3 +268,29 @@ def test_a_variant_with_the_base_figures_is_flagged_as_not_binding():
     _note_same_outcome(rows)
     assert rows[0]["notes"] == [] and rows[2]["notes"] == []
     assert "did not bind" in rows[1]["notes"][0]
+
+
+def _report_with_adl(*fills: tuple[str, float, float], bad_debt: float = 0.0) -> dict:
+    adl = [{"reason": r, "size": q, "price": p} for r, q, p in fills]
+    return {"totals": {"adl_notional": sum(q * p for _, q, p in fills), "bad_debt": bad_debt}, "adl": adl}
+
+
+def test_the_measure_counts_every_adl_or_only_the_funds_own_triggers():
+    report = _report_with_adl(("fund_risk", 100, 2.0), ("liquidity_risk", 50, 2.0), ("uncovered", 10, 1.5), bad_debt=7.0)
+    assert sizing_measure(report) == 200 + 100 + 15 + 7
+    assert sizing_measure(report, FUND_TRIGGERS) == 200 + 15 + 7  # stale auctions' ADL is not the fund's
+    assert adl_by_trigger(report) == {"fund_risk": 200.0, "liquidity_risk": 100.0, "uncovered": 15.0}
+    assert sizing_measure({"totals": {"bad_debt": 3.0}}) == 3.0  # a report from before the ADL queue
+
+
+def test_a_failed_search_says_what_triggered_the_adl_left():
+    last = {"factor": 64.0, "report": _report_with_adl(("liquidity_risk", 1_000, 1.8))}
+    message = _explain("even 64x the scenario's fund still hands $1,800.00 to ADL or bad debt", last, False)
+    assert "liquidity_risk $1,800.00" in message and "no fund size removes" in message and "--fund-triggers-only" in message
+    assert "--fund-triggers-only" not in _explain("even 64x ...", last, True)  # already sizing against those
+    assert _explain("plain", {}, False) == "plain"
+
+
+def test_cli_size_fund_takes_fund_triggers_only():
+    result = CliRunner().invoke(main, ["size-fund", "--help"])
+    assert result.exit_code == 0 and "--fund-triggers-only" in result.output
