@@ -108,9 +108,20 @@ class FastChain:
     def view(self, requests: list[tuple[Contract, str, list]]) -> list[Any]:
         """Batched eth_calls at the latest block: [(contract, function, args)] -> decoded results (None for a
         call that reverted)."""
-        calls = [("eth_call", [{"to": c.address, "data": c.encode_abi(fn, args)}, "latest"]) for c, fn, args in requests]
+        return self._decode_calls(requests, self.batch(self._calls(requests)))
+
+    def view_with_block(self, requests: list[tuple[Contract, str, list]]) -> tuple[list[Any], dict[str, Any]]:
+        """`view`, and the latest block (its JSON-RPC header: hex fields) in the same round trip."""
+        raw = self.batch([*self._calls(requests), ("eth_getBlockByNumber", ["latest", False])])
+        return self._decode_calls(requests, raw[:-1]), raw[-1]
+
+    @staticmethod
+    def _calls(requests: list[tuple[Contract, str, list]]) -> list[tuple[str, list]]:
+        return [("eth_call", [{"to": c.address, "data": c.encode_abi(fn, args)}, "latest"]) for c, fn, args in requests]
+
+    def _decode_calls(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
         out: list[Any] = []
-        for (c, fn, args), raw in zip(requests, self.batch(calls)):
+        for (c, fn, args), raw in zip(requests, answers):
             if not isinstance(raw, str):
                 out.append(None)
                 continue
@@ -224,12 +235,10 @@ class FastChain:
         """Makes `decode` understand the events of `contract` (by topic, emitted at any address)."""
         for item in contract.abi:
             if item.get("type") == "error":
-                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-                self._errors[keccak(text=signature)[:4]] = item["name"]
+                self._errors[abi_selector(item)[:4]] = item["name"]
             if item.get("type") != "event":
                 continue
-            signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-            self._decoders[keccak(text=signature)] = (name, getattr(contract.events, item["name"])())
+            self._decoders[abi_selector(item)] = (name, getattr(contract.events, item["name"])())
 
     def revert_reason(self, tx_hash: bytes) -> str:
         """The custom error (or revert string) a mined, failed transaction ended with, from the node's trace."""
@@ -264,6 +273,11 @@ def _timed_out(exc: Exception, timeout: float) -> str:
     import requests  # noqa: PLC0415
 
     return f": no answer within {timeout:g} s" if isinstance(exc, (requests.Timeout, TimeoutError)) else ""
+
+
+def abi_selector(item: dict[str, Any]) -> bytes:
+    """keccak256 of an ABI event's or error's signature: an event's topic 0, an error's selector (first 4 bytes)."""
+    return keccak(text=f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})")
 
 
 def _abi_type(item: dict[str, Any]) -> str:
