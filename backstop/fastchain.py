@@ -59,6 +59,7 @@ class FastChain:
     _pending: list[Sent] = field(default_factory=list)
     _decoders: dict[bytes, tuple[str, Any]] = field(default_factory=dict)
     _errors: dict[bytes, str] = field(default_factory=dict)  # 4-byte selector -> custom error name
+    _functions: dict[tuple[str, str], tuple[bytes, list[str], list[str]]] = field(default_factory=dict)
     uri: str = ""
     timeout: float = 60
     last_timestamp: int = 0
@@ -115,9 +116,27 @@ class FastChain:
         raw = self.batch([*self._calls(requests), ("eth_getBlockByNumber", ["latest", False])])
         return self._decode_calls(requests, raw[:-1]), raw[-1]
 
-    @staticmethod
-    def _calls(requests: list[tuple[Contract, str, list]]) -> list[tuple[str, list]]:
-        return [("eth_call", [{"to": c.address, "data": c.encode_abi(fn, args)}, "latest"]) for c, fn, args in requests]
+    def _calls(self, requests: list[tuple[Contract, str, list]]) -> list[tuple[str, list]]:
+        return [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest"]) for c, fn, args in requests]
+
+    def encode(self, contract: Contract, fn: str, args: list | tuple) -> str:
+        """Calldata of `contract.fn(*args)`, hex. The same bytes as web3's `contract.encode_abi`, without its
+        per-call validation of the whole ABI (which hashes every signature in it: milliseconds a call)."""
+        selector, inputs, _ = self._function(contract, fn)
+        return "0x" + (selector + self.w3.codec.encode(inputs, list(args))).hex()
+
+    def _function(self, contract: Contract, fn: str) -> tuple[bytes, list[str], list[str]]:
+        """(selector, input types, output types) of `fn`, which must not be overloaded; cached per contract."""
+        key = (contract.address, fn)
+        found = self._functions.get(key)
+        if found is None:
+            items = [i for i in contract.abi if i.get("type") == "function" and i["name"] == fn]
+            if len(items) != 1:
+                raise ValueError(f"{len(items)} functions named {fn} in the ABI of {contract.address}")
+            item = items[0]
+            found = (abi_selector(item)[:4], [_abi_type(i) for i in item["inputs"]], [_abi_type(o) for o in item["outputs"]])
+            self._functions[key] = found
+        return found
 
     def _decode_calls(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
         out: list[Any] = []
@@ -125,9 +144,7 @@ class FastChain:
             if not isinstance(raw, str):
                 out.append(None)
                 continue
-            func = c.get_function_by_name(fn)
-            types = [_abi_type(o) for o in func.abi["outputs"]]
-            values = self.w3.codec.decode(types, bytes.fromhex(raw[2:]))
+            values = self.w3.codec.decode(self._function(c, fn)[2], bytes.fromhex(raw[2:]))
             out.append(values[0] if len(values) == 1 else values)
         return out
 
@@ -177,7 +194,7 @@ class FastChain:
             sent.raw = None
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
-        return self.send(wallet, contract.address, contract.encode_abi(fn, list(args)), label or fn)
+        return self.send(wallet, contract.address, self.encode(contract, fn, args), label or fn)
 
     def mine(self, timestamp: int | None = None) -> list[tuple[Sent, TxReceipt]]:
         """Mines every pending transaction (in as many blocks as the gas limit needs; the first at

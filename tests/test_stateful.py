@@ -7,7 +7,8 @@ source, move every source (a crash or a rally), advance time, liquidate, a crash
 the auctions running, take, redo, execute ADL (with the reference ranking's candidate list) and release its
 bond, a keeper round, snapshot the fund, donate to the fund, set the fund's drawdown threshold; standing bids:
 place (any bidder, side, level, size, escrow around the least allowed), reduce, cancel (also by someone else,
-who must be refused), withdraw released escrow; and `crash_into_adl`, which makes ADL happen: a trader opens a
+who must be refused), withdraw released escrow, set the ADL loss cap; and `crash_into_adl_*` (one rule per
+trigger), which make ADL happen: a trader opens a
 ~$30k 20x position, the market moves 15-45 % against it, everything below maintenance is liquidated (standing
 bids first), and one trigger is brought about (an uncovered loss as it stands, liquidity risk by letting the
 auction go stale and restarting it, or fund risk by a drawdown threshold of zero), then every running auction
@@ -95,6 +96,9 @@ from backstop.units import WAD, market_id, to_usdc, to_wad
 NONCES = itertools.count(1)
 OUTCOMES: Counter[str] = Counter()  # "function ok|reverted" -> transactions, over the whole run
 RULES: Counter[str] = Counter()  # rule -> times executed, over the whole run
+SECONDS: Counter[str] = Counter()  # where the wall time goes: "transactions", "invariant reads"
+RUN: dict[str, float] = {"examples": 0, "start": 0.0}
+PROGRESS_EVERY = 100  # examples between progress lines (and report rewrites) in a long run
 EXAMPLES = int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "8"))
 STEPS = int(os.environ.get("BACKSTOP_STATEFUL_STEPS", "30"))
 REPORT = os.environ.get("BACKSTOP_STATEFUL_REPORT", "")
@@ -166,6 +170,13 @@ def world(accounts, chain) -> World:
             "StandingBidBook": system.book,
         }.items()
     }
+    order = Order(str(actors[0].address), MID, -5, 7, 9, 1, 2).as_tuple()
+    for name, fn, args in (  # FastChain.encode is web3's encoding, without the cost
+        ("Clearinghouse", "trade", [order, b"\x01" * 65, order, b""]),
+        ("AdlQueue", "execute", [3, [str(a.address) for a in actors[:3]]]),
+        ("LiquidationAuction", "take", [1, 2, 3, 4, str(actors[1].address), b""]),
+    ):
+        assert fast.encode(c[name], fn, args) == c[name].encode_abi(fn, args)
     venues = list(system.sources[MARKET].values())
     sources = [web3_contract(fast.w3, str(s.address), [abi.model_dump(by_alias=True, mode="json") for abi in s.contract_type.abi]) for s in venues]
     addr = [str(a.address) for a in actors]
@@ -244,6 +255,12 @@ class BackstopMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.w.fast.rpc("evm_revert", [self.w.snapshot])
+        RUN["examples"] += 1
+        if RUN["examples"] % PROGRESS_EVERY == 0:  # a long run shows its progress, and a cut-short one its figures
+            summary = _summary(time.perf_counter() - RUN["start"])
+            print(f"\n[{summary['examples_run']} examples] {summary['steps']} steps, {summary['adl_executions']} ADL executions, "
+                  f"{summary['wall_seconds']} s", flush=True)
+            _report(summary)
 
     # -------------------------------------------------------------- plumbing
 
@@ -251,13 +268,16 @@ class BackstopMachine(RuleBasedStateMachine):
         """One transaction, mined at once (automine); its events are accounted for. None if it reverted."""
         fast = self.w.fast
         contract = self.w.c[name] if isinstance(name, str) else name
-        tx = {"from": sender, "to": contract.address, "data": contract.encode_abi(fn, list(args)), "gas": hex(GAS)}
-        tx_hash = fast.rpc("eth_sendTransaction", [tx])
+        start = time.perf_counter()
+        tx = {"from": sender, "to": contract.address, "data": fast.encode(contract, fn, args), "gas": hex(GAS)}
+        (tx_hash,) = fast.batch([("eth_sendTransaction", [tx])])  # through the session: no web3 middleware
+        assert isinstance(tx_hash, str), f"the node refused {fn}: {tx_hash}"
         raw, block = fast.batch([("eth_getTransactionReceipt", [tx_hash]), ("eth_getBlockByNumber", ["latest", False])])
         while not isinstance(raw, dict) or "blockNumber" not in raw:  # automine answers at once; just in case
             time.sleep(0.01)
             raw, block = fast.batch([("eth_getTransactionReceipt", [tx_hash]), ("eth_getBlockByNumber", ["latest", False])])
         receipt = receipt_formatter(raw)
+        SECONDS["transactions"] += time.perf_counter() - start
         assert int(block["number"], 16) == receipt["blockNumber"]
         label = name if isinstance(name, str) else "MockPriceSource"
         OUTCOMES[f"{label}.{fn} {'ok' if receipt['status'] == 1 else 'reverted'}"] += 1
@@ -536,6 +556,12 @@ class BackstopMachine(RuleBasedStateMachine):
         """The fund's drawdown threshold for fund risk (0: any balance at or below the 8-hour peak)."""
         self._send(self.w.admin, "InsuranceFund", "file", _b32("drawdownBps"), bps)
 
+    @rule(bps=st.sampled_from([2_500, 5_000, 10_000]))
+    @counted
+    def set_loss_cap(self, bps: int) -> None:
+        """The most of a counterparty's unrealised profit one ADL may take (deployed at 5,000)."""
+        self._send(self.w.admin, "AdlQueue", "file", _b32("lossCapBps"), bps)
+
     # -------------------------------------------------------------- rules: keepers
 
     @rule(who=st.integers(0, 5))
@@ -653,19 +679,30 @@ class BackstopMachine(RuleBasedStateMachine):
             if due:
                 self._send(self.w.keepers[0], "LiquidationAuction", "liquidate", MID, who)
 
-    @rule(
-        trader=st.integers(0, 2),
-        long=st.booleans(),
-        bps=st.integers(1_500, 4_500),
-        trigger=st.sampled_from(["uncovered", "liquidity", "fund"]),
-    )
+    @rule(trader=st.integers(0, 2), long=st.booleans(), depth=st.integers(0, 100))
     @counted
-    def crash_into_adl(self, trader: int, long: bool, bps: int, trigger: str) -> None:
+    def crash_into_adl_uncovered(self, trader: int, long: bool, depth: int) -> None:
+        self._crash_into_adl(trader, long, depth, "uncovered")
+
+    @rule(trader=st.integers(0, 2), long=st.booleans(), depth=st.integers(0, 100))
+    @counted
+    def crash_into_adl_liquidity(self, trader: int, long: bool, depth: int) -> None:
+        self._crash_into_adl(trader, long, depth, "liquidity")
+
+    @rule(trader=st.integers(0, 2), long=st.booleans(), depth=st.integers(0, 100))
+    @counted
+    def crash_into_adl_fund(self, trader: int, long: bool, depth: int) -> None:
+        self._crash_into_adl(trader, long, depth, "fund")
+
+    def _crash_into_adl(self, trader: int, long: bool, depth: int, trigger: str) -> None:
         """Drives the market into ADL: the trader opens a ~$30k position at 20x (the maker on the other side),
-        the market moves `bps` against it, everything below maintenance is liquidated (standing bids first),
-        then one trigger is brought about — "uncovered": none (a deep enough move leaves a loss beyond the
-        fund), "liquidity": the auctions go stale and are restarted (an unfilled auction), "fund": a drawdown
-        threshold of zero (restored after) — and every running auction is offered to ADL."""
+        the market moves against it (30-45 % for "uncovered", 15-45 % otherwise; `depth` % of the range),
+        everything below maintenance is liquidated (standing bids first), then the trigger is brought about —
+        "uncovered": none (the move leaves a loss beyond the fund), "liquidity": the auctions go stale and are
+        restarted (an unfilled auction), "fund": a drawdown threshold of zero (restored after) — and every
+        running auction is offered to ADL."""
+        low = 3_000 if trigger == "uncovered" else 1_500
+        bps = low + (4_500 - low) * depth // 100
         mark = self._mark()
         if mark is None:
             return
@@ -736,7 +773,9 @@ class BackstopMachine(RuleBasedStateMachine):
             "rounds": [(src, "latestRoundData", []) for src in w.sources],
         }
         flat = [c for calls in sections.values() for c in calls]
+        start = time.perf_counter()
         values, block = w.fast.view_with_block(flat)
+        SECONDS["invariant reads"] += time.perf_counter() - start
         out: dict[str, Any] = {}
         i = 0
         for name, calls in sections.items():
@@ -807,34 +846,46 @@ class BackstopMachine(RuleBasedStateMachine):
         self.keeper_acted = False
 
 
+def _summary(wall: float) -> dict[str, Any]:
+    steps = sum(RULES.values())
+    return {
+        "examples": EXAMPLES,
+        "max_steps_per_example": STEPS,
+        "examples_run": RUN["examples"],
+        "steps": steps,
+        "invariant_checks": OUTCOMES["steps checked"],
+        "adl_executions": sum(n for k, n in OUTCOMES.items() if k.startswith("ADL executed")),
+        "wall_seconds": round(wall, 1),
+        "ms_per_step": round(1_000 * wall / max(steps, 1), 1),
+        "seconds": {k: round(v, 1) for k, v in SECONDS.items()},
+        "transactions": sum(n for k, n in OUTCOMES.items() if k.endswith((" ok", " reverted"))),
+        "rules": dict(sorted(RULES.items())),
+        "outcomes": dict(sorted(OUTCOMES.items())),
+    }
+
+
+def _report(summary: dict[str, Any]) -> None:
+    if REPORT:
+        Path(REPORT).parent.mkdir(parents=True, exist_ok=True)
+        Path(REPORT).write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def test_random_users_keepers_and_prices_keep_every_money_law(world):
     BackstopMachine.world = world
-    start = time.perf_counter()
+    RUN["start"] = time.perf_counter()
     run_state_machine_as_test(
         BackstopMachine,
         settings=settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, suppress_health_check=list(HealthCheck)),
     )
-    wall = time.perf_counter() - start
-    steps = sum(RULES.values())
-    adl = sum(n for k, n in OUTCOMES.items() if k.startswith("ADL executed"))
-    summary = {
-        "examples": EXAMPLES,
-        "max_steps_per_example": STEPS,
-        "steps": steps,
-        "invariant_checks": OUTCOMES["steps checked"],
-        "adl_executions": adl,
-        "wall_seconds": round(wall, 1),
-        "ms_per_step": round(1_000 * wall / max(steps, 1), 1),
-        "rules": dict(sorted(RULES.items())),
-        "outcomes": dict(sorted(OUTCOMES.items())),
-    }
+    summary = _summary(time.perf_counter() - RUN["start"])
+    summary["finished"] = True
     print(
-        f"\nstateful run: {EXAMPLES} examples x <= {STEPS} steps: {steps} steps, {summary['invariant_checks']} invariant checks, "
-        f"{adl} ADL executions, {wall:.1f} s wall ({summary['ms_per_step']} ms/step)"
+        f"\nstateful run: {EXAMPLES} examples x <= {STEPS} steps: {summary['steps']} steps, {summary['invariant_checks']} "
+        f"invariant checks, {summary['adl_executions']} ADL executions, {summary['wall_seconds']} s wall "
+        f"({summary['ms_per_step']} ms/step)"
     )
+    print("seconds:", summary["seconds"], "over", summary["transactions"], "transactions")
     print("rules:", summary["rules"])
     print("outcomes:", summary["outcomes"])
-    if REPORT:
-        Path(REPORT).parent.mkdir(parents=True, exist_ok=True)
-        Path(REPORT).write_text(json.dumps(summary, indent=2) + "\n")
+    _report(summary)
     assert OUTCOMES["steps checked"] > 0 and OUTCOMES["Clearinghouse.trade ok"] > 0
