@@ -283,7 +283,10 @@ class Ledger:
     def liquidation_fill(self, market: bytes, trader: str, keeper: str, qty: int, price: int, penalty_bps: int) -> tuple[int, int]:
         """Clearinghouse.liquidationFill: the trader's part closes at `price` (penalty to the sub-pool, the rest
         of its equity back to the trader, a negative equity covered by the fund); the keeper's position changes
-        by the same signed size, fee-free. Returns (equity of the part, penalty)."""
+        by the same signed size, fee-free; a keeper in liquidation itself is refused. Returns (equity of the part,
+        penalty)."""
+        if (market, keeper) in self.frozen:
+            raise PositionInLiquidation(keeper, market)
         long = self.position(market, trader).size > 0
         equity_part, penalty = self._close_liquidated_part(market, trader, qty, price, penalty_bps)
         self._change_position(market, keeper, qty if long else -qty, price)
