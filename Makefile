@@ -7,7 +7,7 @@ export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 SCENARIO ?= scenarios/om-2025.yaml
 OUT ?= reports
 
-.PHONY: setup compile demo deploy test test-long bench clean
+.PHONY: setup compile demo deploy test test-long stateful-long bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -29,6 +29,21 @@ test: setup
 
 test-long: setup
 	BACKSTOP_PROPERTY_EXAMPLES=300 ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
+
+## The stateful invariant hunt at length: EXAMPLES x STEPS steps (default 2,000 x 50: up to 100,000 steps). It runs
+## on its own Anvil without the step tracing Ape starts Anvil with (which doubles the cost of a transaction), at
+## ANVIL_PORT; prints steps, rules, ADL executions and wall time, and writes them to $(OUT)/stateful-long.json
+## (rewritten every 100 examples, so a run cut short still leaves its figures).
+EXAMPLES ?= 2000
+STEPS ?= 50
+ANVIL_PORT ?= 8575
+stateful-long: setup
+	ape compile
+	anvil --port $(ANVIL_PORT) --mnemonic "test test test test test test test test test test test junk" --accounts 10 \
+		--balance 10000 --block-base-fee-per-gas 0 --gas-price 0 --hardfork cancun --silent & node=$$!; \
+	trap 'kill $$node' EXIT; sleep 3; \
+	APE_FOUNDRY_HOST=http://127.0.0.1:$(ANVIL_PORT) BACKSTOP_PROPERTY_EXAMPLES=$(EXAMPLES) BACKSTOP_STATEFUL_STEPS=$(STEPS) \
+		BACKSTOP_STATEFUL_REPORT=$(OUT)/stateful-long.json ape test tests/test_stateful.py -p no:cacheprovider -s -q $(PYTEST_ARGS)
 
 ## Every benchmark into benchmarks/results.json and .md (several minutes); BENCH_ARGS=--quick skips the OM replay.
 bench: setup

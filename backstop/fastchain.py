@@ -119,6 +119,11 @@ class FastChain:
         call that reverted)."""
         return self._decode_views(requests, self.batch(self._view_calls(requests)))
 
+    def view_with_block(self, requests: list[tuple[Contract, str, list]]) -> tuple[list[Any], dict[str, Any]]:
+        """`view`, and the latest block (its JSON-RPC header: hex fields) in the same round trip."""
+        raw = self.batch([*self._view_calls(requests), ("eth_getBlockByNumber", ["latest", False])])
+        return self._decode_views(requests, raw[:-1]), raw[-1]
+
     def _view_calls(self, requests: list[tuple[Contract, str, list]], block: dict[str, str] | None = None) -> list[tuple[str, list]]:
         """eth_calls at the latest state; `block`: with these block overrides (time, number)."""
         extra: list[Any] = [{}, block] if block else []
@@ -276,12 +281,10 @@ class FastChain:
         """Makes `decode` understand the events of `contract` (by topic, emitted at any address)."""
         for item in contract.abi:
             if item.get("type") == "error":
-                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-                self._errors[keccak(text=signature)[:4]] = item["name"]
+                self._errors[abi_selector(item)[:4]] = item["name"]
             if item.get("type") != "event":
                 continue
-            signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-            self._decoders[keccak(text=signature)] = (name, getattr(contract.events, item["name"])(), _Event.of(item))
+            self._decoders[abi_selector(item)] = (name, getattr(contract.events, item["name"])(), _Event.of(item))
 
     def revert_reason(self, tx_hash: bytes) -> str:
         """The custom error (or revert string) a mined, failed transaction ended with, from the node's trace."""
@@ -383,8 +386,7 @@ class _Function:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "_Function":
-        inputs = [_abi_type(i) for i in item["inputs"]]
-        return cls(keccak(text=f"{item['name']}({','.join(inputs)})")[:4], inputs, [_abi_type(o) for o in item.get("outputs", [])])
+        return cls(abi_selector(item)[:4], [_abi_type(i) for i in item["inputs"]], [_abi_type(o) for o in item.get("outputs", [])])
 
 
 @dataclass(frozen=True)
@@ -449,6 +451,11 @@ def _formatted(raw: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("logs"), list):
         out["logs"] = [_formatted(log) for log in out["logs"]]
     return out
+
+
+def abi_selector(item: dict[str, Any]) -> bytes:
+    """keccak256 of an ABI event's or error's signature: an event's topic 0, an error's selector (first 4 bytes)."""
+    return keccak(text=f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})")
 
 
 def _abi_type(item: dict[str, Any]) -> str:

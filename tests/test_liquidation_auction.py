@@ -177,6 +177,24 @@ def test_take_refusals(system, actors, underwater):
         auction.take(999, SIZE, price, 0, keeper, b"", sender=keeper)
 
 
+def test_a_keeper_in_liquidation_cannot_take(system, actors):
+    """A keeper whose own position in the market is frozen for liquidation may not take: the take would change the
+    frozen position, and its own auction, selling the frozen size, could then never finish (found by the stateful
+    machine: a keeper's frozen long turned short by a take, its auction reverted InvalidFillSize for ever)."""
+    trader, counterparty, keeper, kicker = actors
+    auction = system.auction
+    trade(system, keeper, counterparty, units(1_000), to_wad(6), to_usdc(400), to_usdc(5_000))
+    open_underwater(system, trader, counterparty)  # $5.72: the keeper's equity $120 < maintenance $143 too
+    own = auction.liquidate(MID, keeper, sender=kicker).return_value
+    id_ = auction.liquidate(MID, trader, sender=kicker).return_value
+    price = auction.getStatus(id_).price
+    with ape.reverts(system.clearinghouse.PositionInLiquidation):
+        auction.take(id_, SIZE, price, to_usdc(30_000), keeper, b"", sender=keeper)
+    assert position(system, keeper)[0] == units(1_000) and auction.sale(own).qty == units(1_000)
+    auction.take(own, units(1_000), auction.getStatus(own).price, to_usdc(3_000), counterparty, b"", sender=counterparty)
+    assert not system.clearinghouse.inLiquidation(MID, keeper)  # its own liquidation finishes
+
+
 # ---------------------------------------------------------------- callback takes
 
 

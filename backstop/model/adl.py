@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from backstop.model.ledger import Position, bankruptcy_price, pnl
+from backstop.model.ledger import Position, bankruptcy_price, close_liquidated_part, pnl, reduce_position
 from backstop.units import BPS, NOTIONAL_SCALE, WAD, bps_down, mul_div_down, mul_div_up, notional_up
 
 
@@ -149,25 +149,11 @@ def choose(
 
 
 def apply_fill(bankrupt: Position, counterparty: Position, qty: int, price: int) -> tuple[int, int]:
-    """Closes `qty` of both positions at `price` as Clearinghouse.adlFill does; returns (the bankrupt part's equity,
-    the counterparty's realised PnL) [usdc]. Margin shares move out of the positions (to free balances)."""
-    long = bankrupt.size > 0
-    held = abs(bankrupt.size)
-    share = bankrupt.margin if qty == held else mul_div_down(bankrupt.margin, qty, held)
-    equity = share + pnl(long, qty, bankrupt.entry_price, price)
-    bankrupt.margin -= share
-    bankrupt.size = (held - qty) if long else -(held - qty)
-    if held == qty:
-        bankrupt.entry_price = 0
-    c_long = counterparty.size > 0
-    c_held = abs(counterparty.size)
-    realized = pnl(c_long, qty, counterparty.entry_price, price)
-    margin = max(counterparty.margin + realized, 0)
-    released = margin if qty == c_held else mul_div_down(margin, qty, c_held)
-    counterparty.margin = margin - released
-    counterparty.size = (c_held - qty) if c_long else -(c_held - qty)
-    if c_held == qty:
-        counterparty.entry_price = 0
+    """Closes `qty` of both positions at `price` as Clearinghouse.adlFill does (the same position-level steps as
+    backstop.model.ledger's Ledger.adl_fill); returns (the bankrupt part's equity, the counterparty's realised
+    PnL) [usdc]. Margin shares move out of the positions (to free balances, not modelled here)."""
+    equity = close_liquidated_part(bankrupt, qty, price)
+    realized, _, _ = reduce_position(counterparty, qty, price)
     return equity, realized
 
 

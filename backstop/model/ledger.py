@@ -41,6 +41,12 @@ class NoPosition(LedgerError): ...
 class PriceOutsideBand(LedgerError): ...
 
 
+class InvalidFillSize(LedgerError): ...
+
+
+class PositionInLiquidation(LedgerError): ...
+
+
 @dataclass(frozen=True)
 class Tier:
     max_notional: int  # usdc, inclusive upper bound
@@ -108,6 +114,45 @@ def below_maintenance(p: Position, tiers: list[Tier], mark: int) -> bool:
     return equity < bps_up(n, tier_for(tiers, n).maintenance_margin_bps)
 
 
+def shrink(p: Position, long: bool, remaining: int) -> None:
+    """PositionMath of Clearinghouse._shrink: `remaining` units left on side `long`; no units, no entry price."""
+    p.size = remaining if long else -remaining
+    if remaining == 0:
+        p.entry_price = 0
+
+
+def reduce_position(p: Position, closed: int, price: int) -> tuple[int, int, int]:
+    """Clearinghouse._reduce on one position: closes `closed` units at `price`, the PnL goes to the margin and
+    the closed share of the margin leaves the position. Returns (realised PnL, margin released, shortfall): a
+    loss beyond the margin is the shortfall (the caller has the fund cover it) and leaves no margin."""
+    long = p.size > 0
+    held = abs(p.size)
+    realized = pnl(long, closed, p.entry_price, price)
+    margin_after = p.margin + realized
+    shortfall = max(-margin_after, 0)
+    margin = max(margin_after, 0)
+    released = margin if closed == held else mul_div_down(margin, closed, held)
+    p.margin = margin - released
+    shrink(p, long, held - closed)
+    return realized, released, shortfall
+
+
+def close_liquidated_part(p: Position, qty: int, price: int) -> int:
+    """Clearinghouse._closeLiquidatedPart on one position: `qty` units of a frozen position close at `price`
+    with their share of the margin (rounded down, all of it for the whole position). Returns that part's
+    equity [usdc] (margin share + PnL): the caller pays a non-negative one out (less any penalty) or has the
+    fund cover a negative one."""
+    long = p.size > 0
+    held = abs(p.size)
+    if qty == 0 or qty > held:
+        raise InvalidFillSize(qty, held)
+    share = p.margin if qty == held else mul_div_down(p.margin, qty, held)
+    p.margin -= share
+    equity_part = share + pnl(long, qty, p.entry_price, price)
+    shrink(p, long, held - qty)
+    return equity_part
+
+
 def tier_for(tiers: list[Tier], notional: int) -> Tier:
     for t in tiers:
         if notional <= t.max_notional:
@@ -131,6 +176,7 @@ class Ledger:
     positions: dict[tuple[bytes, str], Position] = field(default_factory=dict)
     bad_debt: dict[bytes, int] = field(default_factory=dict)
     usdc_held: int = 0  # USDC the Clearinghouse holds
+    frozen: set[tuple[bytes, str]] = field(default_factory=set)  # (market, account) in liquidation
 
     def list_market(self, market: bytes, tiers: list[Tier], band_bps: int) -> None:
         self.tiers[market] = list(tiers)
@@ -177,6 +223,8 @@ class Ledger:
     def apply_trade(self, market: bytes, account: str, delta: int, price: int, margin_in: int, mark: int) -> tuple[int, int]:
         """One side of a trade; returns (realised PnL, margin released)."""
         self._require_market(market)
+        if (market, account) in self.frozen:
+            raise PositionInLiquidation(account, market)
         p = self.position(market, account)
         realized, released, added = self._change_position(market, account, delta, price)
         if margin_in:
@@ -204,22 +252,10 @@ class Ledger:
         return realized, released, qty
 
     def _reduce(self, market: bytes, account: str, p: Position, closed: int, price: int) -> tuple[int, int]:
-        long = p.size > 0
-        held = abs(p.size)
-        realized = pnl(long, closed, p.entry_price, price)
-        margin_after = p.margin + realized
-        margin = 0
-        if margin_after < 0:
-            self._cover_shortfall(market, -margin_after)
-        else:
-            margin = margin_after
-        released = margin if closed == held else mul_div_down(margin, closed, held)
-        p.margin = margin - released
+        realized, released, shortfall = reduce_position(p, closed, price)
+        if shortfall:
+            self._cover_shortfall(market, shortfall)
         self.free[account] = self.free.get(account, 0) + released
-        remaining = held - closed
-        p.size = remaining if long else -remaining
-        if remaining == 0:
-            p.entry_price = 0
         return realized, released
 
     def _charge_tail_risk_fee(self, market: bytes, p: Position, added: int, price: int, mark: int) -> None:
@@ -238,16 +274,37 @@ class Ledger:
         if uncovered:
             self.bad_debt[market] = self.bad_debt.get(market, 0) + uncovered
 
+    def begin_liquidation(self, market: bytes, account: str) -> None:
+        """Clearinghouse.beginLiquidation once it accepted: the position is frozen until fully closed."""
+        if self.position(market, account).size == 0:
+            raise NoPosition(account, market)
+        self.frozen.add((market, account))
+
     def liquidation_fill(self, market: bytes, trader: str, keeper: str, qty: int, price: int, penalty_bps: int) -> tuple[int, int]:
         """Clearinghouse.liquidationFill: the trader's part closes at `price` (penalty to the sub-pool, the rest
         of its equity back to the trader, a negative equity covered by the fund); the keeper's position changes
-        by the same signed size, fee-free. Returns (equity of the part, penalty)."""
+        by the same signed size, fee-free; a keeper in liquidation itself is refused. Returns (equity of the part,
+        penalty)."""
+        if (market, keeper) in self.frozen:
+            raise PositionInLiquidation(keeper, market)
+        long = self.position(market, trader).size > 0
+        equity_part, penalty = self._close_liquidated_part(market, trader, qty, price, penalty_bps)
+        self._change_position(market, keeper, qty if long else -qty, price)
+        return equity_part, penalty
+
+    def adl_fill(self, market: bytes, trader: str, counterparty: str, qty: int, price: int) -> tuple[int, int]:
+        """Clearinghouse.adlFill: `qty` of the frozen position closes at `price` (no penalty) against the opposite
+        position of `counterparty`, whose part closes at the same price. Returns (the bankrupt part's equity,
+        the counterparty's realised PnL)."""
+        equity_part, _ = self._close_liquidated_part(market, trader, qty, price, 0)
+        realized, _ = self._reduce(market, counterparty, self.position(market, counterparty), qty, price)
+        return equity_part, realized
+
+    def _close_liquidated_part(self, market: bytes, trader: str, qty: int, price: int, penalty_bps: int) -> tuple[int, int]:
+        """The trader's side of a liquidation or ADL fill (Clearinghouse._closeLiquidatedPart)."""
         p = self.position(market, trader)
-        long = p.size > 0
-        held = abs(p.size)
-        share = p.margin if qty == held else mul_div_down(p.margin, qty, held)
-        p.margin -= share
-        equity_part = share + pnl(long, qty, p.entry_price, price)
+        full = qty == abs(p.size)
+        equity_part = close_liquidated_part(p, qty, price)
         penalty = 0
         if equity_part >= 0:
             penalty = min(bps_up(notional_up(qty, price), penalty_bps), equity_part)
@@ -257,12 +314,22 @@ class Ledger:
                 self.pay_penalty(market, penalty)
         else:
             self._cover_shortfall(market, -equity_part)
-        remaining = held - qty
-        p.size = remaining if long else -remaining
-        if remaining == 0:
-            p.entry_price = 0
-        self._change_position(market, keeper, qty if long else -qty, price)
+        if full:
+            self.frozen.discard((market, trader))
         return equity_part, penalty
+
+    def fund_margin(self, market: bytes, payer: str, account: str, amount: int) -> bool:
+        """Clearinghouse.fundMargin: `amount` of `payer`'s free balance into `account`'s position margin, or its
+        free balance when it holds no position. Returns whether it went to the position."""
+        if amount == 0:
+            return False
+        self._debit(payer, amount)
+        p = self.position(market, account)
+        if p.size != 0:
+            p.margin += amount
+            return True
+        self.free[account] = self.free.get(account, 0) + amount
+        return False
 
     def settle_keeper(self, market: bytes, keeper: str, margin: int, mark: int) -> None:
         p = self.position(market, keeper)

@@ -259,7 +259,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     ///         sub-pool and the rest back to the trader's free balance; negative equity is a shortfall the fund
     ///         covers, and what it cannot cover is bad debt. The keeper's position changes by the same signed
     ///         size at `price`, fee-free and without a margin check: the engine calls `settleKeeper` after
-    ///         the keeper has paid. Only LIQUIDATOR_ROLE.
+    ///         the keeper has paid. A keeper whose own position in `market` is in liquidation is refused
+    ///         (PositionInLiquidation). Only LIQUIDATOR_ROLE.
     function liquidationFill(
         bytes32 market,
         address account,
@@ -270,6 +271,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     ) external onlyRole(LIQUIDATOR_ROLE) returns (int256 equityPart, uint256 penalty) {
         if (!inLiquidation[market][account]) revert NotInLiquidation(account, market);
         if (keeper == account) revert SelfTrade(account);
+        // a frozen position changes only by its own liquidation: were a keeper in liquidation to take, its
+        // frozen size would no longer be what its auction sells, and that auction could never finish
+        _requireNotInLiquidation(market, keeper);
         bool long = _positions[market][account].size > 0;
         (equityPart, penalty) = _closeLiquidatedPart(market, account, qty, price, penaltyBps);
         emit LiquidationFilled(
