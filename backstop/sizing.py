@@ -66,7 +66,7 @@ def sizing_measure(report: Mapping[str, Any], triggers: Sequence[str] | None = N
     if triggers is None:
         adl = float(totals.get("adl_notional", 0.0))
     else:
-        adl = sum(e["size"] * e["price"] for e in report.get("adl", []) if e["reason"] in triggers)
+        adl = sum(v for reason, v in adl_by_trigger(report).items() if reason in triggers)
     return adl + float(totals["bad_debt"])
 
 
@@ -75,7 +75,7 @@ def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for e in report.get("adl", []):
         out[e["reason"]] = out.get(e["reason"], 0.0) + e["size"] * e["price"]
-    return {k: round(v, 2) for k, v in sorted(out.items())}
+    return dict(sorted(out.items()))
 
 
 class SizingError(ValueError):
