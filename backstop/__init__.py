@@ -3,7 +3,7 @@
 Public API (grows with each layer):
 - ``backstop.units``: USDC/wad/bps conversions shared by every module.
 - ``backstop.model``: pure-Python reference models of the contracts' math, used as test oracles.
-- ``backstop.deploy``: deploy the contracts to Anvil, Hardhat or any RPC.
+- ``backstop.chain.deploy``: deploy the contracts to Anvil, Hardhat or any RPC.
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """`ape run adl_queue --deployment deployments/local-31337.json --market OM-USD [--network ...] [--limit 50]`
 
 Prints the ADL queue of a market of a deployment: every candidate position's rank and 1–5 lights on each
-side, computed with the reference ranking that AdlQueue checks on-chain (see backstop.adl_queue).
+side, computed with the reference ranking that AdlQueue checks on-chain (see backstop.keeper.queue).
 """
 
 from pathlib import Path
@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from backstop.adl_queue import read_queue, render_queue
-from backstop.deploy import Deployment, attach
-from backstop.fastchain import FastChain
+from backstop.keeper.queue import read_queue, render_queue
+from backstop.chain.deploy import Deployment, attach
+from backstop.chain.fastchain import FastChain
 from backstop.units import market_id
 
 

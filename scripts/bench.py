@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, network_option
 
-from backstop.bench import BLOCK_GAS, ledger_gas
-from backstop.bench_adl import SIZES, adl_scaling
-from backstop.bench_bids import SIZES as BID_SIZES, bid_scaling
-from backstop.bench_results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, load_average, machine, now_iso, write_results
-from backstop.bench_speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_time, full_replay, replay_throughput
+from backstop.bench.gas import BLOCK_GAS, ledger_gas
+from backstop.bench.adl import SIZES, adl_scaling
+from backstop.bench.bids import SIZES as BID_SIZES, bid_scaling
+from backstop.bench.results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, load_average, machine, now_iso, write_results
+from backstop.bench.speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_time, full_replay, replay_throughput
 
 
 def _command() -> str:

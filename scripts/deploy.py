@@ -11,7 +11,7 @@ import click
 from ape import accounts
 from ape.cli import ConnectedProviderCommand, network_option
 
-from backstop.deploy import MarketSpec, deploy_system
+from backstop.chain.deploy import MarketSpec, deploy_system
 
 
 def _market(value: str) -> MarketSpec:

@@ -10,7 +10,7 @@ import click
 from ape import accounts
 from ape.cli import ConnectedProviderCommand, network_option
 
-from backstop.keeper import KeeperConfig, bot_for_deployment
+from backstop.keeper.bot import KeeperConfig, bot_for_deployment
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -1,3 +1,3 @@
 """`ape run replay SCENARIO [--out DIR] [--network anvil|hardhat|URL]`: the same as `backstop replay`."""
 
-from backstop.cli import replay as cli  # noqa: F401  (ape run picks up `cli`)
+from backstop.cli.main import replay as cli  # noqa: F401  (ape run picks up `cli`)

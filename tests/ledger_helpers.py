@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from backstop.deploy import MarketSpec, System
-from backstop.orders import Order, sign_order
+from backstop.chain.deploy import MarketSpec, System
+from backstop.chain.orders import Order, sign_order
 from backstop.units import WAD, market_id, to_usdc, to_wad
 
 MARKET = "OM-USD"
@@ -75,7 +75,7 @@ def open_underwater(system: System, trader, counterparty) -> None:
 
 def funded_system(accounts, funded: int, fund_seed: float, global_seed: float, deposit: int = to_usdc(200_000)) -> System:
     """A one-market system ($6 OM) whose accounts 1..`funded` hold `deposit` [usdc] each in the clearinghouse."""
-    from backstop.deploy import deploy_system  # noqa: PLC0415
+    from backstop.chain.deploy import deploy_system  # noqa: PLC0415
 
     system = deploy_system(accounts[0], [MarketSpec(MARKET, START_PRICE, fund_seed=fund_seed)], global_seed=global_seed)
     for a in accounts[1 : funded + 1]:

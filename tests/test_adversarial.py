@@ -25,8 +25,8 @@ from ape.exceptions import ContractLogicError
 from eth_abi import encode
 from eth_utils import keccak
 
-from backstop.deploy import MarketSpec, OracleSpec, deploy_system
-from backstop.orders import sign_order
+from backstop.chain.deploy import MarketSpec, OracleSpec, deploy_system
+from backstop.chain.orders import sign_order
 from backstop.model.auction import incentive
 from backstop.units import market_id, notional_down, to_usdc, to_wad
 from tests.ledger_helpers import MARKET, MID, fund_account, make_order, open_underwater, set_price, sign, trade, units

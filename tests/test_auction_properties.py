@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backstop.deploy import MarketSpec, deploy_system
+from backstop.chain.deploy import MarketSpec, deploy_system
 from backstop.units import to_usdc, to_wad
 from tests.ledger_helpers import MARKET, MID, fund_account, set_price, trade, units
 

@@ -1,4 +1,4 @@
-"""The benchmark's results file (backstop.bench_results): schema, targets from given figures, validation, Markdown.
+"""The benchmark's results file (backstop.bench.results): schema, targets from given figures, validation, Markdown.
 
 Pure Python: no chain, no benchmark run. Run alone with
 ``PYTHONPATH=$PWD .venv/bin/python -m pytest tests/test_bench.py -q -p no:ape_test``.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backstop.bench_results import (
+from backstop.bench.results import (
     RESULTS_SCHEMA,
     Figure,
     GasFigure,

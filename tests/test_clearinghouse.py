@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from backstop.deploy import deploy_system
+from backstop.chain.deploy import deploy_system
 from backstop.model import ledger as model
 from backstop.units import market_id, notional_up, bps_up, to_usdc, to_wad
 from tests.ledger_helpers import (

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from backstop.compare import compare
+from backstop.studies.compare import compare
 from backstop.replay import run_replay
-from backstop.sizing import fund_overrides, size_fund, sizing_measure
+from backstop.studies.sizing import fund_overrides, size_fund, sizing_measure
 from backstop.scenario import load_scenario
-from backstop.variants import population_fingerprint
+from backstop.scenario.variants import population_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"

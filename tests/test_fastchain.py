@@ -1,4 +1,4 @@
-"""FastChain's own encoders give what web3.py and eth_account give (backstop.fastchain): calldata, signed
+"""FastChain's own encoders give what web3.py and eth_account give (backstop.chain.fastchain): calldata, signed
 transactions, decoded events and formatted receipts, byte for byte and type for type.
 
 Pure Python: no node. Run alone with
@@ -17,8 +17,8 @@ from eth_utils import keccak
 from web3 import Web3
 from web3._utils.method_formatters import receipt_formatter
 
-from backstop import fastchain
-from backstop.fastchain import FastChain, Wallet, derive_account, web3_contract
+from backstop.chain import fastchain
+from backstop.chain.fastchain import FastChain, Wallet, derive_account, web3_contract
 
 ORDER = {"name": "o", "type": "tuple", "components": [
     {"name": "account", "type": "address"}, {"name": "market", "type": "bytes32"}, {"name": "size", "type": "int256"},

@@ -2,8 +2,8 @@
 
 import pytest
 
-from backstop.deploy import MarketSpec, deploy_system
-from backstop.keeper import KeeperConfig, bot_for_deployment, take_is_attractive, take_size
+from backstop.chain.deploy import MarketSpec, deploy_system
+from backstop.keeper.bot import KeeperConfig, bot_for_deployment, take_is_attractive, take_size
 from backstop.units import notional_up, to_usdc, to_wad
 from tests.ledger_helpers import MARKET, MID, fund_account, open_underwater, position, set_price, units
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backstop.deploy import deploy_system
+from backstop.chain.deploy import deploy_system
 from backstop.model import ledger as model
 from backstop.model.fund import GLOBAL, InsuranceFundModel
 from backstop.units import bps_down, to_usdc, to_wad

@@ -5,7 +5,7 @@ import ape
 import pytest
 from eth_abi import encode
 
-from backstop.deploy import MarketSpec, deploy_system
+from backstop.chain.deploy import MarketSpec, deploy_system
 from backstop.model import ledger as model
 from backstop.model.auction import AuctionParams, auction_price, incentive, is_stale, top_price
 from backstop.model.curves import linear_down

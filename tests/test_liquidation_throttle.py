@@ -4,7 +4,7 @@ buffer period after a fast fall, and `release`."""
 import ape
 import pytest
 
-from backstop.deploy import MarketSpec, deploy_system
+from backstop.chain.deploy import MarketSpec, deploy_system
 from backstop.units import to_usdc, to_wad
 from tests.ledger_helpers import MARKET, MID, fund_account, position, set_price, trade, units
 

@@ -3,7 +3,7 @@
 import pytest
 from ape import networks
 
-from backstop.deploy import MarketSpec, attach_usdc, deploy_system
+from backstop.chain.deploy import MarketSpec, attach_usdc, deploy_system
 from backstop.units import market_id, to_wad
 
 SPECS = [MarketSpec("OM-USD", "6", venues=("a", "b"), fund_seed=1_000)]

@@ -1,7 +1,7 @@
 """Replays on a live local chain: every bundled scenario in CI size, determinism, comparisons whose outcome
 the mechanisms decide, bad input that fails before anything is deployed, and a chain that dies mid-replay.
 
-These tests start their own Anvil nodes (backstop.node) beside the one ape test runs on."""
+These tests start their own Anvil nodes (backstop.chain.node) beside the one ape test runs on."""
 
 import json
 import subprocess
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backstop.node import local_anvil
+from backstop.chain.node import local_anvil
 from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay
 from backstop.report import validate_report
 from backstop.scenario import ScenarioError

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backstop.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
+from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
 from backstop.model.ledger import Tier
 from backstop.scenario import (
     KeeperScenario,

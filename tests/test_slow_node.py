@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from backstop.fastchain import ChainDied, FastChain
+from backstop.chain.fastchain import ChainDied, FastChain
 
 
 def _server(delay: float) -> ThreadingHTTPServer:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backstop.deploy import DEFAULT_TIERS
+from backstop.chain.deploy import DEFAULT_TIERS
 from backstop.model import ledger as lm
 from backstop.model.bidbook import BidBook, escrow_required
 from backstop.units import to_usdc, to_wad

@@ -6,7 +6,7 @@ across clearinghouse, book and fund, and bad input. backstop.model.bidbook is th
 import ape
 import pytest
 
-from backstop.deploy import DEFAULT_TIERS
+from backstop.chain.deploy import DEFAULT_TIERS
 from backstop.model import ledger as lm
 from backstop.model.bidbook import BidBook, bid_price, escrow_required
 from backstop.units import market_id, notional_down, to_usdc, to_wad

@@ -8,12 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from backstop.cli import main
-from backstop.compare import COLUMNS, render_compare_markdown, variant_metrics
+from backstop.studies.compare import COLUMNS, render_compare_markdown, variant_metrics
 from backstop.model.auction import AuctionParams, is_stale
 from backstop.scenario import UINT32_MAX, load_scenario
-from backstop.sizing import FUND_TRIGGERS, SizingError, _explain, adl_by_trigger, fund_overrides, non_monotone_pairs, search_factor, sizing_measure
+from backstop.studies.sizing import FUND_TRIGGERS, SizingError, _explain, adl_by_trigger, fund_overrides, non_monotone_pairs, search_factor, sizing_measure
 from backstop.units import WAD
-from backstop.variants import VariantError, builtin_variant, plan_variants, population_fingerprint, split_values, vary_variants
+from backstop.scenario.variants import VariantError, builtin_variant, plan_variants, population_fingerprint, split_values, vary_variants
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
@@ -262,7 +262,7 @@ def test_compare_markdown_shows_every_variant_side_by_side():
 
 
 def test_a_variant_with_the_base_figures_is_flagged_as_not_binding():
-    from backstop.compare import _note_same_outcome
+    from backstop.studies.compare import _note_same_outcome
 
     rows = [{"name": n, "complete": True, "notes": [], "metrics": variant_metrics(_report(b))} for n, b in (("base", 0.0), ("same", 0.0), ("other", 5.0))]
     _note_same_outcome(rows)

@@ -2,7 +2,7 @@
 
     backstop compare SCENARIO --vary KEY=V1,V2 --variant NAME --builtin NAME [--out DIR] [--jobs N]
 
-Each variant (see backstop.variants) is one full replay (backstop.replay.run_replay) on its own local Anvil,
+Each variant (see backstop.scenario.variants) is one full replay (backstop.replay.run_replay) on its own local Anvil,
 in its own worker process; at most ``jobs`` run at once. The contracts are compiled once, before the workers
 start; each worker deploys from the compiled artifacts. The comparison folder holds:
 
@@ -29,9 +29,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from backstop.report import HOUR, _pyplot, _save, _table, _usd_axis, fmt_count, fmt_pct, fmt_usd, report_json
-from backstop.scenario import Scenario, load_scenario
-from backstop.variants import Variant, plan_variants, population_fingerprint
+from backstop.report.markdown import HOUR, _pyplot, _save, _table, _usd_axis, fmt_count, fmt_pct, fmt_usd, report_json
+from backstop.scenario.document import Scenario, load_scenario
+from backstop.scenario.variants import Variant, plan_variants, population_fingerprint
 
 __all__ = [
     "COLUMNS",
@@ -123,7 +123,7 @@ def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str
     """Worker: one replay on its own Anvil. Runs in a spawned process; ``ticks`` receives one item per step."""
     from ape.logging import logger  # noqa: PLC0415
 
-    from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
+    from backstop.replay.engine import ReplayFailed, run_replay  # noqa: PLC0415
 
     logger.set_level("WARNING")
     on_step = (lambda _t: ticks.put(label)) if ticks is not None else None

@@ -33,7 +33,7 @@ class QueueEntry:
 
 def read_queue(chain: Any, house: Any, oracle: Any, market: bytes) -> tuple[float, list[QueueEntry]]:
     """(oracle price [USD], the ranked candidates of both sides) of `market` on the chain behind `chain`
-    (a backstop.fastchain.FastChain); positions frozen for liquidation are not candidates."""
+    (a backstop.chain.fastchain.FastChain); positions frozen for liquidation are not candidates."""
     count, mark = chain.view([(house, "accountCount", [market]), (oracle, "price", [market])])
     if mark is None:
         raise ValueError("the oracle has no valid price for this market now")

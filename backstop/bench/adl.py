@@ -1,5 +1,5 @@
 """ADL scaling benchmark: gas of one ADL execution, and per matched counterparty, with 10 to 10,000 open
-positions in the market. The population is built with batched, pre-signed transactions (backstop.fastchain)
+positions in the market. The population is built with batched, pre-signed transactions (backstop.chain.fastchain)
 on a fresh Anvil that this module starts; the executions themselves are measured from their receipts.
 
 Per size n, one market holds n positions: n − 3 shorts with varied margins (so that their scores differ), the
@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from backstop.deploy import AdlSpec, MarketSpec
-from backstop.fastchain import FastChain, Wallet, derive_account, web3_contract
+from backstop.chain.deploy import AdlSpec, MarketSpec
+from backstop.chain.fastchain import FastChain, Wallet, derive_account, web3_contract
 from backstop.model import adl as adl_model
 from backstop.model.ledger import Position, Tier
-from backstop.orders import Order, sign_order
+from backstop.chain.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
 
 SIZES = (10, 100, 1_000, 10_000)
@@ -47,9 +47,9 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
     """Starts its own Anvil, deploys one market per size and measures an ADL in each."""
     from ape import accounts, networks  # noqa: PLC0415
 
-    from backstop.deploy import deploy_system  # noqa: PLC0415
-    from backstop.node import local_anvil  # noqa: PLC0415
-    from backstop.replay import _abi  # noqa: PLC0415
+    from backstop.chain.deploy import deploy_system  # noqa: PLC0415
+    from backstop.chain.node import local_anvil  # noqa: PLC0415
+    from backstop.replay.engine import _abi  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
         admin = accounts.test_accounts[0]

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from backstop.scenario import UINT32_MAX, Scenario, ScenarioError
+from backstop.scenario.document import UINT32_MAX, Scenario, ScenarioError
 from backstop.units import BPS
 
 __all__ = [

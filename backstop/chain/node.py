@@ -21,7 +21,7 @@ from typing import Iterator
 import requests
 
 MNEMONIC = "test test test test test test test test test test test junk"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class NodeError(RuntimeError):

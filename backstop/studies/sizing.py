@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from backstop.report import _pyplot, _save, _table, _usd_axis, fmt_usd, report_json
-from backstop.scenario import Scenario, load_scenario
+from backstop.report.markdown import _pyplot, _save, _table, _usd_axis, fmt_usd, report_json
+from backstop.scenario.document import Scenario, load_scenario
 
 __all__ = [
     "FUND_TRIGGERS",
@@ -254,7 +254,7 @@ def size_fund(
     (and every evaluated replay under runs/) into `out_dir`, and returns sizing.json's content. With
     `fund_triggers_only`, ADL started by liquidity risk (stale auctions) is not counted (see sizing_measure).
     When no size up to `max_factor` works, the SizingError says which triggers the remaining ADL had."""
-    from backstop.compare import default_jobs, run_parallel, worker_pool  # noqa: PLC0415
+    from backstop.studies.compare import default_jobs, run_parallel, worker_pool  # noqa: PLC0415
 
     if safety < 0:
         raise SizingError(f"safety must be >= 0, a share added to the size found (got {safety})")

@@ -143,7 +143,7 @@ def attach(w3: Any, deployment: "Deployment", name: str, abi: str | None = None)
     project's contract `abi` (default: the same name; any ERC-20's is MockUSDC's)."""
     if name not in deployment.contracts:
         raise ValueError(f"the deployment has no {name}; redeploy with this version of Backstop")
-    from backstop.fastchain import web3_contract  # noqa: PLC0415
+    from backstop.chain.fastchain import web3_contract  # noqa: PLC0415
 
     return web3_contract(w3, deployment.contracts[name], contract_abi(abi or name))
 

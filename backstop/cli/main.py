@@ -33,8 +33,8 @@ def replay(scenario: Path | None, out: Path | None, network: str | None, sets: t
     """Replay SCENARIO (a YAML file) and write a report folder; or, with --resume DIR, finish a partial one."""
     from ape.logging import logger  # noqa: PLC0415
 
-    from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
-    from backstop.scenario import ScenarioError, parse_overrides  # noqa: PLC0415
+    from backstop.replay.engine import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
+    from backstop.scenario.document import ScenarioError, parse_overrides  # noqa: PLC0415
 
     logger.set_level("WARNING")  # no line per deployment transaction; the progress bar tells the story
 
@@ -80,7 +80,7 @@ def replay(scenario: Path | None, out: Path | None, network: str | None, sets: t
 
 
 def _base_overrides(sets: tuple[str, ...]) -> dict:
-    from backstop.scenario import parse_overrides  # noqa: PLC0415
+    from backstop.scenario.document import parse_overrides  # noqa: PLC0415
 
     try:
         return parse_overrides(sets)
@@ -100,9 +100,9 @@ def _base_overrides(sets: tuple[str, ...]) -> dict:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], builtins: tuple[str, ...], sets: tuple[str, ...], out: Path | None, jobs: int | None, list_only: bool, no_progress: bool) -> None:
     """Replay SCENARIO as given and under each variant (in parallel) and write a comparison."""
-    from backstop.compare import compare as run_compare  # noqa: PLC0415
-    from backstop.scenario import ScenarioError, load_scenario  # noqa: PLC0415
-    from backstop.variants import VariantError, describe_builtins, describe_named  # noqa: PLC0415
+    from backstop.studies.compare import compare as run_compare  # noqa: PLC0415
+    from backstop.scenario.document import ScenarioError, load_scenario  # noqa: PLC0415
+    from backstop.scenario.variants import VariantError, describe_builtins, describe_named  # noqa: PLC0415
 
     if not scenario.exists():
         raise click.ClickException(f"scenario file {scenario} does not exist")
@@ -124,7 +124,7 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
         data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
     except (ScenarioError, VariantError) as exc:
         raise click.ClickException(str(exc)) from None
-    from backstop.report import fmt_usd  # noqa: PLC0415
+    from backstop.report.markdown import fmt_usd  # noqa: PLC0415
 
     for row in data["variants"]:
         m = row["metrics"]
@@ -148,9 +148,9 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, fund_triggers_only: bool, no_progress: bool) -> None:
     """Find the smallest starting fund (all pools scaled together) with which SCENARIO needs no ADL and leaves no bad debt."""
-    from backstop.scenario import ScenarioError  # noqa: PLC0415
-    from backstop.sizing import SizingError  # noqa: PLC0415
-    from backstop.sizing import size_fund as run_sizing  # noqa: PLC0415
+    from backstop.scenario.document import ScenarioError  # noqa: PLC0415
+    from backstop.studies.sizing import SizingError  # noqa: PLC0415
+    from backstop.studies.sizing import size_fund as run_sizing  # noqa: PLC0415
 
     if not scenario.exists():
         raise click.ClickException(f"scenario file {scenario} does not exist")

@@ -11,7 +11,7 @@ balances, 8-hour peaks and fund-risk flags are read from the chain after every s
 fetches the action block's receipts). An action block with no transaction is not mined on Anvil: those reads
 then see its time and number through eth_call block overrides, so the report is the same as with it.
 
-The hot path uses backstop.fastchain (web3 straight to the node, batched blocks), never Ape calls.
+The hot path uses backstop.chain.fastchain (web3 straight to the node, batched blocks), never Ape calls.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from backstop.node import local_anvil
-from backstop.fastchain import ChainDied, FastChain, Wallet, derive_account, raw_throughput, web3_contract
-from backstop.keeper import take_is_attractive, take_size
+from backstop.chain.node import local_anvil
+from backstop.chain.fastchain import ChainDied, FastChain, Wallet, derive_account, raw_throughput, web3_contract
+from backstop.keeper.bot import take_is_attractive, take_size
 from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, auction_price, is_stale
 from backstop.model.bidbook import escrow_required, level_at_or_above
 from backstop.model.curves import linear_down, stairstep_down
-from backstop.orders import Order, sign_order
+from backstop.chain.orders import Order, sign_order
 from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_usdc, to_wad
 
 REPORT_SCHEMA = 1
@@ -795,7 +795,7 @@ def _account_from_key(key: str):
 
 # ------------------------------------------------------------------ the whole life cycle
 
-NETWORKS = {"hardhat": "ethereum:local:hardhat"}  # "anvil" (the default): a node started here, see backstop.node
+NETWORKS = {"hardhat": "ethereum:local:hardhat"}  # "anvil" (the default): a node started here, see backstop.chain.node
 
 
 class ReplayFailed(RuntimeError):
@@ -821,7 +821,7 @@ def run_replay(
     folder `out_dir` and returns the report. A malformed scenario fails before anything is deployed; a chain
     that dies mid-replay or an interrupt writes the partial report and raises ReplayFailed (see
     `resume_replay`). `resumed` is recorded as `run.resumed` (what the run replaced)."""
-    from backstop.scenario import load_scenario  # noqa: PLC0415
+    from backstop.scenario.document import load_scenario  # noqa: PLC0415
 
     scenario = load_scenario(Path(scenario_path))
     if variant:
@@ -895,8 +895,8 @@ def _replay_on(
 ) -> dict[str, Any]:
     from ape import accounts, networks  # noqa: PLC0415
 
-    from backstop.deploy import AdlSpec, deploy_system  # noqa: PLC0415
-    from backstop.report import write_report  # noqa: PLC0415
+    from backstop.chain.deploy import AdlSpec, deploy_system  # noqa: PLC0415
+    from backstop.report.markdown import write_report  # noqa: PLC0415
 
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

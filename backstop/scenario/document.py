@@ -43,7 +43,7 @@ from pydantic import (
     model_validator,
 )
 
-from backstop.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
+from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
 from backstop.model.ledger import Tier
 from backstop.units import BPS, from_usdc, to_usdc
 
@@ -324,7 +324,7 @@ def _read_csv(path: Path) -> tuple[list[PricePoint], list[int]]:
 
 
 class OracleScenario(_Model):
-    """How PriceOracle reads the market (PriceOracle.setMarketConfig); defaults as backstop.deploy.OracleSpec.
+    """How PriceOracle reads the market (PriceOracle.setMarketConfig); defaults as backstop.chain.deploy.OracleSpec.
 
     - ``max_age`` [seconds] = 3600: oldest usable venue answer, > 0.
     - ``max_deviation_bps`` [bps] = 1000: farthest a venue may sit from the first median and still count.
@@ -383,7 +383,7 @@ def _default_tiers() -> list[TierScenario]:
 class AuctionScenario(_Model):
     """How the market's liquidations are auctioned (LiquidationAuction.file and the curve contracts).
 
-    Defaults as backstop.deploy.AuctionSpec:
+    Defaults as backstop.chain.deploy.AuctionSpec:
     - ``curve`` = "linear": "linear" (top to 0 in ``tau``) or "stairstep" (times ``cut`` every ``step``).
     - ``tau`` [seconds] = 1800, > 0 (linear).  ``cut`` = 0.99, in (0, 1] (stairstep).
     - ``step`` [seconds] = 60, > 0 (stairstep).
@@ -432,7 +432,7 @@ class MarketScenario(_Model):
     - ``source_decimals`` = 8: decimals of the mock price sources (0..36); every price must be at least one
       unit at this precision (1e-8 by default).
     - ``oracle``: :class:`OracleScenario` (defaults as OracleSpec).
-    - ``tiers``: list of :class:`TierScenario`; defaults to backstop.deploy.DEFAULT_TIERS (converted to USD).
+    - ``tiers``: list of :class:`TierScenario`; defaults to backstop.chain.deploy.DEFAULT_TIERS (converted to USD).
     - ``price_band_bps`` [bps] = 500: trades must be this close to the oracle mark; 1..5000.
     - ``auction``: :class:`AuctionScenario` (defaults as AuctionSpec).
     - ``fund_seed`` [USD] = 0: seeded into the market's sub-pool of the insurance fund.
@@ -847,7 +847,7 @@ class Scenario(_Model):
     # ---------------------------------------------------------------- for the engine
 
     def market_specs(self) -> list[MarketSpec]:
-        """The markets as backstop.deploy.MarketSpec: starting price = oracle_start_price, tiers in [usdc]."""
+        """The markets as backstop.chain.deploy.MarketSpec: starting price = oracle_start_price, tiers in [usdc]."""
         specs = []
         for m in self.markets:
             specs.append(

@@ -66,7 +66,7 @@ class KeeperConfig:
 
 @dataclass
 class KeeperBot:
-    """Runs the keeper rules against a deployment through backstop.fastchain (one batched read per round)."""
+    """Runs the keeper rules against a deployment through backstop.chain.fastchain (one batched read per round)."""
 
     chain: Any  # FastChain
     wallet: Any  # fastchain.Wallet
@@ -190,12 +190,12 @@ class KeeperBot:
 
 
 def bot_for_deployment(path: Any, uri: str, account: Any, config: KeeperConfig | None = None) -> KeeperBot:
-    """A bot for the deployment recorded in `path` (see backstop.deploy.Deployment), signing with `account`
+    """A bot for the deployment recorded in `path` (see backstop.chain.deploy.Deployment), signing with `account`
     (an Ape account that exposes its private key: a test account or an imported one)."""
     from eth_account import Account  # noqa: PLC0415
 
-    from backstop.deploy import Deployment, attach  # noqa: PLC0415
-    from backstop.fastchain import FastChain  # noqa: PLC0415
+    from backstop.chain.deploy import Deployment, attach  # noqa: PLC0415
+    from backstop.chain.fastchain import FastChain  # noqa: PLC0415
     from backstop.model.ledger import Tier  # noqa: PLC0415
     from backstop.units import market_id, to_usdc  # noqa: PLC0415
 

@@ -1,7 +1,7 @@
 """Benchmarks of time: compiling, deploying, replaying (throughput next to raw Anvil, and the whole OM replay).
 
 Each function measures wall time [s] on this machine and returns it with the command that produced it;
-nothing is asserted. The replays start their own Anvil (backstop.node), as `backstop replay` does.
+nothing is asserted. The replays start their own Anvil (backstop.chain.node), as `backstop replay` does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backstop.node import PROJECT_ROOT
+from backstop.chain.node import PROJECT_ROOT
 
 MINI_CRASH = Path("tests/data/mini-crash.yaml")
 OM_SCENARIO = Path("scenarios/om-2025.yaml")
@@ -57,7 +57,7 @@ def deploy_time() -> Timed:
     connected chain, through Ape as a user deploys it."""
     from ape import accounts  # noqa: PLC0415
 
-    from backstop.deploy import MarketSpec, deploy_system  # noqa: PLC0415
+    from backstop.chain.deploy import MarketSpec, deploy_system  # noqa: PLC0415
 
     start = time.perf_counter()
     deploy_system(accounts.test_accounts[0], [MarketSpec("OM-USD", "6", fund_seed=10_000)], global_seed=10_000)
@@ -71,7 +71,7 @@ def _speed(report: dict[str, Any], scenario: Path, command: str, wall: float) ->
 
 def replay_throughput(scenario: Path = MINI_CRASH) -> ReplaySpeed:
     """A replay in this process with measure_raw=True: its time loop's tx/s and raw Anvil's on the same node."""
-    from backstop.replay import run_replay  # noqa: PLC0415
+    from backstop.replay.engine import run_replay  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as out:
         start = time.perf_counter()

@@ -1,5 +1,5 @@
 """Standing-bid scaling benchmark: gas of one liquidation filled by the bid at the head of the queue, with 10 to
-10,000 bids resting in the book. The book is built with batched, pre-signed transactions (backstop.fastchain)
+10,000 bids resting in the book. The book is built with batched, pre-signed transactions (backstop.chain.fastchain)
 on a fresh Anvil that this module starts (without Ape's step tracing, which makes 10,000 bids time out); the
 liquidations themselves are measured from their receipts.
 
@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from backstop.fastchain import FastChain, Wallet, derive_account, web3_contract
-from backstop.orders import Order, sign_order
+from backstop.chain.fastchain import FastChain, Wallet, derive_account, web3_contract
+from backstop.chain.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
 
 SIZES = (10, 100, 1_000, 10_000)  # bids in the book when a fill is measured
@@ -46,10 +46,10 @@ def bid_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
     (ascending: the book only grows)."""
     from ape import accounts, networks  # noqa: PLC0415
 
-    from backstop.bench_adl import _local  # noqa: PLC0415
-    from backstop.deploy import MarketSpec, deploy_system  # noqa: PLC0415
-    from backstop.node import local_anvil  # noqa: PLC0415
-    from backstop.replay import _abi  # noqa: PLC0415
+    from backstop.bench.adl import _local  # noqa: PLC0415
+    from backstop.chain.deploy import MarketSpec, deploy_system  # noqa: PLC0415
+    from backstop.chain.node import local_anvil  # noqa: PLC0415
+    from backstop.replay.engine import _abi  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
         admin = accounts.test_accounts[0]
@@ -78,7 +78,7 @@ def place_bids(fc: FastChain, minter: Wallet, usdc: Any, book: Any, mid: bytes, 
     """Places long-side standing bids (wallet, notional [usdc], level), each with exactly the escrow it needs,
     in batches of BATCH bidders: the escrow is minted in one block, approved and bid in the next. Returns
     {bid id: wallet}."""
-    from backstop.deploy import DEFAULT_TIERS  # noqa: PLC0415
+    from backstop.chain.deploy import DEFAULT_TIERS  # noqa: PLC0415
     from backstop.model.bidbook import escrow_required  # noqa: PLC0415
     from backstop.model.ledger import tier_for  # noqa: PLC0415
 

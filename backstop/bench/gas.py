@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from ape import accounts, chain
 
-from backstop.bench_results import GasFigure
-from backstop.deploy import MarketSpec, deploy_system
-from backstop.orders import Order, sign_order
+from backstop.bench.results import GasFigure
+from backstop.chain.deploy import MarketSpec, deploy_system
+from backstop.chain.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
 
 BLOCK_GAS = 30_000_000
@@ -122,7 +122,7 @@ def _underwater(system, settle, trader, counterparty) -> None:
 
 def standing_bid_gas(system, settle, mid: bytes) -> list[GasFigure]:
     """Liquidations filled by standing bids: by one bid, by four, partly then auctioned. (The fill with 10 to
-    10,000 bids in the book: backstop.bench_bids, on its own node.)"""
+    10,000 bids in the book: backstop.bench.bids, on its own node.)"""
     alice, bob, carol = accounts.test_accounts[1:4]
     auction = system.auction
     bidders = _Bidders(system)
@@ -171,7 +171,7 @@ def packed_standing_bid_liquidations(n: int = PACKED) -> BlockPacking:
     one liquidation before the block (not counted) creates its position, so the block measures steady state.
     Every trader is long 8,000 OM at $6 with $2,500 margin against one short whale, then the price is $5.72.
     A fresh one-market system: an empty book but for that bid (older bids of other accounts would fill first)."""
-    from backstop.fastchain import Wallet, derive_account  # noqa: PLC0415
+    from backstop.chain.fastchain import Wallet, derive_account  # noqa: PLC0415
 
     spec = MarketSpec("OM-USD", "6", fund_seed=10_000)
     system = deploy_system(accounts.test_accounts[0], [spec], global_seed=10_000)
@@ -228,7 +228,7 @@ class _Bidders:
     def __init__(self, system, label: str = "bench-bidder") -> None:
         from eth_account import Account  # noqa: PLC0415
 
-        from backstop.fastchain import FastChain  # noqa: PLC0415
+        from backstop.chain.fastchain import FastChain  # noqa: PLC0415
 
         self.fc = FastChain.connect(chain.provider.http_uri)
         self.book = self.contract(system.book)
@@ -241,8 +241,8 @@ class _Bidders:
 
     def place(self, bids: list[tuple[int, int]]) -> None:
         """Places (notional [USD], level) long-side bids, each with exactly the escrow it needs."""
-        from backstop.bench_bids import place_bids  # noqa: PLC0415
-        from backstop.fastchain import Wallet, derive_account  # noqa: PLC0415
+        from backstop.bench.bids import place_bids  # noqa: PLC0415
+        from backstop.chain.fastchain import Wallet, derive_account  # noqa: PLC0415
 
         minter = self.fc.wallet(self.admin)  # its nonce now: Ape sends the admin's other transactions
         wallets = [Wallet(derive_account(0, self.label, self.count + i)) for i in range(len(bids))]
@@ -252,8 +252,8 @@ class _Bidders:
 
     def contract(self, ape_contract):
         """The web3 twin of an Ape contract, on this FastChain."""
-        from backstop.fastchain import web3_contract  # noqa: PLC0415
-        from backstop.replay import _abi  # noqa: PLC0415
+        from backstop.chain.fastchain import web3_contract  # noqa: PLC0415
+        from backstop.replay.engine import _abi  # noqa: PLC0415
 
         return web3_contract(self.fc.w3, str(ape_contract.address), _abi(ape_contract))
 

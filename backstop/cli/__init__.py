@@ -1,0 +1,3 @@
+"""`backstop`, the one command line."""
+
+from backstop.cli.main import main  # noqa: F401

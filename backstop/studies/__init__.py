@@ -1,0 +1,1 @@
+"""Studies built from many replays: compare (variants side by side) and size-fund (the smallest fund)."""
