@@ -21,6 +21,7 @@ from typing import Callable
 
 from backstop.chain.deploy import AdlSpec, MarketSpec
 from backstop.chain.fastchain import FastChain, Wallet, derive_account, web3_contract
+from backstop.keeper.adl import AdlExecutor
 from backstop.model import adl as adl_model
 from backstop.model.ledger import Position, Tier
 from backstop.chain.orders import Order, sign_order
@@ -49,7 +50,7 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
 
     from backstop.chain.deploy import deploy_system  # noqa: PLC0415
     from backstop.chain.node import local_anvil  # noqa: PLC0415
-    from backstop.replay.engine import _abi  # noqa: PLC0415
+    from backstop.chain.abi import abi_of as _abi  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
         admin = accounts.test_accounts[0]
@@ -169,8 +170,7 @@ def _execute(fc: FastChain, c: dict, kicker: Wallet, mid: bytes, sale: int, trad
     book = {s.address: Position(*p) for s, p in zip(shorts, raw)}
     bankrupt = Position(*fc.view([(house, "getPosition", [mid, trader])])[0])
     plan = adl_model.plan(bankrupt, abs(bankrupt.size), mark, 0, True, False)
-    fills = adl_model.choose(book, True, plan.qty, plan.price, mark, CAP_BPS)
-    fc.send(kicker, c["adl"].address, fc.encode(c["adl"], "execute", [sale, [f.account for f in fills]]), "adl", gas=20_000_000)
+    fills = AdlExecutor(fc, c["adl"], CAP_BPS).execute(kicker, sale, book, plan, long=True)
     (_, receipt), = fc.mine()
     if receipt["status"] != 1:
         raise RuntimeError(f"ADL execution failed: {fc.revert_reason(receipt['transactionHash'])}")

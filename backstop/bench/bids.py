@@ -49,7 +49,7 @@ def bid_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
     from backstop.bench.adl import _local  # noqa: PLC0415
     from backstop.chain.deploy import MarketSpec, deploy_system  # noqa: PLC0415
     from backstop.chain.node import local_anvil  # noqa: PLC0415
-    from backstop.replay.engine import _abi  # noqa: PLC0415
+    from backstop.chain.abi import abi_of as _abi  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
         admin = accounts.test_accounts[0]

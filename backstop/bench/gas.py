@@ -253,7 +253,7 @@ class _Bidders:
     def contract(self, ape_contract):
         """The web3 twin of an Ape contract, on this FastChain."""
         from backstop.chain.fastchain import web3_contract  # noqa: PLC0415
-        from backstop.replay.engine import _abi  # noqa: PLC0415
+        from backstop.chain.abi import abi_of as _abi  # noqa: PLC0415
 
         return web3_contract(self.fc.w3, str(ape_contract.address), _abi(ape_contract))
 

@@ -71,7 +71,7 @@ def _speed(report: dict[str, Any], scenario: Path, command: str, wall: float) ->
 
 def replay_throughput(scenario: Path = MINI_CRASH) -> ReplaySpeed:
     """A replay in this process with measure_raw=True: its time loop's tx/s and raw Anvil's on the same node."""
-    from backstop.replay.engine import run_replay  # noqa: PLC0415
+    from backstop.replay import run_replay  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as out:
         start = time.perf_counter()

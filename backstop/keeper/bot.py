@@ -1,14 +1,10 @@
-"""Keepers: the decision rules every Backstop keeper applies, and a bot that runs them against a deployment.
+"""A keeper bot that runs the keeper rules (backstop.keeper.rules) against a deployment.
 
-The rules are pure functions shared by the replay engine's keeper actors and by `KeeperBot`, the bot that
-`ape run keeper` runs against any deployment (Anvil, Hardhat or a real RPC):
-- `take_is_attractive`: an auction is worth taking once its price is at least `discount_bps` better for the
-  keeper than the oracle price;
-- `take_size`: how much of it the keeper's free balance can carry, and with what margin.
-The bot watches positions (from `PositionChanged` events), liquidates those below maintenance margin,
-restarts stale auctions and takes attractive ones, and executes ADL (against the reference ranking,
-backstop.model.adl) where AdlQueue's trigger holds, with settable latency and failure rate so that slow or
-unreliable keepers can be modelled on a live chain too.
+`backstop keeper` runs it against any deployment (Anvil, Hardhat or a real RPC). The bot watches positions
+(from `PositionChanged` events), liquidates those below maintenance margin, restarts stale auctions and takes
+attractive ones, and executes ADL (backstop.keeper.adl, against the reference ranking) where AdlQueue's
+trigger holds, with settable latency and failure rate so that slow or unreliable keepers can be modelled on a
+live chain too.
 """
 
 from __future__ import annotations
@@ -18,39 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from backstop.keeper.adl import AdlExecutor, CannotAbsorb
+from backstop.keeper.rules import take_is_attractive, take_size
 from backstop.model import adl as adl_model
-from backstop.model.ledger import Position
-from backstop.units import BPS, NOTIONAL_SCALE, notional_up
-
-MARGIN_BUFFER_PCT = 110  # keepers post 10% more than initial margin when they take
-
-
-def take_is_attractive(price: int, mark: int, long: bool, discount_bps: int) -> bool:
-    """Whether an auction price [wad] is at least `discount_bps` better for the keeper than the oracle `mark`:
-    below it when buying a liquidated long, above it when taking over a liquidated short."""
-    if price == 0:
-        return False
-    if long:
-        return price * BPS <= mark * (BPS - discount_bps)
-    return price * BPS >= mark * (BPS + discount_bps)
-
-
-def take_size(free: int, qty_left: int, price: int, mark: int, long: bool, im_bps: int, dust: int) -> tuple[int, int]:
-    """(units [wad], margin [usdc]) a keeper with `free` [usdc] takes of an auction with `qty_left` units: margin
-    per unit is the initial margin at the mark plus any gap the keeper pays above it, with a 10% buffer. A
-    part that would leave less than twice the auction's `dust` [usdc] behind becomes all or nothing."""
-    gap = max(0, (price - mark) if long else (mark - price))
-    per_unit = (mark * im_bps // BPS + gap) * MARGIN_BUFFER_PCT // 100
-    affordable = free * NOTIONAL_SCALE // max(per_unit, 1)
-    qty = min(qty_left, affordable)
-    left = qty_left - qty
-    if left and notional_up(left, price) < 2 * dust:
-        qty = qty_left if affordable >= qty_left else 0
-    margin = notional_up(qty, per_unit)
-    if qty == 0 or margin > free:
-        return 0, 0
-    return qty, margin
-
 
 @dataclass
 class KeeperConfig:
@@ -84,6 +50,7 @@ class KeeperBot:
     next_block: int = 0
     actions: dict[str, int] = field(default_factory=lambda: {"liquidate": 0, "take": 0, "redo": 0, "adl": 0})
     _approved: bool = False
+    _executor: AdlExecutor | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
@@ -152,28 +119,26 @@ class KeeperBot:
 
     def _deleverage(self, sale: int, market: str, long: bool) -> bool:
         """Executes ADL on liquidation `sale` if AdlQueue's trigger holds: the candidates are every known
-        position of the market, read fresh, ranked by the reference model. The bond comes from the keeper's
-        wallet (approved once). Returns whether it sent one."""
-        plan, = self.chain.view([(self.adl, "trigger", [sale])])
-        if plan is None:  # no trigger (the view reverts NoAdlTrigger, NotUnderwater, ...)
+        position of the market, read fresh, ranked by the reference model (backstop.keeper.adl). The bond comes
+        from the keeper's wallet (approved once). Returns whether it sent one."""
+        trigger, = self.chain.view([(self.adl, "trigger", [sale])])
+        if trigger is None:  # no trigger (the view reverts NoAdlTrigger, NotUnderwater, ...)
             return False
-        mid = self.markets[market]
+        reason, qty, price, mark, uncovered = trigger
+        plan = adl_model.Plan(adl_model.REASONS[reason], qty, price, mark, uncovered)
+        if self._executor is None:
+            cap, = self.chain.view([(self.adl, "lossCapBps", [])])
+            self._executor = AdlExecutor(self.chain, self.adl, cap)
         accounts = sorted(a for m, a in self.accounts if m == market)
-        values = self.chain.view([(self.house, "getPosition", [mid, a]) for a in accounts] + [(self.house, "inLiquidation", [mid, a]) for a in accounts])
-        n = len(accounts)
-        book = {a: Position(*p) for a, p in zip(accounts, values[:n]) if p is not None}
-        frozen = {a for a, flag in zip(accounts, values[n:]) if flag}
-        cap, = self.chain.view([(self.adl, "lossCapBps", [])])
-        _, qty, price, mark, _ = plan
+        book, frozen = self._executor.read_book(self.house, self.markets[market], accounts, frozen=True)
         try:
-            fills = adl_model.choose(book, long, qty, price, mark, cap, exclude=frozen)
-        except ValueError:
+            fills = self._executor.choose(book, long, plan.qty, plan.price, plan.mark, frozen)
+        except CannotAbsorb:
             return False  # the known positions cannot absorb it: leave it to the auction
         if not self._approved:
             self.chain.call_fn(self.wallet, self.usdc, "approve", self.adl.address, 2**256 - 1, label="approve")
             self._approved = True
-        data = self.adl.encode_abi("execute", [sale, [f.account for f in fills]])
-        self.chain.send(self.wallet, self.adl.address, data, "adl", gas=20_000_000)
+        self._executor.send(self.wallet, sale, fills)
         return True
 
     def run(self, rounds: int | None = None) -> None:

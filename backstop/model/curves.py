@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RAY = 10**27
+from backstop.units import RAY
+
 UINT256_MAX = 2**256 - 1
 
 

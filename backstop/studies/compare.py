@@ -123,7 +123,7 @@ def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str
     """Worker: one replay on its own Anvil. Runs in a spawned process; ``ticks`` receives one item per step."""
     from ape.logging import logger  # noqa: PLC0415
 
-    from backstop.replay.engine import ReplayFailed, run_replay  # noqa: PLC0415
+    from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
 
     logger.set_level("WARNING")
     on_step = (lambda _t: ticks.put(label)) if ticks is not None else None

@@ -1,0 +1,97 @@
+"""The replay's report: report.json's content built from the replay state (see docs/report-schema.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from backstop.replay.state import ADL_BOND_RESERVE, ReplayContext, ReplayState
+from backstop.report.markdown import SCHEMA_VERSION
+from backstop.units import USDC
+
+
+def build_report(
+    ctx: ReplayContext, setup: dict[str, Any], wall: float, complete: bool, error: str | None, raw_tps: float | None,
+    tx_in_loop: int, loop_seconds: float,
+) -> dict[str, Any]:
+    """The report.json of a replay (complete or not) from its state: see docs/report-schema.md."""
+    s = ctx.state
+    series = s.series
+    fund_start = _fund_total(series[0]) if series else 0.0
+    fund_end = _fund_total(series[-1]) if series else 0.0
+    peak, drawdown = 0.0, 0.0
+    for row in series:
+        total = _fund_total(row)
+        peak = max(peak, total)
+        if peak > 0:
+            drawdown = max(drawdown, (peak - total) / peak * 100)
+    waiting = {i for ids in s.queued.values() for i in ids}
+    for rec in s.liquidations:
+        if rec["fills"] and (rec["id"] in waiting or any(a.record is rec and a.qty > 0 for a in s.auctions.values())):
+            rec["filled_by"] = "partial"
+    tps = tx_in_loop / loop_seconds if loop_seconds else 0.0
+    return {
+        "schema": SCHEMA_VERSION,
+        "scenario": {
+            "name": ctx.sc.name,
+            "file": str(ctx.path or ""),
+            "sha256": ctx.sc.sha256 or "",
+            "description": ctx.sc.description,
+            "sources": list(ctx.sc.sources),
+            "synthetic": list(ctx.sc.synthetic)
+            + ["market makers: synthetic counterparties of every opening trade, which also absorb keepers' unwinds at the oracle price",
+               f"ADL bonds: each keeper holds ${ADL_BOND_RESERVE:,} of mock USDC outside the clearinghouse to bond the ADL executions it runs"],
+            "seed": ctx.sc.seed,
+        },
+        "parameters": json.loads(ctx.sc.model_dump_json()) if hasattr(ctx.sc, "model_dump_json") else {},
+        "run": {"network": "anvil", "wall_seconds": round(wall, 2), "steps": len(series), "complete": complete, "error": error, "setup": setup, "failed_transactions": dict(sorted(s.failed_txs.items()))},
+        "series": series,
+        "liquidations": s.liquidations,
+        "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
+        "buffers": s.buffers,
+        "keepers": [
+            {"name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts, "online_steps": k.online_steps, "capital": k.capital / USDC}
+            for k in ctx.keepers
+        ],
+        "totals": _totals(s, fund_start, fund_end, drawdown),
+        "throughput": {
+            "transactions": tx_in_loop,
+            "seconds": round(loop_seconds, 3),
+            "tx_per_s": round(tps, 1),
+            "raw_anvil_tx_per_s": round(raw_tps, 1) if raw_tps else None,
+            "ratio": round(tps / raw_tps, 3) if raw_tps else None,
+        },
+    }
+
+
+def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float) -> dict[str, Any]:
+    """The report's `totals`."""
+    by = lambda kind: sum(1 for r in s.liquidations if r["filled_by"] == kind)  # noqa: E731
+    return {
+        "liquidations": len(s.liquidations),
+        "liquidated_notional": round(sum(r["notional"] for r in s.liquidations), 2),
+        "filled_by_standing_bids": by("standing_bid"),
+        "filled_by_auction": by("auction"),
+        "partially_filled": by("partial"),
+        "unfilled": by("unfilled"),
+        "queued_at_end": sum(len(ids) for ids in s.queued.values()),
+        "restarts": sum(r["restarts"] for r in s.liquidations),
+        "penalties": round(s.totals.get("penalties", 0.0), 6),
+        "keeper_incentives": round(s.totals.get("keeper_incentives", 0.0), 6),
+        "shortfall": round(s.totals.get("shortfall", 0.0), 6),
+        "fund_used": round(s.totals.get("fund_used", 0.0), 6),
+        "bad_debt": round(s.totals.get("bad_debt", 0.0), 6),
+        "fund_start": fund_start,
+        "fund_end": fund_end,
+        "peak_drawdown_pct": round(drawdown, 4),
+        "adl_notional": round(sum(e["size"] * e["price"] for e in s.adl), 2),
+        "adl_victims": len({(e["market"], e["counterparty"]) for e in s.adl}),
+        "adl_profit_taken": round(sum(e["profit_taken"] for e in s.adl), 6),
+        "profit_haircut_beyond_need": round(
+            sum(max(0.0, x["profit_taken"] - x["uncovered"]) for x in s.adl_executions.values()), 6
+        ),
+    }
+
+
+def _fund_total(row: dict[str, Any]) -> float:
+    return row["global_pool"] + sum(m["sub_pool"] for m in row["markets"].values())

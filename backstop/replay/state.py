@@ -1,0 +1,158 @@
+"""The one replay state every part of the engine shares: the scenario, the chain handles, the mirror of the
+positions and auctions, the keepers, and the report's running records.
+
+The engine is carved by object: `Population` (set-up), `KeeperActors` (keepers' decisions), `EventMirror`
+(what comes back from the chain) and the report builder each hold a `ReplayContext` and nothing of each other
+but what it exposes, so no import cycle appears.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from backstop.chain.fastchain import FastChain, Wallet
+from backstop.model import ledger as lm
+from backstop.model.auction import auction_price
+from backstop.model.curves import linear_down, stairstep_down
+from backstop.units import RAY, market_id
+
+MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
+MM_MARGIN_SHARE = 0.75  # margin a market maker posts per unit of notional it takes on (the top bracket needs 0.5)
+ADL_BOND_RESERVE = 5_000_000  # [USD] mock USDC each keeper holds outside the clearinghouse for ADL bonds
+ADL_ROUNDS = 2  # ADL rounds per step at most (one catches up on what the first could not foresee)
+CONTRACTS = (  # the engine's name of each contract -> the attribute of backstop.chain.deploy.System
+    ("usdc", "usdc"),
+    ("oracle", "oracle"),
+    ("fund", "fund"),
+    ("house", "clearinghouse"),
+    ("auction", "auction"),
+    ("book", "book"),
+    ("adl", "adl"),
+)
+
+
+@dataclass
+class AuctionMirror:
+    """A running auction as the engine last saw it (from its events)."""
+
+    id: int
+    market: str
+    trader: str
+    long: bool
+    qty: int  # [wad] left
+    anchor: int  # [wad]
+    top: int  # [wad]
+    tic: int  # [chain seconds] of the last (re)start
+    start_t: int  # [scenario seconds]
+    record: dict[str, Any]  # its entry of the report's `liquidations`
+
+
+@dataclass
+class KeeperState:
+    """One keeper actor: its scenario entry, wallet, capital and counts."""
+
+    spec: Any  # backstop.scenario KeeperScenario
+    wallet: Wallet
+    capital: int  # [usdc] committed at start
+    deposited: int  # [usdc] currently in the clearinghouse (free + margin)
+    rng: random.Random
+    taken: int = 0
+    liquidations: int = 0
+    restarts: int = 0
+    online_steps: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def online(self, t: int) -> bool:
+        return not any(o.start <= t < o.end for o in self.spec.outages)
+
+    def committed_fraction(self, t: int) -> float:
+        fraction = 1.0
+        for point in self.spec.capital_schedule:
+            if point.t <= t:
+                fraction = point.fraction
+        return fraction
+
+
+@dataclass
+class ReplayState:
+    """What the engine knows of the chain (from receipts and events) and the report's running records."""
+
+    t: int = 0
+    positions: dict[tuple[str, str], lm.Position] = field(default_factory=dict)  # (market, address) -> mirror
+    auctions: dict[int, AuctionMirror] = field(default_factory=dict)
+    liquidations: list[dict[str, Any]] = field(default_factory=list)
+    series: list[dict[str, Any]] = field(default_factory=list)
+    failed_txs: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
+    first_liquidatable: dict[tuple[str, str], int] = field(default_factory=dict)
+    pending_liquidation: set[tuple[str, str]] = field(default_factory=set)
+    in_auction: set[tuple[str, str]] = field(default_factory=set)
+    queued: dict[str, list[int]] = field(default_factory=dict)  # market -> queued liquidation ids
+    buffer_until: dict[str, int] = field(default_factory=dict)  # market -> [chain seconds]
+    buffers: list[dict[str, Any]] = field(default_factory=list)
+    adl: list[dict[str, Any]] = field(default_factory=list)  # one entry per ADL fill (report `adl[]`)
+    adl_executions: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> executor, time, reason, ...
+
+    def count_failure(self, label: str) -> None:
+        self.failed_txs[label] = self.failed_txs.get(label, 0) + 1
+
+
+@dataclass
+class ReplayContext:
+    """The scenario and the chain as every part of one replay sees them."""
+
+    sc: Any  # backstop.scenario.Scenario
+    path: Path | None
+    chain: FastChain
+    c: dict[str, Any]  # engine name (see CONTRACTS) -> web3 contract
+    sources: dict[str, dict[str, Any]]  # market -> venue -> web3 contract of its price source
+    admin: Wallet
+    specs: dict[str, Any] = field(default_factory=dict)  # market -> backstop.chain.specs.MarketSpec
+    state: ReplayState = field(default_factory=ReplayState)
+    keepers: list[KeeperState] = field(default_factory=list)
+    mms: dict[str, list[tuple[Wallet, float]]] = field(default_factory=dict)  # market -> market makers
+    t0: int = 0  # [chain seconds] of the scenario's t = 0
+    special: set[str] = field(default_factory=set)  # keepers and market makers: never liquidated by the actors
+    bid_markets: set[str] = field(default_factory=set)  # markets with standing bids: `release` offers them liquidations
+
+    def __post_init__(self) -> None:
+        if not self.specs:
+            self.specs = {s.name: s for s in self.sc.market_specs()}
+        self.mids = {name: market_id(name) for name in self.specs}
+        self.names = {mid: name for name, mid in self.mids.items()}
+
+    def keeper_name(self, address: str) -> str:
+        return next((k.name for k in self.keepers if k.wallet.address == address), address)
+
+    def liquidatable(self, m: str, p: lm.Position, mark: int) -> bool:
+        try:
+            return lm.below_maintenance(p, list(self.specs[m].tiers), mark)
+        except lm.NotionalAboveTopTier:
+            return True  # grown past the top bracket by the price: let the contract decide
+
+    def auction_price(self, a: AuctionMirror, ts: int) -> int:
+        """The auction's price [wad] at chain time `ts`, by the market's curve (the reference model)."""
+        spec = self.specs[a.market].auction
+        if spec.curve == "linear":
+            curve = lambda top, e: linear_down(top, e, spec.tau)  # noqa: E731
+        else:
+            cut = int(round(spec.cut * RAY))
+            curve = lambda top, e: stairstep_down(top, e, spec.step, cut)  # noqa: E731
+        return auction_price(a.long, a.anchor, a.top, max(0, ts - a.tic), curve)
+
+    def start(self) -> datetime:
+        try:
+            return datetime.fromisoformat(str(self.sc.start).replace("Z", "+00:00"))
+        except ValueError:
+            return datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+    def iso(self, t: int) -> str:
+        """The scenario's UTC time at scenario second `t`."""
+        return (self.start() + timedelta(seconds=t)).isoformat()
