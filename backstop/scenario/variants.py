@@ -23,7 +23,9 @@ from typing import Any
 
 import yaml
 
-from backstop.scenario.document import UINT32_MAX, Scenario, ScenarioError
+from backstop.scenario.document import Scenario
+from backstop.scenario.errors import ScenarioError
+from backstop.scenario.fields import UINT32_MAX
 from backstop.units import BPS
 
 __all__ = [
