@@ -10,7 +10,8 @@ scenario. Three sources:
 
 The seed and the trader population never vary: every variant replays the same crash against the same
 traders (keys under ``seed`` and ``population`` are refused). Every variant is validated before anything is
-replayed; a problem raises :class:`VariantError` (a ValueError) naming the variant and the key.
+replayed; a problem raises :class:`VariantError` (a BackstopError and a ValueError) naming the variant and
+the key.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from backstop.errors import BackstopError
 from backstop.scenario.document import Scenario
 from backstop.scenario.errors import ScenarioError
 from backstop.scenario.fields import UINT32_MAX
@@ -46,7 +48,7 @@ __all__ = [
 FIXED_KEYS = ("seed", "population")  # what every variant of a comparison shares
 
 
-class VariantError(ValueError):
+class VariantError(BackstopError, ValueError):
     """A variant that cannot be built: unknown key or builtin, empty value list, a fixed field changed."""
 
 
