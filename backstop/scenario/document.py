@@ -10,17 +10,20 @@ money is USD (floats; :meth:`Scenario.market_specs` converts to [usdc] integers)
 (10,000 = 100%) or fractions in 0..1 where the field name says so.
 
 Every problem in a file raises :class:`ScenarioError` naming the file, the field path
-(``markets[0].venues.venue-a[3].t``) and what was expected there.
+(``markets[0].venues.venue-a[3].t``) and what was expected there; every named variant is checked on load.
+What is valid but probably a mistake is a :class:`ScenarioWarning`.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import statistics
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
+from warnings import warn
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -31,7 +34,9 @@ from backstop.scenario.errors import (
     FieldProblem,
     Loc,
     ScenarioError,
+    ScenarioWarning,
     field_problem,
+    format_path,
     problems_of,
     short,
 )
@@ -39,7 +44,7 @@ from backstop.scenario.fields import Int, Name, ScenarioModel, Usd
 from backstop.scenario.keepers import KeeperScenario
 from backstop.scenario.loader import read_scenario_file
 from backstop.scenario.market import MarketScenario
-from backstop.scenario.overrides import apply_overrides, parse_overrides
+from backstop.scenario.overrides import apply_overrides, parse_overrides, set_dotted
 from backstop.scenario.population import GeneratedPopulation, PopulationSpec, TraderPosition, draw_traders
 from backstop.units import BPS, to_usdc
 
@@ -48,6 +53,7 @@ __all__ = [
     "FundScenario",
     "Scenario",
     "ScenarioError",
+    "check_variants",
     "load_scenario",
     "parse_overrides",
     "validate_scenario",
@@ -180,6 +186,20 @@ class Scenario(ScenarioModel):
         """Every override applied since loading, in order (dotted key -> value)."""
         return dict(self._overrides)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What is valid but probably a mistake, one line ``<file>: <field path>: <what is odd>`` each: an
+        outage that starts after the scenario's end (it never applies)."""
+        out: list[str] = []
+        for i, keeper in enumerate(self.keepers):
+            for j, outage in enumerate(keeper.outages):
+                if outage.start > self.duration:
+                    out.append(
+                        f"{self._file}: keepers[{i}].outages[{j}]: an outage that starts by the scenario's end "
+                        f"(duration = {self.duration} s; got start = {outage.start}): it never applies"
+                    )
+        return out
+
     # ---------------------------------------------------------------- time and prices
 
     def times(self) -> list[int]:
@@ -252,15 +272,21 @@ class Scenario(ScenarioModel):
 
         Keys walk the scenario's fields: ``markets.0.auction.tau``, ``keepers.0.outages``,
         ``markets.OM-USD.fund_seed`` (a list item may be named by its index or its ``name``). The value
-        replaces what is there (a list or mapping as a whole). Raises ScenarioError naming the file and key.
+        replaces what is there (a list or mapping as a whole). Raises ScenarioError naming the file and key;
+        issues a ScenarioWarning for each warning the overrides add (see :attr:`warnings`).
         """
         label = f"{self._file} (with overrides)"
         data = self.model_dump(mode="python")
         apply_overrides(data, overrides, label)
         scenario = validate_scenario(data, label, self._base_dir)
         scenario._file = self._file
+        scenario._base_dir = self._base_dir
         scenario._sha256 = self._sha256
         scenario._overrides = {**self._overrides, **dict(overrides)}
+        known = set(self.warnings)
+        for message in scenario.warnings:
+            if message not in known:
+                warn(message, ScenarioWarning, stacklevel=2)
         return scenario
 
     def variant(self, name: str) -> Scenario:
@@ -281,9 +307,50 @@ def validate_scenario(data: Any, label: str, base_dir: Path) -> Scenario:
         raise ScenarioError(label, problems_of(exc, data)) from None
 
 
+def check_variants(scenario: Scenario) -> list[tuple[str, str]]:
+    """The problems of every named variant of `scenario` (its overrides applied and validated), each at
+    ``variants.<name>.<key>`` (``variants.<name>`` when no one key is to blame) and, when the problem is
+    elsewhere than the key's own field, saying ``at <field path>``."""
+    problems: list[tuple[str, str]] = []
+    for name, overrides in scenario.variants.items():
+        problems += _variant_problems(scenario, name, overrides)
+    return problems
+
+
+def _variant_problems(scenario: Scenario, name: str, overrides: Mapping[str, Any]) -> list[tuple[str, str]]:
+    data = scenario.model_dump(mode="python")
+    where: dict[str, str] = {}
+    for key, value in overrides.items():
+        if not key:
+            return [(f"variants.{name}", "a dotted key string such as markets.0.auction.tau (got '')")]
+        try:
+            where[key] = format_path(set_dotted(data, key, copy.deepcopy(value), scenario.file))
+        except ScenarioError as exc:
+            return [(f"variants.{name}.{key}", expected) for _, expected in exc.problems]
+    try:
+        validate_scenario(data, scenario.file, scenario._base_dir)
+    except ScenarioError as exc:
+        return [_blame(name, where, path, expected) for path, expected in exc.problems]
+    return []
+
+
+def _blame(name: str, where: Mapping[str, str], path: str, expected: str) -> tuple[str, str]:
+    """A variant's problem at field `path`, put on the key that set that field (or a field around it)."""
+    def covers(field: str) -> bool:
+        return path == field or path.startswith((f"{field}.", f"{field}[", f"{field} "))
+
+    keys = sorted((k for k, field in where.items() if covers(field)), key=lambda k: len(where[k]), reverse=True)
+    key = keys[0] if keys else (next(iter(where)) if len(where) == 1 else None)
+    if key is None:
+        return (f"variants.{name}", f"at {path}: {expected}")
+    return (f"variants.{name}.{key}", expected if path == where[key] else f"at {path}: {expected}")
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file. Raises ScenarioError (a ValueError) for every problem: missing
-    file, YAML syntax, wrong types, unknown fields, bad prices or times, CSV venue files, cross-references."""
+    file, YAML syntax, wrong types, unknown fields, bad prices or times, CSV venue files, cross-references,
+    and named variants whose overrides do not apply or do not validate. Issues a ScenarioWarning for each of
+    the scenario's :attr:`Scenario.warnings`."""
     label = str(path)
     base_dir = Path(path).parent
     data, raw = read_scenario_file(path)
@@ -291,4 +358,9 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario._file = label
     scenario._base_dir = base_dir
     scenario._sha256 = hashlib.sha256(raw).hexdigest()
+    problems = check_variants(scenario)
+    if problems:
+        raise ScenarioError(label, problems)
+    for message in scenario.warnings:
+        warn(message, ScenarioWarning, stacklevel=2)
     return scenario

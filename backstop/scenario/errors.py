@@ -1,4 +1,4 @@
-"""What a scenario's problems look like: ScenarioError and pydantic's errors in the format's words.
+"""What a scenario's problems look like: ScenarioError, ScenarioWarning, and pydantic's errors in the format's words.
 
 Every problem is a ``(field path, what was expected)`` pair; a :class:`ScenarioError` prints one line
 ``<file>: <field path>: <expected>`` per problem. Validators raise :class:`FieldProblem` with paths relative
@@ -12,11 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from backstop.errors import BackstopError
 
 __all__ = [
     "FieldProblem",
     "Loc",
     "ScenarioError",
+    "ScenarioWarning",
     "field_problem",
     "format_path",
     "problems_of",
@@ -26,7 +28,7 @@ __all__ = [
 Loc = tuple[str | int, ...]  # a field path as parts: ("markets", 0, "venues", "venue-a", 3, "t")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BackstopError, ValueError):
     """A scenario file (or an override of it) is not valid.
 
     ``file`` is the file as given to :func:`backstop.scenario.load_scenario`; ``problems`` is a list of
@@ -38,6 +40,14 @@ class ScenarioError(ValueError):
         self.file = file
         self.problems = problems
         super().__init__("\n".join(f"{file}: {path}: {expected}" for path, expected in problems))
+
+
+class ScenarioWarning(UserWarning):
+    """A valid scenario with something that is probably a mistake (e.g. an outage after the scenario's end).
+
+    Issued through :func:`warnings.warn` by ``load_scenario`` and ``Scenario.with_overrides``; the message is
+    one line ``<file>: <field path>: <what is odd>``, as an error's.
+    """
 
 
 class FieldProblem(ValueError):

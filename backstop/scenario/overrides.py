@@ -13,9 +13,14 @@ from typing import Any
 
 import yaml
 
+from backstop.errors import BackstopError
 from backstop.scenario.errors import Loc, ScenarioError, short
 
-__all__ = ["apply_overrides", "parse_overrides", "set_dotted"]
+__all__ = ["OverrideError", "apply_overrides", "parse_overrides", "set_dotted"]
+
+
+class OverrideError(BackstopError, ValueError):
+    """A command-line override that is not ``key=value``."""
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: str) -> dict[str, Loc]:
@@ -72,17 +77,19 @@ def _list_index(items: list[Any], part: str) -> int | None:
 
 
 def _list_choices(items: list[Any]) -> str:
-    """What may select an item of `items`: an index or the name of an item."""
-    return f"an index 0..{len(items) - 1} or the name of an item"
+    """What may select an item of `items`: an index, or the name of an item (listed when items have names)."""
+    names = [str(item["name"]) for item in items if isinstance(item, Mapping) and item.get("name") is not None]
+    choices = f"an index 0..{len(items) - 1} or the name of an item"
+    return f"{choices} (names: {', '.join(names)})" if names else choices
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """Command-line overrides ``key=value`` to a dict; values are read as YAML (``600``, ``[]``, ``{a: 1}``).
-    Raises ValueError for an item without ``=`` or key."""
+    Raises OverrideError (a ValueError) for an item without ``=`` or key."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"override {item!r}: expected key=value, e.g. markets.0.auction.tau=600")
+            raise OverrideError(f"override {item!r}: expected key=value, e.g. markets.0.auction.tau=600")
         out[key.strip()] = yaml.safe_load(raw)
     return out
