@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -12,10 +15,13 @@ import yaml
 
 from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
 from backstop.model.ledger import Tier
+from backstop.errors import BackstopError
 from backstop.scenario import (
     KeeperScenario,
+    OverrideError,
     Scenario,
     ScenarioError,
+    ScenarioWarning,
     TraderPosition,
     load_scenario,
     parse_overrides,
@@ -715,3 +721,133 @@ def test_the_example_in_the_docs_loads(tmp_path: Path):
     assert s.venue_price("XYZ-USD", "venue-b", 150) == pytest.approx(7.5)
     assert len(s.traders()) == 101
     assert s.variant("slow_auction").markets[0].auction.cut == 0.995
+
+
+# --------------------------------------------------------------------------- no chain libraries, error classes
+
+
+def test_parsing_a_scenario_imports_neither_ape_nor_web3():
+    root = Path(__file__).resolve().parent.parent
+    code = f"""
+import sys
+from pathlib import Path
+import backstop.scenario as scenario
+assert Path(scenario.__file__).resolve().is_relative_to(Path({str(root)!r}).resolve()), scenario.__file__
+paths = sorted(Path({str(SCENARIOS)!r}).glob("*.yaml")) + [Path({str(root / "tests" / "data" / "mini-crash.yaml")!r})]
+assert len(paths) == 5, paths
+for path in paths:
+    s = scenario.load_scenario(path)
+    assert s.market_specs() and s.traders()
+chain = sorted(m for m in sys.modules if m.split(".")[0] in ("ape", "web3", "eth_account") or m.startswith("ape_"))
+print(",".join(chain) or "none")
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "none"
+
+
+def test_errors_are_backstop_errors_and_value_errors(mini: Scenario):
+    with pytest.raises(ScenarioError) as info:
+        mini.with_overrides({"duration": 0})
+    assert isinstance(info.value, BackstopError) and isinstance(info.value, ValueError)
+    with pytest.raises(OverrideError) as bad:
+        parse_overrides(["no-equals-sign"])
+    assert isinstance(bad.value, BackstopError) and isinstance(bad.value, ValueError)
+
+
+# --------------------------------------------------------------------------- named variants are checked on load
+
+
+def with_variants(tmp_path: Path, variants: dict, change=None) -> Path:
+    data = minimal()
+    if change:
+        change(data)
+    data["variants"] = variants
+    return write(tmp_path, data)
+
+
+def test_a_typo_in_an_unused_variant_is_an_error(tmp_path: Path):
+    path = with_variants(tmp_path, {"good": {"seed": 4}, "typo": {"markets.0.auction.taux": 600}})
+    rejects(path, "variants.typo.markets.0.auction.taux", "a known field; 'taux' is unknown here (known: curve, tau")
+
+
+def test_a_variant_key_through_an_unknown_field_is_an_error(tmp_path: Path):
+    path = with_variants(tmp_path, {"v": {"markets.0.auctoin.tau": 600}})
+    rejects(path, "variants.v.markets.0.auctoin.tau", "at markets.0.auctoin: one of name, venues")
+
+
+def test_a_variant_value_out_of_range_is_an_error(tmp_path: Path):
+    path = with_variants(tmp_path, {"v": {"markets.OM-USD.auction.tau": 0}})
+    rejects(path, "variants.v.markets.OM-USD.auction.tau", "a value > 0 (got 0)")
+
+
+def test_a_variant_breaking_a_cross_check_names_its_key_and_the_field(tmp_path: Path):
+    path = with_variants(tmp_path, {"short": {"duration": 30}})
+    rejects(path, "variants.short.duration", "at step: step <= duration (30 s), got 60")
+
+
+def test_a_variant_naming_an_unknown_keeper_lists_the_keepers(tmp_path: Path):
+    path = with_variants(tmp_path, {"v": {"keepers.nobody.capital": 5}})
+    rejects(path, "variants.v.keepers.nobody.capital", "an index 0..0 or the name of an item (names: k)")
+
+
+def test_valid_variants_load_and_apply(tmp_path: Path):
+    s = load_scenario(with_variants(tmp_path, {"v": {"keepers.k.capital": 5, "markets.0.auction.tau": 600}}))
+    assert s.variant("v").keepers[0].capital == 5 and s.variant("v").markets[0].auction.tau == 600
+
+
+# --------------------------------------------------------------------------- warnings, overrides of named items
+
+
+def late_outage(data: dict) -> None:
+    data["keepers"][0]["outages"] = [{"start": 0, "end": 60}, {"start": 700, "end": 800}]  # duration is 600
+
+
+def test_an_outage_after_the_end_is_a_warning(tmp_path: Path):
+    data = minimal()
+    late_outage(data)
+    path = write(tmp_path, data)
+    with pytest.warns(ScenarioWarning) as caught:
+        s = load_scenario(path)
+    expected = f"{path}: keepers[0].outages[1]: an outage that starts by the scenario's end (duration = 600 s; got start = 700): it never applies"
+    assert [str(w.message) for w in caught] == [expected]
+    assert s.warnings == [expected]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an override that adds no warning warns nothing
+        assert s.with_overrides({"seed": 5}).warnings == [expected]
+        assert s.with_overrides({"duration": 900}).warnings == []
+
+
+def test_an_override_that_moves_an_outage_after_the_end_warns(mini: Scenario):
+    with pytest.warns(ScenarioWarning, match=r"keepers\[0\]\.outages\[0\]: .*got start = 601"):
+        mini.with_overrides({"keepers.k.outages": [{"start": 601, "end": 700}]})
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_bundled_scenarios_have_no_warnings(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_scenario(path).warnings == []
+
+
+def test_an_unknown_keeper_name_in_an_override_lists_the_keepers(tmp_path: Path):
+    data = minimal()
+    data["keepers"].append({"name": "desk", "capital": 100})
+    s = load_scenario(write(tmp_path, data))
+    with pytest.raises(ScenarioError) as info:
+        s.with_overrides(parse_overrides(["keepers.nope.latency=5"]))
+    assert str(info.value) == (
+        f"{s.file} (with overrides): overrides['keepers.nope.latency']: "
+        "at keepers.nope: an index 0..1 or the name of an item (names: k, desk)"
+    )
+
+
+def test_overrides_of_overrides_keep_reading_csv_files_relative_to_the_file(tmp_path: Path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "path.csv").write_text("t,price\n0,2.0\n60,1.0\n")
+    data = minimal()
+    data["markets"][0]["venues"]["okx"] = "data/path.csv"
+    s = load_scenario(write(tmp_path, data))
+    monkeypatch.chdir(tmp_path / "data")  # not the file's folder
+    twice = s.with_overrides({"seed": 9}).with_overrides({"step": 30})
+    assert twice.venue_price("OM-USD", "okx", 30) == pytest.approx(1.5)

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from backstop.cli import main
+from backstop.errors import BackstopError
 from backstop.studies.compare import COLUMNS, render_compare_markdown, variant_metrics
 from backstop.model.auction import AuctionParams, is_stale
 from backstop.scenario import UINT32_MAX, load_scenario
@@ -294,3 +295,9 @@ def test_a_failed_search_says_what_triggered_the_adl_left():
 def test_cli_size_fund_takes_fund_triggers_only():
     result = CliRunner().invoke(main, ["size-fund", "--help"])
     assert result.exit_code == 0 and "--fund-triggers-only" in result.output
+
+
+def test_variant_errors_are_backstop_errors_and_value_errors(mini):
+    with pytest.raises(VariantError) as info:
+        plan_variants(mini, [], [], [])
+    assert isinstance(info.value, BackstopError) and isinstance(info.value, ValueError)

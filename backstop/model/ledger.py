@@ -12,6 +12,8 @@ from typing import Callable
 
 from backstop.units import BPS, NOTIONAL_SCALE, bps_down, bps_up, mul_div_down, mul_div_up, notional_down, notional_up
 
+MAX_TIERS = 8  # Clearinghouse.MAX_TIERS: the most leverage brackets a market may list
+
 
 class LedgerError(Exception):
     """A rule the Clearinghouse enforces with a named revert; the class name matches the Solidity error."""

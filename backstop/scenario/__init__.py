@@ -1,14 +1,59 @@
 """Crash scenarios: the YAML format's models, its error messages, overrides and variants.
 
-Parsing and validating a scenario imports neither Ape nor web3.
+Parsing and validating a scenario imports neither Ape nor web3. The modules, by concern:
+
+- ``errors``: ScenarioError, ScenarioWarning and pydantic's errors in the format's words.
+- ``fields``: the field types (Seconds, Bps, Usd, ...) and the base model that rejects unknown fields.
+- ``prices``: venue price paths (points or CSV files), their checks and interpolation.
+- ``market``: a market's oracle, tiers and auction.
+- ``population``: traders, explicit or generated, and the positions they open.
+- ``keepers``: keepers, their capital, outages and standing bids.
+- ``overrides``: dotted-key overrides and ``--set key=value``.
+- ``loader``: reading the YAML file (unique keys).
+- ``document``: the top-level Scenario, load_scenario and the check of named variants.
+- ``variants``: variants of a scenario for ``backstop compare``.
 """
 
-from backstop.scenario.document import (  # noqa: F401
-    UINT32_MAX,
-    KeeperScenario,
-    Scenario,
-    ScenarioError,
+from backstop.scenario.document import AdlScenario, FundScenario, Scenario, check_variants, load_scenario
+from backstop.scenario.errors import ScenarioError, ScenarioWarning
+from backstop.scenario.fields import UINT32_MAX
+from backstop.scenario.keepers import CapitalStep, KeeperScenario, Outage, StandingBid
+from backstop.scenario.market import AuctionScenario, MarketScenario, OracleScenario, TierScenario
+from backstop.scenario.overrides import OverrideError, parse_overrides
+from backstop.scenario.population import (
+    ExplicitPopulation,
+    GeneratedPopulation,
+    PopulationSpec,
+    PositionScenario,
+    Range,
     TraderPosition,
-    load_scenario,
-    parse_overrides,
 )
+from backstop.scenario.prices import PricePoint
+
+__all__ = [
+    "UINT32_MAX",
+    "AdlScenario",
+    "AuctionScenario",
+    "CapitalStep",
+    "ExplicitPopulation",
+    "FundScenario",
+    "GeneratedPopulation",
+    "KeeperScenario",
+    "MarketScenario",
+    "OracleScenario",
+    "Outage",
+    "OverrideError",
+    "PopulationSpec",
+    "PositionScenario",
+    "PricePoint",
+    "Range",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioWarning",
+    "StandingBid",
+    "TierScenario",
+    "TraderPosition",
+    "check_variants",
+    "load_scenario",
+    "parse_overrides",
+]

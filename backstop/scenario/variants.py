@@ -10,7 +10,8 @@ scenario. Three sources:
 
 The seed and the trader population never vary: every variant replays the same crash against the same
 traders (keys under ``seed`` and ``population`` are refused). Every variant is validated before anything is
-replayed; a problem raises :class:`VariantError` (a ValueError) naming the variant and the key.
+replayed; a problem raises :class:`VariantError` (a BackstopError and a ValueError) naming the variant and
+the key.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from typing import Any
 
 import yaml
 
-from backstop.scenario.document import UINT32_MAX, Scenario, ScenarioError
+from backstop.errors import BackstopError
+from backstop.scenario.document import Scenario
+from backstop.scenario.errors import ScenarioError
+from backstop.scenario.fields import UINT32_MAX
 from backstop.units import BPS
 
 __all__ = [
@@ -44,7 +48,7 @@ __all__ = [
 FIXED_KEYS = ("seed", "population")  # what every variant of a comparison shares
 
 
-class VariantError(ValueError):
+class VariantError(BackstopError, ValueError):
     """A variant that cannot be built: unknown key or builtin, empty value list, a fixed field changed."""
 
 
