@@ -4,7 +4,9 @@ it took against the market makers) and executing ADL through the one ADL executo
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from backstop.chain.fastchain import Wallet
 from backstop.chain.orders import Order, sign_order
@@ -14,74 +16,151 @@ from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, is_stale
 from backstop.model.fund import GLOBAL
+from backstop.replay.clock import first_true
 from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext
 from backstop.units import notional_up, to_usdc
 
 NO_ADL_ABSORBER = "adl: the opposite side cannot absorb it"  # the report's failed_transactions label
 
 
+@dataclass
+class Intent:
+    """One action a keeper decides on: `key` names it (the same decision at another second has the same key)."""
+
+    key: tuple
+    keeper: KeeperState
+    send: Callable[[], None]
+
+
 class KeeperActors:
-    """Every keeper's decisions in one step, sent as transactions into the step's action block."""
+    """Every keeper's decisions at one second, sent as transactions into the next block."""
 
     def __init__(self, ctx: ReplayContext) -> None:
         self.ctx = ctx
         self.state = ctx.state
         self.order_nonce = 10**9  # nonces of the orders the engine signs after set-up
-        self.free: dict[str, int] = {}  # [usdc] each keeper's free balance as this step's decisions spend it
         self.executor = AdlExecutor(ctx.chain, ctx.c["adl"], ctx.sc.adl.loss_cap_bps)
+        self.free: dict[str, int] = {}  # [usdc] each keeper's free balance as the chain last reported it
 
-    def act(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int]) -> None:
-        """The keepers online at scenario time `t` act on the marks [wad]; their transactions go into the block at
-        chain time `action_ts`. `free`: their free balances [usdc] at the start of the step."""
-        self.free = free
-        online = []
-        for k in self.ctx.keepers:
-            if k.online(t) and k.rng.random() >= k.spec.failure_rate:
-                online.append(k)
-                k.online_steps += 1
-                self._adjust_capital(k, t)
+    def available(self, k: KeeperState, t: int) -> bool:
+        """Whether keeper `k` is up at scenario second `t`: outside its outages, and not failing this second.
+        The failure draw is keyed by the keeper and the second, so it does not depend on how often the engine
+        asks (the grid's step, the other keepers' actions)."""
+        if not k.online(t):
+            return False
+        return not k.spec.failure_rate or random.Random(f"{self.ctx.sc.seed}:{k.name}:{t}").random() >= k.spec.failure_rate
+
+    def decide(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int]) -> list[Intent]:
+        """What the keepers up at scenario second `t` do on the marks [wad], for the block at chain time
+        `action_ts`, with free balances `free` [usdc]. Nothing is sent; nothing of the state changes."""
+        online = [k for k in self.ctx.keepers if self.available(k, t)]
+        free = dict(free)
+        intents: list[Intent] = []
+        for k in online:
+            intents += self._withdraw(k, t, free)
         by_latency = sorted(online, key=lambda k: k.spec.latency)
-        self._liquidate(t, marks, by_latency)
+        intents += self._liquidations(t, marks, by_latency)
         if online:
-            self._release(action_ts, online[0])
-        self._auctions(t, action_ts, marks, by_latency)
+            intents += self._releases(action_ts, online[0])
+        intents += self._auctions(t, action_ts, marks, by_latency, free)
+        return intents
 
-    def _liquidate(self, t: int, marks: dict[str, int | None], by_latency: list[KeeperState]) -> None:
-        """Liquidations: the fastest online keeper whose latency has passed since the position became liquidatable."""
+    def act(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int]) -> list[Intent]:
+        """Decides as `decide` and sends; returns what was sent."""
+        self.free = free
+        intents = self.decide(t, action_ts, marks, free)
+        for k in self.ctx.keepers:
+            if self.available(k, t):
+                k.online_steps += 1
+        for intent in intents:
+            intent.send()
+        return intents
+
+    def observe(self, a: int, b: int, marks_at: Callable[[int], dict[str, int | None]]) -> None:
+        """Keepers watch every position continuously: those liquidatable at scenario second `b` and not at the
+        last look get the second they crossed maintenance in (a, b] as their `first_liquidatable`; those no
+        longer liquidatable lose it."""
         s = self.state
-        for key, p in list(s.positions.items()):
+        marks_b = marks_at(b)
+        for key, p in s.positions.items():
             m, trader = key
-            mark = marks.get(m)
+            mark = marks_b.get(m)
             if p.size == 0 or mark is None or trader in self.ctx.special:
                 continue
             if key in s.pending_liquidation or key in s.in_auction:
                 continue
             if not self.ctx.liquidatable(m, p, mark):
                 s.first_liquidatable.pop(key, None)
-                continue
-            first = s.first_liquidatable.setdefault(key, t)
-            for k in by_latency:
-                if t - first >= k.spec.latency:
-                    self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "liquidate", self.ctx.mids[m], trader, label=f"liquidate:{k.name}")
-                    s.pending_liquidation.add(key)
-                    k.liquidations += 1
-                    break
+            elif key not in s.first_liquidatable:
+                s.first_liquidatable[key] = first_true(a, b, lambda t: self._liquidatable_at(m, p, marks_at(t))) if b > a else b
 
-    def _release(self, action_ts: int, first: KeeperState) -> None:
+    def _liquidatable_at(self, m: str, p: lm.Position, marks: dict[str, int | None]) -> bool:
+        mark = marks.get(m)
+        return mark is not None and self.ctx.liquidatable(m, p, mark)
+
+    def _withdraw(self, k: KeeperState, t: int, free: dict[str, int]) -> list[Intent]:
+        target = int(k.capital * k.committed_fraction(t))
+        amount = min(free[k.wallet.address], k.deposited - target) if k.deposited > target else 0
+        if amount <= 0:
+            return []
+        free[k.wallet.address] -= amount
+
+        def send() -> None:
+            self.ctx.chain.call_fn(k.wallet, self.ctx.c["house"], "withdraw", amount, label=f"withdraw:{k.name}")
+            k.deposited -= amount
+
+        return [Intent(("withdraw", k.name, target), k, send)]
+
+    def _liquidations(self, t: int, marks: dict[str, int | None], by_latency: list[KeeperState]) -> list[Intent]:
+        """The fastest online keeper whose latency has passed since the position crossed maintenance."""
+        s = self.state
+        intents = []
+        for key, first in list(s.first_liquidatable.items()):
+            m, trader = key
+            p, mark = s.positions.get(key), marks.get(m)
+            if p is None or p.size == 0 or mark is None or key in s.pending_liquidation or key in s.in_auction:
+                continue
+            if first > t or not self.ctx.liquidatable(m, p, mark):
+                continue
+            k = next((k for k in by_latency if t - first >= k.spec.latency), None)
+            if k is not None:
+                intents.append(Intent(("liquidate", key), k, self._liquidate_sender(k, key)))
+        return intents
+
+    def _liquidate_sender(self, k: KeeperState, key: tuple[str, str]) -> Callable[[], None]:
+        def send() -> None:
+            m, trader = key
+            self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "liquidate", self.ctx.mids[m], trader, label=f"liquidate:{k.name}")
+            self.state.pending_liquidation.add(key)
+            k.liquidations += 1
+
+        return send
+
+    def _releases(self, action_ts: int, first: KeeperState) -> list[Intent]:
         """Bonds of ADL executions whose challenge window closed go back to their executors; the first online
         keeper releases the queued liquidations the throttle allows."""
         chain, c = self.ctx.chain, self.ctx.c
-        for ex_id, ex in list(self.state.adl_executions.items()):
+        intents = []
+        for ex_id, ex in self.state.adl_executions.items():
             if not ex["released"] and action_ts > ex["ts"] + self.ctx.sc.adl.challenge_window:
-                chain.call_fn(first.wallet, c["adl"], "releaseBond", ex_id, label=f"releaseBond:{first.name}")
-                ex["released"] = True
-        for m, ids in self.state.queued.items():
-            if ids and (action_ts >= self.state.buffer_until.get(m, 0) or m in self.ctx.bid_markets):
-                chain.call_fn(first.wallet, c["auction"], "release", self.ctx.mids[m], 100, label=f"release:{first.name}")
+                def send(ex_id: int = ex_id, ex: dict = ex) -> None:
+                    chain.call_fn(first.wallet, c["adl"], "releaseBond", ex_id, label=f"releaseBond:{first.name}")
+                    ex["released"] = True
 
-    def _auctions(self, t: int, action_ts: int, marks: dict[str, int | None], by_latency: list[KeeperState]) -> None:
+                intents.append(Intent(("bond", ex_id), first, send))
+        for m, ids in self.state.queued.items():
+            after_buffer = action_ts >= self.state.buffer_until.get(m, 0)
+            if ids and (after_buffer or m in self.ctx.bid_markets):
+                def send(m: str = m) -> None:
+                    chain.call_fn(first.wallet, c["auction"], "release", self.ctx.mids[m], 100, label=f"release:{first.name}")
+
+                intents.append(Intent(("release", m, after_buffer), first, send))
+        return intents
+
+    def _auctions(self, t: int, action_ts: int, marks: dict[str, int | None], by_latency: list[KeeperState], free: dict[str, int]) -> list[Intent]:
         """Takes and restarts: the fastest keeper whose latency has passed since the auction started."""
-        for a in list(self.state.auctions.values()):
+        intents = []
+        for a in self.state.auctions.values():
             mark = marks.get(a.market)
             if mark is None or a.qty == 0:
                 continue
@@ -93,45 +172,46 @@ class KeeperActors:
                 if t - a.start_t < k.spec.latency:
                     continue
                 if stale:
-                    self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "redo", a.id, label=f"redo:{k.name}")
-                    k.restarts += 1
+                    intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
                     break
-                if self._take(k, a, price, mark):
+                take = self._take(k, a, price, mark, free)
+                if take is not None:
+                    intents.append(take)
                     break
+        return intents
 
-    def _take(self, k: KeeperState, a: AuctionMirror, price: int, mark: int) -> bool:
+    def _redo_sender(self, k: KeeperState, a: AuctionMirror) -> Callable[[], None]:
+        def send() -> None:
+            self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "redo", a.id, label=f"redo:{k.name}")
+            k.restarts += 1
+
+        return send
+
+    def _take(self, k: KeeperState, a: AuctionMirror, price: int, mark: int, free: dict[str, int]) -> Intent | None:
         if not take_is_attractive(price, mark, a.long, k.spec.take_discount_bps):
-            return False
+            return None
         spec = self.ctx.specs[a.market]
         im_bps = max(t.initial_margin_bps for t in spec.tiers)  # the top bracket's rate: a safe bound
-        qty, margin = take_size(self.free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust))
+        qty, margin = take_size(free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust))
         if qty == 0:
-            return False
-        self.free[k.wallet.address] -= margin
-        chain, house = self.ctx.chain, self.ctx.c["house"]
-        chain.call_fn(k.wallet, self.ctx.c["auction"], "take", a.id, qty, price, margin, k.wallet.address, b"", label=f"take:{k.name}")
-        a.qty -= qty  # optimistic; corrected from events
-        k.taken += 1
-        # unwind against a market maker at the oracle price, so the keeper's capital is free again
-        mid = self.ctx.mids[a.market]
-        size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
-        mm = self._mm_for(a.market, -size)
-        mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
-        keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
-        sig = sign_order(mm_order, mm.account.key, chain.chain_id, house.address)
-        data = chain.encode(house, "trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
-        chain.send(k.wallet, house.address, data, f"unwind:{k.name}")
-        return True
+            return None
+        free[k.wallet.address] -= margin
 
-    def _adjust_capital(self, k: KeeperState, t: int) -> None:
-        target = int(k.capital * k.committed_fraction(t))
-        if k.deposited > target:
-            free = self.free[k.wallet.address]
-            amount = min(free, k.deposited - target)
-            self.free[k.wallet.address] -= amount
-            if amount > 0:
-                self.ctx.chain.call_fn(k.wallet, self.ctx.c["house"], "withdraw", amount, label=f"withdraw:{k.name}")
-                k.deposited -= amount
+        def send() -> None:
+            chain, house = self.ctx.chain, self.ctx.c["house"]
+            chain.call_fn(k.wallet, self.ctx.c["auction"], "take", a.id, qty, price, margin, k.wallet.address, b"", label=f"take:{k.name}")
+            k.taken += 1
+            # unwind against a market maker at the oracle price, so the keeper's capital is free again
+            mid = self.ctx.mids[a.market]
+            size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
+            mm = self._mm_for(a.market, -size)
+            mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
+            keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
+            sig = sign_order(mm_order, mm.account.key, chain.chain_id, house.address)
+            data = chain.encode(house, "trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
+            chain.send(k.wallet, house.address, data, f"unwind:{k.name}")
+
+        return Intent(("take", a.id, k.name), k, send)
 
     def _mm_for(self, market: str, mm_delta: int) -> Wallet:
         """The market maker for whom a change of `mm_delta` units reduces its position the most (so that

@@ -23,6 +23,7 @@ from backstop.chain.abi import abi_of
 from backstop.chain.fastchain import FastChain, web3_contract
 from backstop.replay.actors import KeeperActors
 from backstop.replay.builder import build_report
+from backstop.replay.clock import KeeperClock
 from backstop.replay.mirror import EventMirror
 from backstop.replay.population import Population
 from backstop.replay.state import ADL_ROUNDS, CONTRACTS, ReplayContext
@@ -49,6 +50,9 @@ class Replay:
         self.state = self.ctx.state
         self.mirror = EventMirror(self.ctx)
         self.actors = KeeperActors(self.ctx)
+        self.clock = KeeperClock(self.ctx, self._decide)
+        self.last_look = 0  # [scenario seconds] the keepers' last look at the positions
+        self.ticks = 0  # seconds between grid points at which keepers acted
         self.tx_in_loop = 0
         self.loop_seconds = 0.0
 
@@ -64,22 +68,48 @@ class Replay:
     def admin(self) -> Any:
         return self.ctx.admin
 
+    def _decide(self, t: int, marks: dict[str, int | None]) -> set:
+        """The keys of what the keepers would do at scenario second `t` on `marks` (the clock's question)."""
+        return {i.key for i in self.actors.decide(t, self.ctx.t0 + t + 1, marks, self.actors.free)}
+
     def setup(self) -> dict[str, Any]:
         """Funds and opens the population, funds the keepers. Returns what happened."""
         return Population(self.ctx, self.mirror).setup()
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
+        """Steps through the scenario's grid; between grid points, keepers act at the seconds the clock finds."""
         start = time.perf_counter()
         sent0 = self.chain.sent_total
-        for t in self.ctx.sc.times():
+        grid = self.ctx.sc.times()
+        for i, t in enumerate(grid):
             self.state.t = t
-            self._step(t)
+            self._tick(t, record=True)
             if on_step:
                 on_step(t)
+            if i + 1 < len(grid):
+                self._between(t, grid[i + 1])
         self.loop_seconds = time.perf_counter() - start
         self.tx_in_loop = self.chain.sent_total - sent0
 
-    def _step(self, t: int) -> None:
+    def _between(self, t: int, nxt: int) -> None:
+        """Keepers' actions between grid points `t` and `nxt`: each at the second its rule first holds (a price
+        block at that second, the actions one second later), none within a second of a grid block."""
+        start = t + 2
+        while True:
+            hit = self.clock.next_action(start, nxt - 2, self.mirror.version, self._observe)
+            if hit is None:
+                return
+            self.state.t = hit
+            self.ticks += 1
+            self._tick(hit, record=False, woken=self.clock.woken)
+            start = hit + 2
+
+    def _observe(self, a: int, b: int) -> None:
+        self.actors.observe(a, b, self.clock.marks)
+
+    def _tick(self, t: int, record: bool, woken: set | None = None) -> None:
+        """One second of the replay: the venues move to the path's price at `t` (the price block), ADL runs where
+        a trigger holds, the keepers act one second later (the action block); at grid points a series row."""
         ctx = self.ctx
         ts = ctx.t0 + t
         for m, venues in ctx.sources.items():
@@ -97,8 +127,15 @@ class Replay:
                 break
             self.mirror.mine(None, "adl")
             free = None  # an ADL block may have changed them: read again
-        self.actors.act(t, ts + 1, marks, free if free is not None else self.actors.free_balances())
-        self._record(t, marks, self.mirror.mine(ts + 1, "keepers", self._record_reads(), skip_empty=True)[1])
+        self._observe(self.last_look, t)
+        self.last_look = max(self.last_look, t)
+        version = self.mirror.version
+        intents = self.actors.act(t, ts + 1, marks, free if free is not None else self.actors.free_balances())
+        values = self.mirror.mine(ts + 1, "keepers", self._record_reads() if record else [], skip_empty=True)[1]
+        if self.mirror.version == version:  # nothing came of it: do not wake for the same actions again
+            self.clock.found_futile((woken or set()) | {i.key for i in intents}, version)
+        if record:
+            self._record(t, marks, values)
 
     def _record_reads(self) -> list[tuple[Any, str, list]]:
         fund, auction = self.c["fund"], self.c["auction"]

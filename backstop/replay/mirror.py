@@ -32,6 +32,7 @@ class EventMirror:
     def __init__(self, ctx: ReplayContext) -> None:
         self.ctx = ctx
         self.state = ctx.state
+        self.version = 0  # events handled so far: the clock's test of "something changed"
         self.handlers: dict[str, Handler] = {
             "PositionChanged": self._position_changed,
             "LiquidationBegun": self._liquidation_begun,
@@ -75,6 +76,7 @@ class EventMirror:
     def on_event(self, event: str, args: dict[str, Any], ts: int) -> None:
         handler = self.handlers.get(event)
         if handler is not None:
+            self.version += 1
             handler(args, ts - self.ctx.t0, ts)
 
     # ------------------------------------------------------------------ helpers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from backstop.chain.fastchain import Wallet, derive_account
@@ -35,7 +34,7 @@ class Population:
         for k, spec in enumerate(ctx.sc.keepers_expanded()):
             wallet = Wallet(derive_account(ctx.sc.seed, "keeper", k))
             capital = to_usdc(spec.capital)
-            ctx.keepers.append(KeeperState(spec, wallet, capital, capital, random.Random(f"{ctx.sc.seed}:{spec.name}")))
+            ctx.keepers.append(KeeperState(spec, wallet, capital, capital))
         everyone: list[tuple[Wallet, int]] = [(w, to_usdc(p["deposit_usd"])) for w, p in zip(t_wallets, plans)]
         everyone += [(mm_wallets[a], amount + to_usdc(1_000)) for a, amount in mm_capital.items()]
         everyone += [(k.wallet, k.capital) for k in ctx.keepers]

@@ -8,7 +8,6 @@ but what it exposes, so no import cycle appears.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -59,7 +58,6 @@ class KeeperState:
     wallet: Wallet
     capital: int  # [usdc] committed at start
     deposited: int  # [usdc] currently in the clearinghouse (free + margin)
-    rng: random.Random
     taken: int = 0
     liquidations: int = 0
     restarts: int = 0

@@ -82,6 +82,13 @@ class AdlScenario(ScenarioModel):
     min_bond: Usd = AdlSpec.min_bond
 
 
+class StepChange(ScenarioModel):
+    """From scenario second ``at`` on, the grid's step is ``step`` [seconds] (until the next change)."""
+
+    at: Annotated[Int, Field(gt=0)]
+    step: Annotated[Int, Field(gt=0)]
+
+
 class Scenario(ScenarioModel):
     """A crash to replay. Load one with :func:`load_scenario`.
 
@@ -90,7 +97,10 @@ class Scenario(ScenarioModel):
     - ``synthetic``: what is invented or interpolated (paths between points, venues, traders, keepers, funds).
     - ``seed`` = 0: seeds :meth:`traders` (``random.Random(seed)``).
     - ``start``: ISO 8601 time of t = 0, informational (e.g. "2025-04-13T16:00:00Z").
-    - ``duration`` [seconds] > 0; ``step`` [seconds] > 0 and <= duration: the replay's time grid.
+    - ``duration`` [seconds] > 0; ``step`` [seconds] > 0 and <= duration: the replay's time grid (where the
+      series is sampled and the venues' sources are moved on schedule; keepers act in continuous time).
+    - ``steps`` = []: :class:`StepChange` entries (``at``, ``step``), ``at`` increasing and < duration: a grid
+      fine around the crash and coarse elsewhere.
     - ``markets``: non-empty list of :class:`MarketScenario` with unique names.
     - ``fund``: :class:`FundScenario`.
     - ``adl``: :class:`AdlScenario`.
@@ -107,6 +117,7 @@ class Scenario(ScenarioModel):
     start: str
     duration: Annotated[Int, Field(gt=0)]
     step: Annotated[Int, Field(gt=0)]
+    steps: list[StepChange] = Field(default_factory=list)
     markets: Annotated[list[MarketScenario], Field(min_length=1)]
     fund: FundScenario = Field(default_factory=FundScenario)
     adl: AdlScenario = Field(default_factory=AdlScenario)
@@ -139,6 +150,11 @@ class Scenario(ScenarioModel):
         problems: list[tuple[Loc, str]] = []
         if self.step > self.duration:
             problems.append((("step",), f"step <= duration ({self.duration} s), got {self.step}"))
+        for i, change in enumerate(self.steps):
+            if change.at >= self.duration:
+                problems.append((("steps", i, "at"), f"a time before the end (duration = {self.duration} s), got {change.at}"))
+            elif i and change.at <= self.steps[i - 1].at:
+                problems.append((("steps", i, "at"), f"a time after steps[{i - 1}].at = {self.steps[i - 1].at} s, got {change.at}"))
         names = [m.name for m in self.markets]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -203,11 +219,24 @@ class Scenario(ScenarioModel):
     # ---------------------------------------------------------------- time and prices
 
     def times(self) -> list[int]:
-        """The replay grid [seconds]: 0, step, 2*step, ..., and duration (also when step does not divide it)."""
-        grid = list(range(0, self.duration + 1, self.step))
-        if grid[-1] != self.duration:
-            grid.append(self.duration)
+        """The replay grid [seconds]: 0, step, 2*step, ..., and duration (also when step does not divide it);
+        from each ``steps`` entry's ``at`` (itself a grid point) on, its own step."""
+        changes = [(c.at, c.step) for c in self.steps]
+        grid, t, step = [0], 0, self.step
+        while t < self.duration:
+            nxt = t + step
+            if changes and changes[0][0] <= nxt:
+                nxt, step = changes.pop(0)
+            t = min(nxt, self.duration)
+            if t != grid[-1]:
+                grid.append(t)
         return grid
+
+    def halved(self) -> Scenario:
+        """This scenario with every step of its grid halved (at least 1 s): what `backstop replay --check-step`
+        compares against."""
+        changes = [{"at": c.at, "step": max(1, c.step // 2)} for c in self.steps]
+        return self.with_overrides({"step": max(1, self.step // 2), "steps": changes})
 
     def market(self, name: str) -> MarketScenario:
         """The market named `name`; KeyError listing the markets if there is none."""
