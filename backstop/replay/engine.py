@@ -896,7 +896,7 @@ def _replay_on(
     from ape import accounts, networks  # noqa: PLC0415
 
     from backstop.chain.deploy import AdlSpec, deploy_system  # noqa: PLC0415
-    from backstop.report.markdown import write_report  # noqa: PLC0415
+    from backstop.report import write_report  # noqa: PLC0415
 
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
