@@ -13,10 +13,17 @@ from backstop.replay import run_replay
 from backstop.studies.sizing import fund_overrides, size_fund, sizing_measure
 from backstop.scenario import load_scenario
 from backstop.scenario.variants import population_fingerprint
+from backstop.studies import compare as compare_module, parallel, sizing as sizing_module
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
 BLACK_THURSDAY = ROOT / "scenarios" / "black-thursday-2020.yaml"
+
+
+def test_compare_and_size_fund_share_one_parallel_runner():
+    assert compare_module.run_parallel is sizing_module.run_parallel is parallel.run_parallel
+    assert sizing_module.worker_pool is parallel.worker_pool and sizing_module.default_jobs is parallel.default_jobs
+    assert parallel.default_jobs() >= 1
 
 
 @pytest.fixture(scope="module")

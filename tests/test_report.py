@@ -14,19 +14,25 @@ import math
 import struct
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import BaseModel
 
 from backstop.report import (
+    SCHEMA_VERSION,
+    Report,
     fmt_price,
     fmt_usd,
     fund_risk_words,
     hourly_rows,
     render_markdown,
     rolling_peak,
+    schema_markdown,
     validate_report,
     write_report,
 )
+from backstop.report.schema import Throughput, Totals, generated_block
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STEP = 300  # [seconds]
@@ -429,3 +435,94 @@ def test_rolling_peak_forgets_after_8_hours():
     ts = [0, 3600, 8 * 3600, 8 * 3600 + 1]
     assert rolling_peak(ts, [10.0, 5.0, 4.0, 3.0]) == [10.0, 10.0, 10.0, 5.0]
     assert rolling_peak([0, 60], [None, 2.0]) == [None, 2.0]
+
+
+# ---------------------------------------------------------------------------------- the typed schema
+
+SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "report-schema.md"
+
+
+def _models(model: type = Report, seen: tuple = ()) -> list[type]:
+    """Report and every model below it."""
+    out = [model]
+    for info in model.model_fields.values():
+        for sub in _nested(info.annotation):
+            if sub not in seen and sub not in out:
+                out += [m for m in _models(sub, (*seen, *out)) if m not in out]
+    return out
+
+
+def _nested(tp) -> list[type]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [m for arg in get_args(tp) for m in _nested(arg)]
+
+
+def test_docs_schema_tables_are_generated_from_the_models():
+    text = SCHEMA_DOC.read_text(encoding="utf-8")
+    generated = schema_markdown()
+    assert generated_block(text) == generated, "docs/report-schema.md is stale: run python -m backstop.report docs/report-schema.md"
+    for model in _models():
+        for name, info in model.model_fields.items():
+            assert f"| `{info.alias or name}` |" in generated, (model.__name__, name)
+
+
+def test_every_field_has_a_one_line_description():
+    models = _models()
+    assert {m.__name__ for m in models} >= {"Report", "ScenarioInfo", "RunInfo", "Step", "MarketStep", "Liquidation",
+                                             "Fill", "AdlEvent", "Buffer", "KeeperRow", "Totals", "Throughput"}
+    for model in models:
+        assert model.__doc__, model.__name__
+        for name, info in model.model_fields.items():
+            assert info.description and "\n" not in info.description, (model.__name__, name)
+
+
+def test_report_model_dump_gives_the_same_json(report):
+    dumped = Report.model_validate(report).model_dump()
+    assert json.dumps(dumped, sort_keys=True) == json.dumps(report, sort_keys=True)  # ints stay ints, nothing added
+    assert list(dumped) == ["schema", "scenario", "parameters", "run", "series", "liquidations", "adl", "buffers",
+                            "keepers", "totals", "throughput"]
+    assert report["schema"] == SCHEMA_VERSION
+
+
+def test_report_model_keeps_ints_in_float_fields_and_omits_unset_optional_fields(report):
+    report["totals"]["adl_notional"] = 0  # what the replay writes when there is no ADL
+    report["liquidations"][0]["released_t"] = 99
+    report["run"]["resumed"] = {"error": "node gone", "steps": 3, "started_at": "2025-06-01T09:00:00+00:00", "restarted_from_t": 0}
+    model = Report.model_validate(report)
+    dumped = model.model_dump()
+    assert type(dumped["totals"]["adl_notional"]) is int
+    assert dumped["liquidations"][0]["released_t"] == 99 and "released_t" not in dumped["liquidations"][1]
+    assert dumped["run"]["resumed"]["steps"] == 3 and "setup" not in dumped["run"]
+    assert json.dumps(dumped, sort_keys=True) == json.dumps(report, sort_keys=True)
+
+
+def test_validate_checks_optional_fields_when_present(report):
+    report["liquidations"][0]["released_t"] = "soon"
+    report["run"]["resumed"] = {"error": None, "steps": 3, "started_at": "later", "restarted_from_t": 0}
+    report["run"]["failed_transactions"] = {"take: stale": 1.5}
+    assert validate_report(report) == [
+        "run.failed_transactions.take: stale: expected an integer, got float",
+        "run.resumed.started_at: 'later' is not an ISO 8601 time",
+        "liquidations[0].released_t: expected an integer, got str",
+    ]
+
+
+def test_validate_unknown_keys_json_parameters_and_non_string_keys(report):
+    report["extra_b"] = 1
+    report["extra_a"] = 2
+    report["parameters"]["bad"] = [math.nan, (1, 2), {1: 2}]
+    report["series"][0]["markets"]["OM-USD"]["venues"] = {1: 2.0}
+    report["series"][1]["markets"]["OM-USD"]["extra"] = "kept"  # below the top level, other keys are allowed
+    assert validate_report(report) == [
+        "parameters.bad[0]: expected a finite number, got nan",
+        "parameters.bad[1]: tuple cannot be written to JSON",
+        "parameters.bad[2]: key 1 is not a string",
+        "series[0].markets.OM-USD.venues: key 1 is not a string",
+        "report: unknown top-level keys extra_a, extra_b",
+    ]
+
+
+def test_summary_rows_are_the_models_fields(report):
+    summary = _table_rows(_section(render_markdown(report), "Summary"))
+    assert len(summary) == len(Totals.model_fields) + len(Throughput.model_fields) + 2  # + the throughput table's header

@@ -124,7 +124,7 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
         data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
     except (ScenarioError, VariantError) as exc:
         raise click.ClickException(str(exc)) from None
-    from backstop.report.markdown import fmt_usd  # noqa: PLC0415
+    from backstop.report import fmt_usd  # noqa: PLC0415
 
     for row in data["variants"]:
         m = row["metrics"]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from backstop.replay.state import ADL_BOND_RESERVE, ReplayContext, ReplayState
-from backstop.report.markdown import SCHEMA_VERSION
+from backstop.report.schema import SCHEMA_VERSION
 from backstop.units import USDC
 
 

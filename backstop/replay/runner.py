@@ -179,7 +179,8 @@ def _replay_on(
 def deploy_scenario(scenario: Any, admin: Any) -> Any:
     """Deploys Backstop with the scenario's markets, fund and ADL rules from the Ape account `admin`; returns the
     backstop.chain.deploy.System."""
-    from backstop.chain.deploy import AdlSpec, deploy_system  # noqa: PLC0415
+    from backstop.chain.deploy import deploy_system  # noqa: PLC0415
+    from backstop.chain.specs import AdlSpec  # noqa: PLC0415
 
     rules = scenario.adl
     system = deploy_system(

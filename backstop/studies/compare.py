@@ -15,33 +15,29 @@ start; each worker deploys from the compiled artifacts. The comparison folder ho
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from backstop.report.markdown import HOUR, _pyplot, _save, _table, _usd_axis, fmt_count, fmt_pct, fmt_usd, report_json
+from backstop.model.fund import HOUR
+from backstop.report.charts import pyplot, save, usd_axis
+from backstop.report.files import report_json
+from backstop.report.format import fmt_as, table
 from backstop.scenario.document import Scenario, load_scenario
 from backstop.scenario.variants import Variant, plan_variants, population_fingerprint
+from backstop.studies.parallel import RunResult, default_jobs, run_parallel
 
 __all__ = [
     "COLUMNS",
-    "RunResult",
     "compare",
-    "default_jobs",
-    "ensure_compiled",
     "render_compare_markdown",
-    "run_parallel",
+    "slug",
     "variant_metrics",
+    "write_compare",
 ]
 
 COMPARE_SCHEMA = 1
@@ -90,124 +86,6 @@ def variant_metrics(report: Mapping[str, Any]) -> dict[str, float | int | None]:
     totals = report.get("totals") or {}
     fields = {**_TOTALS, **ADL_TOTALS}
     return {key: totals.get(field) for key, field in fields.items()}
-
-
-def default_jobs() -> int:
-    """One worker per core."""
-    return max(1, os.cpu_count() or 1)
-
-
-def ensure_compiled() -> None:
-    """Compiles the contracts once, here, if anything changed: the workers then only load the artifacts
-    (never several compilers racing on the same .build folder)."""
-    from ape import project  # noqa: PLC0415
-
-    project.load_contracts()
-
-
-# ------------------------------------------------------------------------------------------ parallel runs
-
-
-@dataclass
-class RunResult:
-    """One replay of a parallel batch: its report (None if it failed before writing one) and error."""
-
-    label: str
-    out: Path
-    report: dict[str, Any] | None
-    error: str | None
-    wall_seconds: float
-
-
-def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str, ticks: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """Worker: one replay on its own Anvil. Runs in a spawned process; ``ticks`` receives one item per step."""
-    from ape.logging import logger  # noqa: PLC0415
-
-    from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
-
-    logger.set_level("WARNING")
-    on_step = (lambda _t: ticks.put(label)) if ticks is not None else None
-    try:
-        report = run_replay(scenario_path, out, progress=False, overrides=overrides, measure_raw=False, on_step=on_step)
-        return report, None
-    except ReplayFailed as exc:
-        partial = Path(out) / "report.json"
-        return (json.loads(partial.read_text()) if partial.exists() else None), str(exc)
-    except Exception as exc:  # noqa: BLE001 - one variant's failure is reported, the others still run
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def run_parallel(
-    scenario_path: Path,
-    runs: Sequence[tuple[str, dict[str, Any], Path]],
-    jobs: int,
-    total_steps: int = 0,
-    progress: bool = True,
-    desc: str = "replays",
-    on_done: Callable[[RunResult], None] | None = None,
-    pool: ProcessPoolExecutor | None = None,
-) -> list[RunResult]:
-    """Replays ``scenario_path`` once per ``(label, overrides, out dir)``, at most ``jobs`` at a time, each
-    in its own process on its own Anvil. Shows one progress bar over ``total_steps`` steps of all runs.
-    Returns the results in the order of ``runs``. Pass a `pool` (see :func:`worker_pool`) to keep the same
-    workers, and their imports, over several batches."""
-    if pool is None:
-        with worker_pool(min(jobs, len(runs))) as own:
-            return run_parallel(scenario_path, runs, jobs, total_steps, progress, desc, on_done, own)
-    ctx = get_context("spawn")
-    manager = ctx.Manager() if progress else None
-    ticks = manager.Queue() if manager else None
-    bar = None
-    stop = threading.Event()
-    reader = None
-    if progress:
-        from tqdm import tqdm  # noqa: PLC0415
-
-        bar = tqdm(total=total_steps or None, desc=desc, unit="step", dynamic_ncols=True)
-
-        def read_ticks() -> None:
-            while not stop.is_set() or not ticks.empty():
-                try:
-                    ticks.get(timeout=0.2)
-                except Exception:  # noqa: BLE001 - queue.Empty from a manager proxy
-                    continue
-                bar.update(1)
-
-        reader = threading.Thread(target=read_ticks, daemon=True)
-        reader.start()
-    results: dict[int, RunResult] = {}
-    try:
-        started = time.perf_counter()
-        futures = {
-            pool.submit(_run_one, str(scenario_path), str(out), overrides, label, ticks): (i, label, out)
-            for i, (label, overrides, out) in enumerate(runs)
-        }
-        for fut in as_completed(futures):
-            i, label, out = futures[fut]
-            report, error = fut.result()
-            wall = (report or {}).get("run", {}).get("wall_seconds", time.perf_counter() - started)
-            result = RunResult(label, Path(out), report, error, float(wall))
-            results[i] = result
-            if bar is not None:
-                bar.write(f"  {label}: {'failed: ' + error if error else 'done'} ({result.wall_seconds:.0f} s)")
-            if on_done:
-                on_done(result)
-    finally:
-        stop.set()
-        if reader is not None:
-            reader.join(timeout=5)
-        if bar is not None:
-            bar.close()
-        if manager is not None:
-            manager.shutdown()
-    return [results[i] for i in range(len(runs))]
-
-
-def worker_pool(jobs: int) -> ProcessPoolExecutor:
-    """`jobs` worker processes for replays, after compiling the contracts once here. Workers are spawned
-    (a clean interpreter each: no Ape state or sockets inherited) and reused from batch to batch."""
-    ensure_compiled()
-    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"))
 
 
 def slug(name: str) -> str:
@@ -305,9 +183,6 @@ def write_compare(data: dict[str, Any], out: Path, reports: Mapping[str, dict[st
     return paths
 
 
-_FORMATS = {"usd": fmt_usd, "int": fmt_count, "pct": fmt_pct}
-
-
 def render_compare_markdown(data: Mapping[str, Any]) -> str:
     """compare.md: the variants side by side, what each changes, notes, charts and run status."""
     sc = data["scenario"]
@@ -321,9 +196,9 @@ def render_compare_markdown(data: Mapping[str, Any]) -> str:
         lines.append("Base overrides (every variant): " + ", ".join(f"`{k}={v}`" for k, v in sc["base_overrides"].items()) + ".")
     lines += ["", "## Side by side", ""]
     table_cols = COLUMNS + CONTEXT_COLUMNS
-    lines += _table(
+    lines += table(
         ["variant", *(t for _, t, _ in table_cols)],
-        [[r["name"] + ("" if r["complete"] else " (failed)"), *(_FORMATS[f](r["metrics"].get(k)) for k, _, f in table_cols)] for r in rows],
+        [[r["name"] + ("" if r["complete"] else " (failed)"), *(fmt_as(f, r["metrics"].get(k)) for k, _, f in table_cols)] for r in rows],
         "l" + "r" * len(table_cols),
     )
     lines += [
@@ -335,7 +210,7 @@ def render_compare_markdown(data: Mapping[str, Any]) -> str:
         "## What each variant changes",
         "",
     ]
-    lines += _table(
+    lines += table(
         ["variant", "kind", "what", "overrides"],
         [[r["name"], r["kind"], r["description"], ", ".join(f"`{k}`" for k in r["overrides"]) or "none"] for r in rows],
     )
@@ -358,7 +233,7 @@ def _fund_series(report: Mapping[str, Any] | None) -> tuple[list[float], list[fl
 
 
 def _chart_fund(data: Mapping[str, Any], reports: Mapping[str, dict[str, Any] | None], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 5))
     for r in data["variants"]:
         hours, fund = _fund_series(reports.get(r["name"]))
@@ -368,15 +243,15 @@ def _chart_fund(data: Mapping[str, Any], reports: Mapping[str, dict[str, Any] | 
     ax.set_title(f"{data['scenario']['name']}: insurance fund (all pools) by variant")
     ax.set_xlabel("hours since start")
     ax.set_ylabel("USD")
-    _usd_axis(ax)
+    usd_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path, plt)
+    save(fig, path, plt)
 
 
 def _chart_losses(data: Mapping[str, Any], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     rows = data["variants"]
     names = [r["name"] for r in rows]
     fig, ax = plt.subplots(figsize=(10, 1.6 + 0.55 * len(rows)))
@@ -387,10 +262,8 @@ def _chart_losses(data: Mapping[str, Any], path: Path) -> None:
     ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()
     ax.set_title(f"{data['scenario']['name']}: losses by variant")
-    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
-
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_usd(v).replace(".00", "")))
+    usd_axis(ax, "x")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path, plt)
+    save(fig, path, plt)

@@ -28,8 +28,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from backstop.report.markdown import _pyplot, _save, _table, _usd_axis, fmt_usd, report_json
+from backstop.errors import BackstopError
+from backstop.report.files import report_json
+from backstop.report.format import fmt_usd
 from backstop.scenario.document import Scenario, load_scenario
+from backstop.studies.parallel import default_jobs, run_parallel, worker_pool
+from backstop.studies.sizing_report import chart_sizing, render_sizing_markdown
 
 __all__ = [
     "FUND_TRIGGERS",
@@ -78,7 +82,7 @@ def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-class SizingError(ValueError):
+class SizingError(BackstopError, ValueError):
     """Fund sizing cannot run: no fund to scale, bad tolerance, or no size up to the largest factor suffices."""
 
 
@@ -254,8 +258,6 @@ def size_fund(
     (and every evaluated replay under runs/) into `out_dir`, and returns sizing.json's content. With
     `fund_triggers_only`, ADL started by liquidity risk (stale auctions) is not counted (see sizing_measure).
     When no size up to `max_factor` works, the SizingError says which triggers the remaining ADL had."""
-    from backstop.studies.compare import default_jobs, run_parallel, worker_pool  # noqa: PLC0415
-
     if safety < 0:
         raise SizingError(f"safety must be >= 0, a share added to the size found (got {safety})")
     path = Path(scenario_path)
@@ -341,60 +343,3 @@ def _explain(message: str, last: Mapping[str, Any], fund_triggers_only: bool) ->
 def _margin(total: float, needed: float) -> float | None:
     """How far the scenario's own fund is above (+) or below (-) the size found, as a share of that size."""
     return round(total / needed - 1, 4) if needed > 0 else None
-
-
-def _measure_label(data: Mapping[str, Any]) -> str:
-    return "ADL'd notional + bad debt" if data.get("triggers_counted", "all") == "all" else "fund-triggered ADL + bad debt"
-
-
-def render_sizing_markdown(data: Mapping[str, Any]) -> str:
-    sc, found = data["scenario"], data["found"]
-    lines = [f"# Fund sizing: {sc['name']}", "", f"Scenario `{sc['file']}` (sha256 `{sc['sha256'][:12]}`), seed {sc['seed']}."]
-    if sc.get("base_overrides"):
-        lines.append("Overrides: " + ", ".join(f"`{k}={v}`" for k, v in sc["base_overrides"].items()) + ".")
-    lines += ["", f"Parameterization: {data['parameterization']}. Measure: {data['measure']}.", ""]
-    if not data["monotone"]:
-        lines += [f"**Warning: the measure is not monotone in the fund size.** {data['message']}", ""]
-    margin = data["scenario_margin"]
-    rows = [
-        ["scenario's starting fund", fmt_usd(data["scenario_fund"]["total_usd"]), "1x"],
-        [f"smallest fund with no {'ADL' if data.get('triggers_counted', 'all') == 'all' else 'fund-triggered ADL'} and no bad debt", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
-        ["largest evaluated fund that still needs it", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
-        [f"recommended (+{data['safety']:.0%} margin of safety)", fmt_usd(data["recommended"]["total_usd"]), f"{data['recommended']['factor']:.4g}x"],
-        ["scenario's fund above (+) / below (-) the size found", "n/a" if margin is None else f"{margin:+.1%}", ""],
-    ]
-    lines += _table(["", "fund [USD]", "factor"], rows, "lrr")
-    lines += ["", "Split of the size found: global pool " + fmt_usd(found["global_usd"]) + ", " + ", ".join(f"{m} sub-pool {fmt_usd(v)}" for m, v in found["sub_pools_usd"].items()) + "."]
-    lines += ["", "## Every evaluated point", ""]
-    lines += _table(["round", "factor", "starting fund", _measure_label(data)], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
-    lines += ["", "![measure against fund size](sizing.png)", "", f"{data['message']}.", ""]
-    run = data["run"]
-    lines += [f"{run['replays']} replays in {run['rounds']} rounds, {run['jobs']} at a time, {run['wall_seconds']:.1f} s; tolerance {data['tolerance']:.0%}.", ""]
-    if sc.get("synthetic"):
-        lines += ["## Synthetic parts", ""] + [f"- {s}" for s in sc["synthetic"]] + [""]
-    return "\n".join(lines)
-
-
-def chart_sizing(data: Mapping[str, Any], path: Path) -> None:
-    """The measure against the starting fund: every evaluated point, the size found and the scenario's fund."""
-    plt = _pyplot()
-    pts = data["points"]
-    fig, ax = plt.subplots(figsize=(9, 5))
-    ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label=f"{_measure_label(data)} (evaluated)")
-    ax.axvline(data["found"]["total_usd"], color="tab:green", ls="--", label=f"smallest fund found: {fmt_usd(data['found']['total_usd'])}")
-    ax.axvline(data["recommended"]["total_usd"], color="tab:green", ls=":", label=f"with {data['safety']:.0%} safety margin")
-    ax.axvline(data["scenario_fund"]["total_usd"], color="0.4", ls="-.", label=f"scenario's fund: {fmt_usd(data['scenario_fund']['total_usd'])}")
-    title = f"{data['scenario']['name']}: {_measure_label(data)} against starting fund"
-    if not data["monotone"]:
-        title += " (NOT monotone)"
-    ax.set_title(title)
-    ax.set_xlabel("starting fund: global seed + every sub-pool seed [USD]")
-    ax.set_ylabel(f"{_measure_label(data)} [USD]")
-    _usd_axis(ax)
-    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
-
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_usd(v).replace(".00", "")))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, path, plt)

@@ -1,0 +1,587 @@
+"""The replay report's schema (report.json, version 1): one typed definition, pydantic models, the source of truth.
+
+- :class:`Report` and its parts name every key of report.json, its type, its unit and its meaning
+  (``Field(description=...)``); ``Report(...).model_dump()`` gives the report dict, keys in the order the
+  replay writes them; an optional field left unset is omitted, as the replay omits it.
+- :func:`validate_report` checks a report dict against the models and lists every problem in words.
+- :func:`schema_markdown` renders the field tables of ``docs/report-schema.md`` from the models (a test
+  checks the page holds exactly that text); ``python -m backstop.report docs/report-schema.md`` rewrites
+  them there.
+
+Conventions: amounts are USD floats, ``t`` is integer seconds since the start of the replay, times are
+ISO 8601 strings; numbers must be finite. A "float" field also takes an int and keeps it an int.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from datetime import datetime
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainValidator,
+    ValidationError,
+    WrapValidator,
+    model_serializer,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from backstop.errors import BackstopError
+from backstop.model.adl import REASONS as ADL_REASONS
+from backstop.model.fund import DRAWDOWN_FROM_PEAK, FAST_DROP, GLOBAL_DEPLETED
+from backstop.report.format import table
+
+__all__ = [
+    "FILLED_BY",
+    "FILL_VIA",
+    "SCHEMA_VERSION",
+    "SIDES",
+    "AdlEvent",
+    "Buffer",
+    "Fill",
+    "KeeperRow",
+    "Liquidation",
+    "MarketStep",
+    "Report",
+    "ReportError",
+    "Resumed",
+    "RunInfo",
+    "ScenarioInfo",
+    "Setup",
+    "Step",
+    "Throughput",
+    "Totals",
+    "generated_block",
+    "schema_markdown",
+    "summary_fields",
+    "type_name",
+    "validate_report",
+    "write_schema_doc",
+]
+
+SCHEMA_VERSION = 1
+FILLED_BY = ("standing_bid", "auction", "adl", "mixed", "partial", "unfilled")
+FILL_VIA = ("standing_bid", "auction", "adl")
+SIDES = ("long", "short")
+KNOWN_FUND_RISK_BITS = DRAWDOWN_FROM_PEAK | FAST_DROP | GLOBAL_DEPLETED
+
+
+class ReportError(BackstopError, ValueError):
+    """A report that cannot be written (values strict JSON cannot hold) or a docs page without its tables."""
+
+
+# ------------------------------------------------------------------------------------------- field types
+
+
+def type_name(value: Any) -> str:
+    """The JSON-ish name of a value's type, for messages: "null" for None, else the Python type's name."""
+    return "null" if value is None else type(value).__name__
+
+
+def _keep_int(value: Any, handler: Any) -> Any:
+    return value if type(value) is int else handler(value)
+
+
+def _iso_time(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("iso_type", "expected an ISO 8601 time string, got {got}", {"got": type_name(value)})
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError("iso_format", "{text} is not an ISO 8601 time", {"text": repr(value)}) from None
+    return value
+
+
+def _one_of(values: tuple[str, ...]) -> Any:
+    """A Literal of `values` whose error names them all: "expected one of a, b, got 'c'"."""
+
+    def check(value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "one_of", "expected one of {allowed}, got {got}", {"allowed": ", ".join(values), "got": repr(value)}
+            ) from None
+
+    return Annotated[Literal[values], WrapValidator(check)]
+
+
+def _schema_version(value: int) -> int:
+    if value != SCHEMA_VERSION:
+        raise PydanticCustomError("schema_version", "version {v} is not {want}", {"v": value, "want": SCHEMA_VERSION})
+    return value
+
+
+def _fund_risk_bits(value: int) -> int:
+    if value < 0 or value & ~KNOWN_FUND_RISK_BITS:
+        raise PydanticCustomError("fund_risk_bits", "unknown bits in {v}", {"v": value})
+    return value
+
+
+Number = Annotated[float, WrapValidator(_keep_int)]  # an int or a finite float; an int stays an int
+IsoTime = Annotated[str, PlainValidator(_iso_time)]
+FundRisk = Annotated[int, AfterValidator(_fund_risk_bits)]
+Side = _one_of(SIDES)
+FilledBy = _one_of(FILLED_BY)
+Via = _one_of(FILL_VIA)
+
+
+def _f(description: str, unit: str = "", label: str = "", key: str = "", **kwargs: Any) -> Any:
+    """A field with its one-line meaning, its unit, (totals, throughput) its label in report.md's Summary and
+    (an object keyed by name) what its keys name, for the docs."""
+    extra = {name: value for name, value in (("unit", unit), ("label", label), ("key", key)) if value}
+    return Field(description=description, json_schema_extra=extra or None, **kwargs)
+
+
+def _optional(description: str, unit: str = "") -> Any:
+    """A field a report may lack: omitted from `model_dump()` when not given."""
+    return _f(description, unit, default=None)
+
+
+class _Part(BaseModel):
+    """A part of the report: strict types (no coercion), finite numbers, other keys kept."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_optional(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name, info in type(self).model_fields.items():
+            if not info.is_required() and name not in self.model_fields_set:
+                data.pop(name, None)
+        return data
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+class ScenarioInfo(_Part):
+    """What was replayed."""
+
+    name: str = _f("human name, e.g. `OM crash, 13-14 April 2025`")
+    file: str = _f("path of the scenario file, relative to the repository")
+    sha256: str = _f("SHA-256 of the scenario file's bytes", "hex")
+    description: str = _f("one paragraph on what happened")
+    sources: list[str] = _f("where the data comes from (URLs, exchange data sets)")
+    synthetic: list[str] = _f(
+        "every invented input (filled gaps, made-up traders, simulated venues); `[]` only if nothing is invented. "
+        'report.md always prints a "Synthetic parts" section from it'
+    )
+    seed: int = _f("random seed of the synthetic parts")
+
+
+class Setup(_Part):
+    """What the replay set up before the first step (`{}` when the setup itself failed)."""
+
+    notes: list[str] | None = _optional("what the setup could not do as asked (e.g. a standing bid not placed)")
+    traders: int | None = _optional("traders of the scenario's population", "count")
+    opened: int | None = _optional("positions opened", "count")
+    clamped_leverage: int | None = _optional("positions whose leverage was clamped to the market's top tier", "count")
+    market_makers: int | None = _optional("synthetic market makers", "count")
+    keepers: int | None = _optional("keeper actors", "count")
+
+
+class Resumed(_Part):
+    """The partial run a `backstop replay --resume` finished (replayed from t = 0 on a fresh chain)."""
+
+    error: str | None = _f("why the partial run stopped")
+    steps: int | None = _f("steps the partial run executed", "count")
+    started_at: IsoTime | None = _f("wall-clock start of the partial run")
+    restarted_from_t: int = _f("always 0: a resumed replay restarts from the beginning (replays are deterministic)", "s")
+
+
+class RunInfo(_Part):
+    """How the run went."""
+
+    network: str = _f("where it ran: the node's URL, or an Ape network choice such as `ethereum:local:hardhat`")
+    wall_seconds: Number = _f("wall-clock duration", "s")
+    steps: int = _f("steps executed", "count")
+    complete: bool = _f("`true` when every step of the scenario ran")
+    error: str | None = _f(
+        "why the run stopped; `null` when it did not fail. With `complete: false` the report is a **partial report** "
+        "covering the steps recorded before the stop"
+    )
+    setup: Setup | None = _optional("what the replay set up, below")
+    failed_transactions: dict[str, int] | None = _optional(
+        "reverted transactions by `action: revert reason` → count", "count"
+    )
+    started_at: IsoTime = _f("wall-clock start of the run")
+    overrides: dict[str, Any] | None = _optional(
+        "the dotted-key overrides applied to the scenario file (`--set`, a variant): with `scenario.file` and "
+        "`scenario.sha256`, what `backstop replay --resume` needs to run the same replay again"
+    )
+    resumed: Resumed | None = _optional("present when this run finished a partial one (`--resume`), below")
+
+
+class MarketStep(_Part):
+    """One market's state at a step."""
+
+    oracle: Number | None = _f(
+        "the oracle median; `null` when the oracle had no price at that step (too few fresh sources, jump guard): "
+        "drawn as a gap", "USD per unit"
+    )
+    venues: dict[str, Number] = _f("venue name → that venue's price at the step (a venue may be absent at a step)", "USD per unit")
+    sub_pool: Number = _f("the market's insurance sub-pool balance", "USD")
+    peak_8h: Number = _f("the sub-pool's 8-hour peak, `InsuranceFund.peak8h`", "USD")
+    fund_risk: FundRisk = _f(
+        f"`InsuranceFund.fundRisk(market)`: `{DRAWDOWN_FROM_PEAK}` DRAWDOWN_FROM_PEAK (sub-pool at or below the drawdown "
+        f"threshold), `{FAST_DROP}` FAST_DROP (at or below its fast-drop share of the balance 8 hours ago), "
+        f"`{GLOBAL_DEPLETED}` GLOBAL_DEPLETED (global pool at or below its floor); `0` none. Other bits are invalid",
+        "bit flags",
+    )
+    open_interest: Number = _f("long-side notional at the oracle price", "USD")
+    liquidity_risk: bool = _f("the auction's liquidity-risk signal for the market")
+    drawdown_threshold: Number = _f(
+        "the sub-pool level below which DRAWDOWN_FROM_PEAK fires (`peak_8h × drawdownBps / 10,000`)", "USD"
+    )
+
+
+class Step(_Part):
+    """The state after one replay step."""
+
+    t: int = _f("time of the step", "s since start")
+    time: IsoTime = _f("the same instant as a date")
+    global_pool: Number = _f("balance of the insurance fund's global pool", "USD")
+    markets: dict[str, MarketStep] = _f("market name (e.g. `OM-USD`) → the market's state, below", key="market")
+
+
+class Fill(_Part):
+    """One take of a liquidation."""
+
+    t: int = _f("when the take happened", "s since start")
+    keeper: str = _f("the taker (address or label)")
+    qty: Number = _f("quantity taken", "units")
+    price: Number = _f("price paid", "USD per unit")
+    via: Via = _f("how (for `adl`, `keeper` is the ADL counterparty)")
+
+
+class Liquidation(_Part):
+    """One liquidation started."""
+
+    id: int = _f("liquidation (auction) id")
+    t: int = _f("when it started", "s since start")
+    market: str = _f("market name")
+    trader: str = _f("the liquidated account (address or label)")
+    side: Side = _f("side of the liquidated position")
+    size: Number = _f("position size liquidated", "units")
+    notional: Number = _f("size × mark", "USD")
+    mark: Number = _f("oracle mark when liquidated", "USD per unit")
+    filled_by: FilledBy = _f(
+        "who took it: only standing pre-funded bids, only auction takes, only ADL counterparties (at the bankruptcy "
+        "price), more than one of these, part of it with the auction still running at the end, or nobody (by the "
+        "end of the run)"
+    )
+    fills: list[Fill] = _f("the takes, below")
+    restarts: int = _f("auction restarts (`redo`)", "count")
+    shortfall: Number = _f("loss the proceeds did not cover (charged to the fund, then ADL)", "USD")
+    penalty: Number = _f("liquidation penalty paid to the fund", "USD")
+    returned: Number = _f("surplus returned to the trader", "USD")
+    released_t: int | None = _optional("when the throttle released it from its queue: the time its auction started", "s since start")
+
+
+class AdlEvent(_Part):
+    """One auto-deleveraging fill."""
+
+    t: int = _f("when the position was deleveraged", "s since start")
+    market: str = _f("market name")
+    bankrupt: str = _f("the account whose bankruptcy was settled")
+    counterparty: str = _f("the profitable account deleveraged (the ADL victim)")
+    rank: int = _f("its place in the ADL queue (1 = first)")
+    size: Number = _f("size closed", "units")
+    price: Number = _f("closing price (the bankruptcy price)", "USD per unit")
+    profit_taken: Number = _f("unrealised profit the victim gave up", "USD")
+    reason: str = _f(
+        f"why ADL ran, one of {', '.join(f'`{r}`' for r in ADL_REASONS)}: the fund could not cover the loss at the "
+        "mark (only that part is closed), the fund-risk status allowed it, or an auction of the market went unfilled"
+    )
+
+
+class Buffer(_Part):
+    """A buffer period the throttle started (a fast fall of the oracle price, see `LiquidationAuction`)."""
+
+    t: int = _f("when it started", "s since start")
+    market: str = _f("the market")
+    drop_bps: int = _f("the fall within the window that started it", "bps")
+    until_t: int = _f("when it ends", "s since start")
+
+
+class KeeperRow(_Part):
+    """One keeper actor of the replay."""
+
+    name: str = _f("the keeper's name from the scenario (`name-1`, `name-2`, … when `count` > 1)")
+    liquidations: int = _f("liquidations it started", "count")
+    takes: int = _f("auction takes it sent", "count")
+    restarts: int = _f("stale auctions it restarted", "count")
+    online_steps: int = _f("steps in which it was online and did not fail", "count")
+    capital: Number = _f("capital it committed at the start", "USD")
+
+
+class Totals(_Part):
+    """The run's sums, in the order of report.md's Summary. `validate_report` checks their types only, not that
+    they agree with the lists."""
+
+    liquidations: int = _f("liquidations started", "count", "Liquidations")
+    liquidated_notional: Number = _f("Σ notional", "USD", "Liquidated notional")
+    filled_by_standing_bids: int = _f("liquidations with `filled_by = standing_bid`", "count", "Filled by standing bids")
+    filled_by_auction: int = _f("liquidations with `filled_by = auction`", "count", "Filled by auction")
+    partially_filled: int = _f(
+        "liquidations with `filled_by = partial`", "count", "Partly filled (auction still running at the end)"
+    )
+    unfilled: int = _f("liquidations with `filled_by = unfilled`", "count", "Unfilled")
+    queued_at_end: int = _f(
+        "liquidations still waiting in a throttle queue when the replay ended (their positions frozen; also counted "
+        "as `unfilled`)", "count", "Still queued by the throttle at the end"
+    )
+    restarts: int = _f("Σ restarts", "count", "Auction restarts")
+    penalties: Number = _f("Σ penalties", "USD", "Liquidation penalties")
+    keeper_incentives: Number = _f("incentives paid to keepers (restart tips and the like)", "USD", "Keeper incentives")
+    shortfall: Number = _f("Σ shortfall", "USD", "Shortfall")
+    fund_used: Number = _f("paid out of the insurance fund (sub-pools and global)", "USD", "Insurance fund used")
+    bad_debt: Number = _f("loss neither the fund nor ADL covered", "USD", "Bad debt")
+    fund_start: Number = _f("all pools at the start", "USD", "Fund at start")
+    fund_end: Number = _f("all pools at the end", "USD", "Fund at end")
+    peak_drawdown_pct: Number = _f("largest drawdown of the fund from its peak, in percent (0-100)", "%", "Peak fund drawdown")
+    adl_notional: Number = _f("Σ ADL size × price", "USD", "ADL notional")
+    adl_victims: int = _f("distinct ADL counterparties", "count", "ADL victims")
+    adl_profit_taken: Number = _f("Σ `profit_taken` of `adl[]`", "USD", "ADL profit taken")
+    profit_haircut_beyond_need: Number = _f(
+        "Σ over ADL executions of max(0, profit taken − the loss the fund could not cover at the mark): profit taken "
+        "where the fund could have paid (only fund-risk or liquidity-risk triggers do that; an `uncovered` ADL takes "
+        "the uncovered loss, rounded up by at most 1e-6 USD per fill)", "USD", "Profit haircut beyond need"
+    )
+
+
+class Throughput(_Part):
+    """How fast the chain took the replay's transactions."""
+
+    transactions: int = _f("transactions the replay sent", "count", "Transactions")
+    seconds: Number = _f("time spent sending them", "s", "Time sending them")
+    tx_per_s: Number = _f("transactions / seconds", "tx/s", "Throughput")
+    raw_anvil_tx_per_s: Number | None = _f(
+        "plain transfers per second on the same node, as a reference; `null` when not measured", "tx/s",
+        "Raw Anvil throughput",
+    )
+    ratio: Number | None = _f("`tx_per_s / raw_anvil_tx_per_s`; `null` when not measured", "x", "Ratio to raw Anvil")
+
+
+class Report(BaseModel):
+    """One run of one crash scenario against the contracts: report.json. Unknown top-level keys are invalid."""
+
+    model_config = ConfigDict(
+        strict=True, allow_inf_nan=False, extra="forbid", validate_by_name=True, validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    version: Annotated[int, AfterValidator(_schema_version)] = Field(
+        alias="schema", description=f"the schema version, `{SCHEMA_VERSION}`"
+    )
+    scenario: ScenarioInfo = _f("what was replayed, below")
+    parameters: dict[str, JsonValue] = _f(
+        "the scenario as run (contract, fund and keeper parameters); free-form JSON, shown flattened in report.md"
+    )
+    run: RunInfo = _f("how the run went, below")
+    series: list[Step] = _f("the state after each replay step, in time order")
+    liquidations: list[Liquidation] = _f("one entry per liquidation started")
+    adl: list[AdlEvent] = _f("one entry per auto-deleveraging fill (`[]` without ADL)")
+    buffers: list[Buffer] = _f("one entry per buffer period the throttle started")
+    keepers: list[KeeperRow] = _f("one row per keeper actor")
+    totals: Totals = _f("the run's sums, below")
+    throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
+
+
+# -------------------------------------------------------------------------------------------- validation
+
+_EXPECTED = {
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "list_type": "expected a list",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+}
+_LATE = ("schema_version", "fund_risk_bits")  # listed after every structural problem, in this order
+
+
+def validate_report(report: Any) -> list[str]:
+    """Every problem of `report` against the schema, one human-readable line each; [] when it conforms.
+
+    Checks presence and type of every field, the enumerations (side, filled_by, via), ISO times, finite
+    numbers, known fund_risk bits, the schema version and unknown top-level keys. It does not check that
+    totals add up.
+    """
+    try:
+        Report.model_validate(report)
+    except ValidationError as exc:
+        return _problems(report, exc.errors(include_url=False))
+    return []
+
+
+def _problems(report: Any, errors: list[Any]) -> list[str]:
+    found: list[str] = []
+    late: dict[str, list[str]] = {kind: [] for kind in _LATE}
+    extra: list[str] = []
+    for err in errors:
+        kind, loc = err["type"], tuple(err["loc"])
+        if kind == "extra_forbidden":
+            extra.append(str(loc[0]))
+        elif kind == "string_type" and loc and loc[-1] == "[key]":
+            found.append(f"{_path(report, loc[:-2])}: key {loc[-2]!r} is not a string")
+        else:
+            line = f"{_path(report, loc, kind == 'missing')}: {_words(err)}"
+            if kind in late:
+                late[kind].append(line)
+            else:
+                found.append(line)
+    found += [line for kind in _LATE for line in late[kind]]
+    if extra:
+        found.append(f"report: unknown top-level keys {', '.join(sorted(extra))}")
+    return found
+
+
+def _words(err: Any) -> str:
+    kind, value = err["type"], err.get("input")
+    if kind == "missing":
+        return "missing"
+    if kind == "finite_number":
+        return f"expected a finite number, got {value!r}"
+    if kind in _EXPECTED:
+        return f"{_EXPECTED[kind]}, got {type_name(value)}"
+    if kind == "invalid-json-value":
+        return f"{type_name(value)} cannot be written to JSON"
+    return err["msg"]
+
+
+def _path(data: Any, loc: tuple[Any, ...], missing: bool = False) -> str:
+    """`loc` as report.json's path (``series[3].markets.OM-USD.peak_8h``), read along `data` so that list
+    indexes, keys and pydantic's union tags (``JsonValue``'s "list", "float", ...) are told apart."""
+    text, value = "", data
+    for i, key in enumerate(loc):
+        if isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+            text, value = f"{text}[{key}]", value[key]
+        elif isinstance(value, dict) and key in value or missing and i == len(loc) - 1:
+            text = f"{text}.{key}" if text else str(key)
+            value = value.get(key) if isinstance(value, dict) else None
+    return text or "report"
+
+
+# ------------------------------------------------------------------------------------------------- docs
+
+
+def _extra(info: FieldInfo) -> dict[str, Any]:
+    """The unit, label and key words `_f` stored on a field."""
+    return info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+
+
+@functools.cache
+def summary_fields(model: type[BaseModel]) -> tuple[tuple[str, str, str, str], ...]:
+    """(key, label, unit, kind) of every field of `model` (Totals, Throughput), in order: the rows of
+    report.md's Summary. kind is "int", "usd", "pct" or "num" (see backstop.report.format.fmt_as)."""
+    rows = []
+    for name, info in model.model_fields.items():
+        extra = _extra(info)
+        unit = str(extra.get("unit", ""))
+        kind = "int" if info.annotation is int else {"USD": "usd", "%": "pct"}.get(unit, "num")
+        rows.append((name, str(extra.get("label", name)), unit, kind))
+    return tuple(rows)
+
+
+def _type_words(tp: Any) -> str:
+    """A field type in the docs' words: int, float, str, bool, ISO str, `"a"` | `"b"`, list of …, object of …"""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        if any(isinstance(m, PlainValidator) and m.func is _iso_time for m in args[1:]):
+            return "ISO str"
+        return _type_words(args[0])
+    if origin in (Union, UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return _type_words(rest[0]) + ", *nullable*"
+    if origin is Literal:
+        return " | ".join(f'`"{a}"`' for a in args)
+    if origin is list:
+        item = args[0]
+        return "list of objects" if _model_of(item) else f"list of {_type_words(item)}"
+    if origin is dict:
+        value = args[1]
+        return "object" if _model_of(value) or value is Any else f"object of {_type_words(value)}"
+    if _model_of(tp):
+        return "object"
+    if tp is JsonValue:
+        return "any JSON"
+    return {int: "int", float: "float", str: "str", bool: "bool"}.get(tp, str(tp))
+
+
+def _model_of(tp: Any) -> type[BaseModel] | None:
+    """The model `tp` is, or holds (a list or object of models, nullable or not), else None."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) is dict:
+        args = args[1:]
+    return next((m for m in map(_model_of, args) if m is not None), None)
+
+
+def _sections(model: type[BaseModel], title: str, seen: set[type]) -> list[tuple[str, type[BaseModel]]]:
+    """(title, model) of `model` and of every model below it, depth first in field order."""
+    out = [(title, model)]
+    seen.add(model)
+    for name, info in model.model_fields.items():
+        sub = _model_of(info.annotation)
+        if sub is None or sub in seen:
+            continue
+        origin = get_origin(info.annotation)
+        key = info.alias or name
+        path = key if model is Report else f"{title.strip('`')}.{key}"
+        if origin is list:
+            path += "[]"
+        elif origin is dict:
+            path += f".<{_extra(info).get('key', 'name')}>"
+        out += _sections(sub, f"`{path}`", seen)
+    return out
+
+
+def schema_markdown() -> str:
+    """The field tables of docs/report-schema.md, generated from the models: one section per model, with its
+    docstring and one row per field (name, type, unit, meaning)."""
+    lines: list[str] = []
+    for title, model in _sections(Report, "Top level", set()):
+        lines += [f"## {title}", "", " ".join(inspect.cleandoc(model.__doc__ or "").split()), ""]
+        rows = []
+        for name, info in model.model_fields.items():
+            words = _type_words(Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation)
+            if not info.is_required():
+                words += ", *optional*"
+            rows.append((f"`{info.alias or name}`", words, _extra(info).get("unit", ""), info.description or ""))
+        lines += table(("field", "type", "unit", "meaning"), rows) + [""]
+    return "\n".join(lines)
+
+
+GENERATED_START = "<!-- generated by backstop.report.schema.schema_markdown(): do not edit by hand -->"
+GENERATED_END = "<!-- end of the generated tables -->"
+
+
+def generated_block(text: str) -> str:
+    """The text between the generated-tables markers of a docs page ("" when it has none)."""
+    start, end = text.find(GENERATED_START), text.find(GENERATED_END)
+    if start == -1 or end < start:
+        return ""
+    return text[start + len(GENERATED_START) : end].strip("\n") + "\n"
+
+
+def write_schema_doc(path: Path) -> None:
+    """Rewrites the generated tables of the docs page at `path` (between the markers) from the models."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(GENERATED_START), text.find(GENERATED_END)
+    if start == -1 or end < start:
+        raise ReportError(f"{path}: no {GENERATED_START!r} ... {GENERATED_END!r} block to rewrite")
+    body = f"{GENERATED_START}\n\n{schema_markdown()}\n{GENERATED_END}"
+    path.write_text(text[:start] + body + text[end + len(GENERATED_END) :], encoding="utf-8")
