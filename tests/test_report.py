@@ -32,7 +32,8 @@ from backstop.report import (
     validate_report,
     write_report,
 )
-from backstop.report.schema import Throughput, Totals, generated_block
+from backstop.report.schema import Throughput, Totals
+from backstop.report.schema_docs import generated_block
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STEP = 300  # [seconds]

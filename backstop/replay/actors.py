@@ -85,7 +85,7 @@ class KeeperActors:
         for key, p in s.positions.items():
             m, trader = key
             mark = marks_b.get(m)
-            if p.size == 0 or mark is None or trader in self.ctx.special:
+            if p.size == 0 or mark is None:
                 continue
             if key in s.pending_liquidation or key in s.in_auction:
                 continue
@@ -122,7 +122,8 @@ class KeeperActors:
                 continue
             if first > t or not self.ctx.liquidatable(m, p, mark):
                 continue
-            k = next((k for k in by_latency if t - first >= k.spec.latency), None)
+            # whoever holds it (a keeper's or a bidder's position too): another keeper liquidates it
+            k = next((k for k in by_latency if t - first >= k.spec.latency and k.wallet.address != trader), None)
             if k is not None:
                 intents.append(Intent(("liquidate", key), k, self._liquidate_sender(k, key)))
         return intents
@@ -168,9 +169,10 @@ class KeeperActors:
             price = self.ctx.auction_price(a, action_ts)
             params = AuctionParams(spec.auction.buf_bps, spec.auction.stale_bps, spec.auction.tail)
             stale = is_stale(price, mark, action_ts - a.tic, params)
+            frozen = {tr for (m, tr) in self.state.in_auction | self.state.pending_liquidation if m == a.market}
             for k in by_latency:
-                if t - a.start_t < k.spec.latency:
-                    continue
+                if t - a.start_t < k.spec.latency or k.wallet.address in frozen:
+                    continue  # a keeper whose own position is in liquidation cannot take (PositionInLiquidation)
                 if stale:
                     intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
                     break
@@ -221,7 +223,9 @@ class KeeperActors:
             size = p.size if p else 0
             return min(abs(size), abs(mm_delta)) if size * mm_delta < 0 else -abs(size)
 
-        return max((w for w, _ in self.ctx.mms[market]), key=reduction)
+        frozen = self.state.in_auction | self.state.pending_liquidation
+        makers = [w for w, _ in self.ctx.mms[market] if (market, w.address) not in frozen] or [w for w, _ in self.ctx.mms[market]]
+        return max(makers, key=reduction)
 
     def _nonce(self) -> int:
         self.order_nonce += 1
@@ -231,20 +235,33 @@ class KeeperActors:
 
     def deleverage(self, t: int, marks: dict[str, int | None]) -> bool:
         """One ADL round: every liquidation whose ADL trigger holds is executed by the fastest online keeper
-        against the reference ranking. The positions are read fresh from the chain once per market and side;
-        each execution's fills are then applied to that copy (see AdlExecutor.execute), so the next execution's
-        list is ranked on the state the previous one leaves: all go into one block, in order. Returns whether
-        any was sent."""
+        against the reference ranking. What the triggers need is read in one round trip (nothing is mined
+        between the reads); the positions of each market and side once; each execution's fills are then
+        applied to that copy (see AdlExecutor.execute), so the next execution's list is ranked on the state the
+        previous one leaves: all go into one block, in order. Returns whether any was sent."""
         online = [k for k in self.ctx.keepers if k.online(t)]
-        if not online:
+        sales = [s for s in self._sales() if marks.get(s[1]) is not None]
+        if not online or not sales:
             return False
         executor = min(online, key=lambda k: k.spec.latency)
+        c = self.ctx.c
+        markets = sorted({m for _, m, _, _ in sales})
+        reads = [(c["fund"], "poolBalance", [GLOBAL])]
+        for m in markets:
+            mid = self.ctx.mids[m]
+            reads += [(c["fund"], "poolBalance", [mid]), (c["fund"], "adlAllowed", [mid]), (c["auction"], "inLiquidityRisk", [mid])]
+        for id_, m, trader, _ in sales:
+            reads += [(c["auction"], "sale", [id_]), (c["house"], "getPosition", [self.ctx.mids[m], trader])]
+        values = self.ctx.chain.view(reads)
+        glob = values[0]
+        fund = {m: values[1 + 3 * i : 4 + 3 * i] for i, m in enumerate(markets)}
+        rest = values[1 + 3 * len(markets) :]
         books: dict[tuple[str, bool], dict[str, lm.Position]] = {}
         sent = False
-        for id_, m, trader, long in self._sales():
-            mark = marks.get(m)
-            if mark is not None:
-                sent |= self._deleverage_one(executor, id_, m, trader, long, mark, books)
+        for i, (id_, m, trader, long) in enumerate(sales):
+            sub, risk, liquidity = fund[m]
+            sale, pos = rest[2 * i], rest[2 * i + 1]
+            sent |= self._deleverage_one(executor, id_, m, trader, long, marks[m], (sale, pos, sub + glob, risk, liquidity), books)
         return sent
 
     def _sales(self) -> list[tuple[int, str, str, bool]]:
@@ -258,28 +275,20 @@ class KeeperActors:
         return sorted(sales)
 
     def _deleverage_one(
-        self, executor: KeeperState, id_: int, m: str, trader: str, long: bool, mark: int, books: dict[tuple[str, bool], dict[str, lm.Position]]
+        self, executor: KeeperState, id_: int, m: str, trader: str, long: bool, mark: int, read: tuple, books: dict[tuple[str, bool], dict[str, lm.Position]]
     ) -> bool:
-        c, mid = self.ctx.c, self.ctx.mids[m]
-        sale, pos, sub, glob, risk, liquidity = self.ctx.chain.view([
-            (c["auction"], "sale", [id_]),
-            (c["house"], "getPosition", [mid, trader]),
-            (c["fund"], "poolBalance", [mid]),
-            (c["fund"], "poolBalance", [GLOBAL]),
-            (c["fund"], "adlAllowed", [mid]),
-            (c["auction"], "inLiquidityRisk", [mid]),
-        ])
+        sale, pos, available, risk, liquidity = read
         qty = sale[4] if sale else 0
         if not qty or pos is None:
             return False
         bankrupt = lm.Position(*pos)
         try:
-            plan = adl_model.plan(bankrupt, qty, mark, sub + glob, bool(risk), bool(liquidity))
+            plan = adl_model.plan(bankrupt, qty, mark, available, bool(risk), bool(liquidity))
         except adl_model.NoTrigger:
             return False
         if (m, long) not in books:
             accounts = [a for (mm, a), p in self.state.positions.items() if mm == m and p.size != 0 and (p.size > 0) != long]
-            books[(m, long)] = self.executor.read_book(c["house"], mid, accounts)[0]
+            books[(m, long)] = self.executor.read_book(self.ctx.c["house"], self.ctx.mids[m], accounts)[0]
         frozen = {tr for (mm, tr) in self.state.in_auction if mm == m}
         try:
             self.executor.execute(executor.wallet, id_, books[(m, long)], plan, long, frozen | {trader}, bankrupt, f"adl:{executor.name}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from backstop.model import ledger as lm
 from backstop.replay.state import ADL_BOND_RESERVE, ReplayContext, ReplayState
-from backstop.report.schema import SCHEMA_VERSION
-from backstop.units import USDC
+from backstop.report.schema import HOLDER_KINDS, SCHEMA_VERSION
+from backstop.units import USDC, WAD, to_wad
 
 
 def build_report(
@@ -30,6 +31,7 @@ def build_report(
         if rec["fills"] and (rec["id"] in waiting or any(a.record is rec and a.qty > 0 for a in s.auctions.values())):
             rec["filled_by"] = "partial"
     tps = tx_in_loop / loop_seconds if loop_seconds else 0.0
+    holdings = mark_to_market(ctx)
     return {
         "schema": SCHEMA_VERSION,
         "scenario": {
@@ -53,7 +55,8 @@ def build_report(
             {"name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts, "online_steps": k.online_steps, "capital": k.capital / USDC}
             for k in ctx.keepers
         ],
-        "totals": _totals(s, fund_start, fund_end, drawdown),
+        "mark_to_market": holdings,
+        "totals": _totals(s, fund_start, fund_end, drawdown, sum(h["negative_equity"] for h in holdings)),
         "throughput": {
             "transactions": tx_in_loop,
             "seconds": round(loop_seconds, 3),
@@ -64,7 +67,39 @@ def build_report(
     }
 
 
-def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float) -> dict[str, Any]:
+def holder_kind(ctx: ReplayContext, account: str) -> str:
+    """trader, keeper, bidder (a keeper with a standing bid) or market_maker."""
+    if any(w.address == account for ws in ctx.mms.values() for w, _ in ws):
+        return "market_maker"
+    keeper = next((k for k in ctx.keepers if k.wallet.address == account), None)
+    if keeper is None:
+        return "trader"
+    return "bidder" if keeper.spec.standing_bid is not None else "keeper"
+
+
+def mark_to_market(ctx: ReplayContext) -> list[dict[str, Any]]:
+    """The positions open at the end (the mirror, which follows every PositionChanged and fill), marked at each
+    market's last oracle price in the series, summed by kind of holder."""
+    last = ctx.state.series[-1]["markets"] if ctx.state.series else {}
+    rows = {kind: {"kind": kind, "positions": 0, "notional": 0.0, "unrealised_pnl": 0.0, "negative_equity": 0.0, "underwater": 0} for kind in HOLDER_KINDS}
+    for (m, account), p in ctx.state.positions.items():
+        mark = (last.get(m) or {}).get("oracle")
+        if p.size == 0 or mark is None:
+            continue
+        mark_wad = to_wad(mark)
+        pnl = lm.pnl(p.size > 0, abs(p.size), p.entry_price, mark_wad) / USDC
+        equity = p.margin / USDC + pnl
+        row = rows[holder_kind(ctx, account)]
+        row["positions"] += 1
+        row["notional"] += abs(p.size) * mark / WAD
+        row["unrealised_pnl"] += pnl
+        if equity < 0:
+            row["negative_equity"] -= equity
+            row["underwater"] += 1
+    return [{**r, **{k: round(r[k], 6) for k in ("notional", "unrealised_pnl", "negative_equity")}} for r in rows.values()]
+
+
+def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float, negative_equity: float) -> dict[str, Any]:
     """The report's `totals`."""
     by = lambda kind: sum(1 for r in s.liquidations if r["filled_by"] == kind)  # noqa: E731
     return {
@@ -81,6 +116,7 @@ def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float)
         "shortfall": round(s.totals.get("shortfall", 0.0), 6),
         "fund_used": round(s.totals.get("fund_used", 0.0), 6),
         "bad_debt": round(s.totals.get("bad_debt", 0.0), 6),
+        "negative_equity": round(negative_equity, 6),
         "fund_start": fund_start,
         "fund_end": fund_end,
         "peak_drawdown_pct": round(drawdown, 4),

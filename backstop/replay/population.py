@@ -41,7 +41,6 @@ class Population:
         self._deposit(everyone)
         receipts = self._open(traders, plans, t_wallets, assignments)
         ctx.t0 = self.start_time()  # the scenario's t = 0
-        ctx.special = {k.wallet.address for k in ctx.keepers} | set(mm_wallets)
         return {
             "notes": self.notes,
             "traders": len(traders),

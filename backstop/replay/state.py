@@ -117,7 +117,6 @@ class ReplayContext:
     keepers: list[KeeperState] = field(default_factory=list)
     mms: dict[str, list[tuple[Wallet, float]]] = field(default_factory=dict)  # market -> market makers
     t0: int = 0  # [chain seconds] of the scenario's t = 0
-    special: set[str] = field(default_factory=set)  # keepers and market makers: never liquidated by the actors
     bid_markets: set[str] = field(default_factory=set)  # markets with standing bids: `release` offers them liquidations
 
     def __post_init__(self) -> None:

@@ -1,6 +1,6 @@
 """Replay reports: report.json's schema, the Markdown, the charts and the files of a report folder.
 
-- ``schema``: the typed report (pydantic models, ``SCHEMA_VERSION``), ``validate_report``, ``schema_markdown``;
+- ``schema``: the typed report (pydantic models, ``SCHEMA_VERSION``), ``validate_report``; ``schema_docs``: ``schema_markdown``;
 - ``format``: numbers, amounts, prices and times as text, Markdown tables;
 - ``series``: views of the time series (markets, the 8-hour peak, the fund by hour);
 - ``markdown``: ``render_markdown``, report.md;
@@ -11,7 +11,8 @@
 from backstop.report.files import events_csv, report_json, write_report
 from backstop.report.format import fmt_count, fmt_pct, fmt_price, fmt_usd, fund_risk_words, table
 from backstop.report.markdown import render_markdown
-from backstop.report.schema import SCHEMA_VERSION, Report, ReportError, schema_markdown, validate_report
+from backstop.report.schema import SCHEMA_VERSION, Report, ReportError, validate_report
+from backstop.report.schema_docs import schema_markdown
 from backstop.report.series import hourly_rows, market_names, rolling_peak
 
 __all__ = [

@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from backstop.report.schema import schema_markdown, write_schema_doc
+from backstop.report.schema_docs import schema_markdown, write_schema_doc
 
 if len(sys.argv) > 1:
     write_schema_doc(Path(sys.argv[1]))

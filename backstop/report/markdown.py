@@ -236,6 +236,26 @@ def _adl(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _mark_to_market(report: Mapping[str, Any]) -> list[str]:
+    rows = [as_dict(r) for r in as_list(report.get("mark_to_market"))]
+    lines = [
+        "## Open positions at the end, marked to market",
+        "",
+        "Every position still open when the replay ended, at each market's last oracle price. Negative equity is "
+        "a loss that has happened but is not realised: bad debt counts only what a liquidation could not cover, "
+        "so `bad debt $0` with negative equity here means the loss sits with the holders below.",
+        "",
+    ]
+    if not rows:
+        return lines + ["none"]
+    return lines + table(
+        ("holder", "positions", "notional [USD]", "unrealised PnL [USD]", "underwater", "negative equity [USD]"),
+        ((r.get("kind"), fmt_count(r.get("positions")), fmt_usd(r.get("notional")), fmt_usd(r.get("unrealised_pnl")),
+          fmt_count(r.get("underwater")), fmt_usd(r.get("negative_equity"))) for r in rows),
+        "lrrrrr",
+    )
+
+
 def _run(report: Mapping[str, Any]) -> list[str]:
     run = as_dict(report.get("run"))
     lines = ["## Run", ""]
@@ -284,6 +304,7 @@ def render_markdown(report: dict) -> str:
         _fund_by_hour(report),
         _liquidations(report),
         _adl(report),
+        _mark_to_market(report),
         ["## Charts", ""]
         + [f"![{key}]({name})" for key, name in CHART_FILES.items()],
         _parameters(report),

@@ -4,7 +4,7 @@
   (``Field(description=...)``); ``Report(...).model_dump()`` gives the report dict, keys in the order the
   replay writes them; an optional field left unset is omitted, as the replay omits it.
 - :func:`validate_report` checks a report dict against the models and lists every problem in words.
-- :func:`schema_markdown` renders the field tables of ``docs/report-schema.md`` from the models (a test
+- :func:`backstop.report.schema_docs.schema_markdown` renders the field tables of ``docs/report-schema.md`` from the models (a test
   checks the page holds exactly that text); ``python -m backstop.report docs/report-schema.md`` rewrites
   them there.
 
@@ -15,11 +15,8 @@ ISO 8601 strings; numbers must be finite. A "float" field also takes an int and 
 from __future__ import annotations
 
 import functools
-import inspect
 from datetime import datetime
-from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -38,10 +35,11 @@ from pydantic_core import PydanticCustomError
 from backstop.errors import BackstopError
 from backstop.model.adl import REASONS as ADL_REASONS
 from backstop.model.fund import DRAWDOWN_FROM_PEAK, FAST_DROP, GLOBAL_DEPLETED
-from backstop.report.format import table
 
 __all__ = [
     "FILLED_BY",
+    "HOLDER_KINDS",
+    "HolderRow",
     "FILL_VIA",
     "SCHEMA_VERSION",
     "SIDES",
@@ -60,12 +58,11 @@ __all__ = [
     "Step",
     "Throughput",
     "Totals",
-    "generated_block",
-    "schema_markdown",
     "summary_fields",
     "type_name",
     "validate_report",
-    "write_schema_doc",
+    "field_extra",
+    "iso_time",
 ]
 
 SCHEMA_VERSION = 1
@@ -325,6 +322,21 @@ class KeeperRow(_Part):
     capital: Number = _f("capital it committed at the start", "USD")
 
 
+HOLDER_KINDS = ("trader", "keeper", "bidder", "market_maker")
+
+
+class HolderRow(_Part):
+    """The positions still open at the end of one kind of holder, marked at the last oracle price. `bidder`: a
+    keeper with a standing bid (it holds what its bids absorbed); `keeper`: one without."""
+
+    kind: _one_of(HOLDER_KINDS) = _f("trader, keeper, bidder or market_maker")
+    positions: int = _f("open positions", "count")
+    notional: Number = _f("Σ |size| × the last oracle price", "USD")
+    unrealised_pnl: Number = _f("Σ PnL at the last oracle price", "USD")
+    negative_equity: Number = _f("Σ max(0, −(margin + PnL)): what the underwater positions owe beyond their margin", "USD")
+    underwater: int = _f("positions whose margin + PnL is below zero", "count")
+
+
 class Totals(_Part):
     """The run's sums, in the order of report.md's Summary. `validate_report` checks their types only, not that
     they agree with the lists."""
@@ -347,6 +359,10 @@ class Totals(_Part):
     shortfall: Number = _f("Σ shortfall", "USD", "Shortfall")
     fund_used: Number = _f("paid out of the insurance fund (sub-pools and global)", "USD", "Insurance fund used")
     bad_debt: Number = _f("loss neither the fund nor ADL covered", "USD", "Bad debt")
+    negative_equity: Number = _f(
+        "negative equity of the positions still open at the end, at the last oracle price (see `mark_to_market`): "
+        "losses not yet realised, which bad debt does not count", "USD", "Negative equity still open at the end"
+    )
     fund_start: Number = _f("all pools at the start", "USD", "Fund at start")
     fund_end: Number = _f("all pools at the end", "USD", "Fund at end")
     peak_drawdown_pct: Number = _f("largest drawdown of the fund from its peak, in percent (0-100)", "%", "Peak fund drawdown")
@@ -394,6 +410,7 @@ class Report(BaseModel):
     adl: list[AdlEvent] = _f("one entry per auto-deleveraging fill (`[]` without ADL)")
     buffers: list[Buffer] = _f("one entry per buffer period the throttle started")
     keepers: list[KeeperRow] = _f("one row per keeper actor")
+    mark_to_market: list[HolderRow] = _f("the positions still open at the end, by kind of holder")
     totals: Totals = _f("the run's sums, below")
     throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
 
@@ -477,7 +494,7 @@ def _path(data: Any, loc: tuple[Any, ...], missing: bool = False) -> str:
 # ------------------------------------------------------------------------------------------------- docs
 
 
-def _extra(info: FieldInfo) -> dict[str, Any]:
+def field_extra(info: FieldInfo) -> dict[str, Any]:
     """The unit, label and key words `_f` stored on a field."""
     return info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
 
@@ -488,100 +505,11 @@ def summary_fields(model: type[BaseModel]) -> tuple[tuple[str, str, str, str], .
     report.md's Summary. kind is "int", "usd", "pct" or "num" (see backstop.report.format.fmt_as)."""
     rows = []
     for name, info in model.model_fields.items():
-        extra = _extra(info)
+        extra = field_extra(info)
         unit = str(extra.get("unit", ""))
         kind = "int" if info.annotation is int else {"USD": "usd", "%": "pct"}.get(unit, "num")
         rows.append((name, str(extra.get("label", name)), unit, kind))
     return tuple(rows)
 
 
-def _type_words(tp: Any) -> str:
-    """A field type in the docs' words: int, float, str, bool, ISO str, `"a"` | `"b"`, list of …, object of …"""
-    origin, args = get_origin(tp), get_args(tp)
-    if origin is Annotated:
-        if any(isinstance(m, PlainValidator) and m.func is _iso_time for m in args[1:]):
-            return "ISO str"
-        return _type_words(args[0])
-    if origin in (Union, UnionType) and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        return _type_words(rest[0]) + ", *nullable*"
-    if origin is Literal:
-        return " | ".join(f'`"{a}"`' for a in args)
-    if origin is list:
-        item = args[0]
-        return "list of objects" if _model_of(item) else f"list of {_type_words(item)}"
-    if origin is dict:
-        value = args[1]
-        return "object" if _model_of(value) or value is Any else f"object of {_type_words(value)}"
-    if _model_of(tp):
-        return "object"
-    if tp is JsonValue:
-        return "any JSON"
-    return {int: "int", float: "float", str: "str", bool: "bool"}.get(tp, str(tp))
-
-
-def _model_of(tp: Any) -> type[BaseModel] | None:
-    """The model `tp` is, or holds (a list or object of models, nullable or not), else None."""
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp
-    args = [a for a in get_args(tp) if a is not type(None)]
-    if get_origin(tp) is dict:
-        args = args[1:]
-    return next((m for m in map(_model_of, args) if m is not None), None)
-
-
-def _sections(model: type[BaseModel], title: str, seen: set[type]) -> list[tuple[str, type[BaseModel]]]:
-    """(title, model) of `model` and of every model below it, depth first in field order."""
-    out = [(title, model)]
-    seen.add(model)
-    for name, info in model.model_fields.items():
-        sub = _model_of(info.annotation)
-        if sub is None or sub in seen:
-            continue
-        origin = get_origin(info.annotation)
-        key = info.alias or name
-        path = key if model is Report else f"{title.strip('`')}.{key}"
-        if origin is list:
-            path += "[]"
-        elif origin is dict:
-            path += f".<{_extra(info).get('key', 'name')}>"
-        out += _sections(sub, f"`{path}`", seen)
-    return out
-
-
-def schema_markdown() -> str:
-    """The field tables of docs/report-schema.md, generated from the models: one section per model, with its
-    docstring and one row per field (name, type, unit, meaning)."""
-    lines: list[str] = []
-    for title, model in _sections(Report, "Top level", set()):
-        lines += [f"## {title}", "", " ".join(inspect.cleandoc(model.__doc__ or "").split()), ""]
-        rows = []
-        for name, info in model.model_fields.items():
-            words = _type_words(Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation)
-            if not info.is_required():
-                words += ", *optional*"
-            rows.append((f"`{info.alias or name}`", words, _extra(info).get("unit", ""), info.description or ""))
-        lines += table(("field", "type", "unit", "meaning"), rows) + [""]
-    return "\n".join(lines)
-
-
-GENERATED_START = "<!-- generated by backstop.report.schema.schema_markdown(): do not edit by hand -->"
-GENERATED_END = "<!-- end of the generated tables -->"
-
-
-def generated_block(text: str) -> str:
-    """The text between the generated-tables markers of a docs page ("" when it has none)."""
-    start, end = text.find(GENERATED_START), text.find(GENERATED_END)
-    if start == -1 or end < start:
-        return ""
-    return text[start + len(GENERATED_START) : end].strip("\n") + "\n"
-
-
-def write_schema_doc(path: Path) -> None:
-    """Rewrites the generated tables of the docs page at `path` (between the markers) from the models."""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.find(GENERATED_START), text.find(GENERATED_END)
-    if start == -1 or end < start:
-        raise ReportError(f"{path}: no {GENERATED_START!r} ... {GENERATED_END!r} block to rewrite")
-    body = f"{GENERATED_START}\n\n{schema_markdown()}\n{GENERATED_END}"
-    path.write_text(text[:start] + body + text[end + len(GENERATED_END) :], encoding="utf-8")
+iso_time = _iso_time  # the validator of IsoTime fields (the docs name their type after it)

@@ -1,0 +1,106 @@
+"""Replay answers that do not depend on the replay's clock (issue #16): keepers act in continuous time, the grid
+may vary, the step check agrees on every bundled scenario, and a take that reverts is handled afterwards.
+
+These tests start their own Anvil nodes (backstop.chain.node) beside the one ape test runs on."""
+
+from pathlib import Path
+
+import pytest
+
+from backstop.replay import actors as actors_module
+from backstop.replay import run_replay
+from backstop.replay.actors import Intent, KeeperActors
+from backstop.replay.check import ABS_TOLERANCE, REL_TOLERANCE, check_step, compare_figures
+from backstop.scenario import ScenarioError, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
+SCENARIOS = ROOT / "scenarios"
+# the bundled scenarios at CI size: the same crash with fewer traders (and the fund scaled with them)
+CI_SIZE = {
+    "om-2025": {"population.0.count": 125, "markets.0.fund_seed": 31_250, "fund.global_seed": 31_250},
+    "luna-2022": {"population.0.count": 60},
+    "black-thursday-2020": {"population.0.count": 80},
+    "cross-venue-cascade": {"population.0.count": 60},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CI_SIZE))
+def test_the_step_does_not_decide_the_answer(name, tmp_path):
+    check = check_step(SCENARIOS / f"{name}.yaml", tmp_path / name, progress=False, overrides=CI_SIZE[name])
+    figures = {f["name"]: f for f in check["figures"]}
+    for gated in ("bad_debt", "fund_used", "adl_notional"):
+        f = figures[gated]
+        assert abs(f["half_step"] - f["full_step"]) <= max(ABS_TOLERANCE, REL_TOLERANCE * max(abs(f["full_step"]), abs(f["half_step"]))), f
+    assert check["agrees"]
+    assert (tmp_path / name / "check-step.md").read_text().count("|") > 20
+
+
+def test_compare_figures_flags_a_tenfold_move():
+    pairs = {p.name: p for p in compare_figures({"bad_debt": 77_800.0, "fund_used": 500.0}, {"bad_debt": 7_780.0, "fund_used": 1_400.0})}
+    assert not pairs["bad_debt"].agrees and pairs["bad_debt"].relative == pytest.approx(0.9)
+    assert pairs["fund_used"].agrees  # $900 apart: within the $1,000 floor
+
+
+def test_keepers_act_between_grid_points(tmp_path):
+    # a coarse grid: every take would land one step after its auction starts if keepers acted only on the grid
+    report = run_replay(MINI, tmp_path / "coarse", progress=False, measure_raw=False, overrides={"step": 600})
+    grid = set(load_scenario(MINI).with_overrides({"step": 600}).times())
+    fills = [f for liq in report["liquidations"] for f in liq["fills"] if f["via"] == "auction"]
+    assert fills, "the mini crash has auction fills"
+    assert any(f["t"] - 1 not in grid for f in fills)  # an action block lands one second after its decision
+    starts = {liq["id"]: liq["t"] for liq in report["liquidations"]}
+    waits = [f["t"] - starts[liq["id"]] for liq in report["liquidations"] for f in liq["fills"] if f["via"] == "auction"]
+    assert min(waits) < 600
+
+
+def test_a_take_that_reverts_is_handled_afterwards(tmp_path, monkeypatch):
+    """The engine's picture of the chain comes from events only: the first takes are made to revert (zero margin
+    on a dust-sized fill), and the auctions they aimed at are still taken, restarted or handed to ADL after."""
+    original = KeeperActors._take
+    sabotaged: list[int] = []
+
+    def failing(self, k, a, price, mark, free):
+        intent = original(self, k, a, price, mark, free)
+        if intent is None or len(sabotaged) >= 3:
+            return intent
+
+        def send() -> None:
+            sabotaged.append(a.id)
+            self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "take", a.id, 1, price, 0, k.wallet.address, b"", label=f"take:{k.name}")
+
+        return Intent(intent.key, intent.keeper, send)
+
+    monkeypatch.setattr(actors_module.KeeperActors, "_take", failing)
+    report = run_replay(MINI, tmp_path / "reverts", progress=False, measure_raw=False)
+    failed = {label: n for label, n in report["run"]["failed_transactions"].items() if label.startswith("take")}
+    assert sum(failed.values()) >= 3, report["run"]["failed_transactions"]
+    by_id = {liq["id"]: liq for liq in report["liquidations"]}
+    for id_ in set(sabotaged):
+        liq = by_id[id_]
+        assert liq["filled_by"] not in ("unfilled", "partial"), liq
+        assert liq["fills"] or liq["restarts"], liq
+    assert report["totals"]["unfilled"] == 0
+
+
+def test_a_grid_may_be_fine_around_the_crash():
+    sc = load_scenario(MINI).with_overrides({"steps": [{"at": 600, "step": 10}, {"at": 900, "step": 300}]})
+    grid = sc.times()
+    assert grid[:3] == [0, 60, 120] and 600 in grid and 610 in grid and 900 in grid and 1200 in grid
+    assert all(b - a == 10 for a, b in zip(grid, grid[1:]) if 600 <= a < 900)
+    assert grid[-1] == sc.duration
+    halved = sc.halved()
+    assert halved.step == 30 and [c.step for c in halved.steps] == [5, 150]
+
+
+@pytest.mark.parametrize(
+    "steps, field",
+    [
+        ([{"at": 5_000, "step": 10}], "steps[0].at"),
+        ([{"at": 600, "step": 10}, {"at": 300, "step": 60}], "steps[1].at"),
+        ([{"at": 600, "step": 0}], "steps[0].step"),
+    ],
+)
+def test_a_bad_step_schedule_names_the_field(steps, field):
+    with pytest.raises(ScenarioError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        load_scenario(MINI).with_overrides({"steps": steps})
