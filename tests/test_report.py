@@ -134,7 +134,7 @@ def synthetic_report() -> dict:
         "totals": {
             "liquidations": 11, "liquidated_notional": 1_234_567.891, "filled_by_standing_bids": 4,
             "filled_by_auction": 3, "partially_filled": 0, "unfilled": 2, "queued_at_end": 0, "restarts": 3, "penalties": 6_600.0, "keeper_incentives": 123.456,
-            "shortfall": 1_000.0, "fund_used": 172_000.0, "bad_debt": 0.0, "fund_start": 1_400_000.0,
+            "shortfall": 1_000.0, "fund_used": 172_000.0, "bad_debt": 0.0, "negative_equity": 2_500.0, "fund_start": 1_400_000.0,
             "fund_end": 1_228_000.0, "peak_drawdown_pct": 42.5, "adl_notional": 3_000.0, "adl_victims": 3,
             "adl_profit_taken": 450.0, "profit_haircut_beyond_need": -0.001,
         },
@@ -142,6 +142,10 @@ def synthetic_report() -> dict:
                        "ratio": 0.5},
         "buffers": [{"t": 600, "market": "OM-USD", "drop_bps": 1200, "until_t": 1320}],
         "keepers": [{"name": "k1", "liquidations": 5, "takes": 7, "restarts": 1, "online_steps": 100, "capital": 1e5}],
+        "mark_to_market": [
+            {"kind": "trader", "positions": 3, "notional": 90_000.0, "unrealised_pnl": -4_000.0, "negative_equity": 2_500.0, "underwater": 1},
+            {"kind": "bidder", "positions": 1, "notional": 10_000.0, "unrealised_pnl": 0.0, "negative_equity": 0.0, "underwater": 0},
+        ],
     }
 
 
@@ -482,7 +486,7 @@ def test_report_model_dump_gives_the_same_json(report):
     dumped = Report.model_validate(report).model_dump()
     assert json.dumps(dumped, sort_keys=True) == json.dumps(report, sort_keys=True)  # ints stay ints, nothing added
     assert list(dumped) == ["schema", "scenario", "parameters", "run", "series", "liquidations", "adl", "buffers",
-                            "keepers", "totals", "throughput"]
+                            "keepers", "mark_to_market", "totals", "throughput"]
     assert report["schema"] == SCHEMA_VERSION
 
 
