@@ -14,9 +14,8 @@ from ape.api import ReceiptAPI
 
 from backstop.chain.deploy import System
 from backstop.lab.errors import LabError
+from backstop.lab.ledger import GLOBAL_NAME, LedgerSnapshot
 from backstop.model import adl as model
-from backstop.model.fund import GLOBAL
-from backstop.model.ledger import Position
 from backstop.units import market_name
 
 
@@ -67,34 +66,33 @@ class AdlExecution:
     receipt: ReceiptAPI
 
 
-def plan_adl(system: System, sale: int) -> AdlPlan:
-    """The reference plan of an ADL of liquidation `sale` at the oracle's current price: the trigger
-    (AdlQueue.trigger's), then the counterparties among every position of the market, frozen ones left out."""
-    adl, house, auction = _queue(system), system.clearinghouse, system.auction
+def plan_adl(system: System, sale: int, ledger: LedgerSnapshot) -> AdlPlan:
+    """The reference plan of an ADL of liquidation `sale`, from the positions, pools and mark of `ledger` (a
+    snapshot of the chain's head): the trigger (AdlQueue.trigger's), then the counterparties among every
+    position of the market, frozen ones left out."""
+    adl, auction = _queue(system), system.auction
     s = auction.sale(sale)
     if s.qty == 0:
         raise AdlNotTriggered(f"liquidation {sale} has nothing left to deleverage")
     mid = bytes(s.market)
-    mark = int(system.oracle.price(mid))
-    p = house.getPosition(mid, s.trader)
-    available = int(system.fund.poolBalance(mid)) + int(system.fund.poolBalance(GLOBAL))
+    market, trader = market_name(mid), str(s.trader)
+    line = ledger.position(market, trader)
+    if line is None:
+        raise AdlNotTriggered(f"liquidation {sale}: {trader} holds no position in {market}")
+    mark, available = ledger.marks[market], ledger.pools[market] + ledger.pools[GLOBAL_NAME]
     risk, liquidity = bool(system.fund.adlAllowed(mid)), bool(auction.inLiquidityRisk(mid))
     try:
-        plan = model.plan(Position(p.size, p.entryPrice, p.margin), int(s.qty), mark, available, risk, liquidity)
+        plan = model.plan(line.position, int(s.qty), mark, available, risk, liquidity)
     except model.NoTrigger as e:
-        raise AdlNotTriggered(f"no ADL trigger for liquidation {sale} in {market_name(mid)}: {e}") from e
-    positions, frozen = {}, [str(s.trader)]
-    for i in range(int(house.accountCount(mid))):
-        account = str(house.accountAt(mid, i))
-        q = house.getPosition(mid, account)
-        positions[account] = Position(int(q.size), int(q.entryPrice), int(q.margin))
-        if house.inLiquidation(mid, account):
-            frozen.append(account)
+        raise AdlNotTriggered(f"no ADL trigger for liquidation {sale} in {market}: {e}") from e
+    lines = [p for p in ledger.positions if p.market == market]
+    positions = {p.account: p.position for p in lines}
+    frozen = [trader, *(p.account for p in lines if p.frozen)]
     cap = int(adl.lossCapBps())
     try:
         fills = model.choose(positions, bool(s.long), plan.qty, plan.price, plan.mark, cap, exclude=frozen)
     except ValueError as e:
-        raise LabError(f"ADL of liquidation {sale} in {market_name(mid)} cannot be filled: {e}") from e
+        raise LabError(f"ADL of liquidation {sale} in {market} cannot be filled: {e}") from e
     ranking = model.ranking(positions, bool(s.long), plan.mark, exclude=frozen)
     return AdlPlan(plan, tuple(fills), tuple(ranking), cap)
 

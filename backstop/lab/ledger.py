@@ -143,6 +143,7 @@ class LedgerSnapshot:
 
     @property
     def margins(self) -> int:
+        """Σ margins of every position [usdc]."""
         return sum(p.margin for p in self.positions)
 
     def unrealised(self, market: str | None = None) -> int:
@@ -195,8 +196,8 @@ class LedgerSnapshot:
 
 
 class LedgerReader:
-    """Reads LedgerSnapshots of one deployment in four batched JSON-RPC round trips, every read at one block
-    (backstop.chain.fastchain; Ape's calls would take a few seconds a snapshot)."""
+    """Reads LedgerSnapshots of one deployment in six JSON-RPC round trips (batched views and one log query),
+    all at one block (through backstop.chain.fastchain: Ape's calls would take seconds a snapshot)."""
 
     CONTRACTS = ("Clearinghouse", "InsuranceFund", "LiquidationAuction", "StandingBidBook", "AdlQueue", "PriceOracle")
 
@@ -313,6 +314,7 @@ class LedgerReader:
                 events.setdefault((name, event), []).append(dict(decoder.process_log(log)["args"]))
 
         def args(name: str, event: str) -> list[dict[str, Any]]:
+            """The decoded arguments of every `event` `name` emitted, in order."""
             return events.get((name, event), [])
 
         house = c["Clearinghouse"].address

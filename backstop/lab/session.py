@@ -237,7 +237,7 @@ class Lab:
     def plan_adl(self, sale: int) -> AdlPlan:
         """The reference ADL plan of liquidation `sale` (backstop.model.adl: the trigger, ranking and loss cap
         the queue checks). Unpacks as ``plan, candidates``; `.fills` has each counterparty's qty and profit."""
-        return plan_adl(self.system, sale)
+        return plan_adl(self.system, sale, self.snapshot())
 
     def execute_adl(self, sale: int, executor: AccountAPI, plan: AdlPlan | None = None, mint_bond: bool = False) -> AdlExecution:
         """`executor` runs ADL on liquidation `sale` with `plan`'s candidates (default: planned now), posting
