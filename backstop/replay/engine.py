@@ -35,6 +35,7 @@ from backstop.model.auction import AuctionParams, auction_price, is_stale
 from backstop.model.bidbook import escrow_required, level_at_or_above
 from backstop.model.curves import linear_down, stairstep_down
 from backstop.chain.orders import Order, sign_order
+from backstop.errors import BackstopError
 from backstop.units import RAY, USDC, WAD, bps_up, market_id, notional_up, to_usdc, to_wad
 
 REPORT_SCHEMA = 1
@@ -798,7 +799,7 @@ def _account_from_key(key: str):
 NETWORKS = {"hardhat": "ethereum:local:hardhat"}  # "anvil" (the default): a node started here, see backstop.chain.node
 
 
-class ReplayFailed(RuntimeError):
+class ReplayFailed(BackstopError, RuntimeError):
     """A replay that could not finish; its partial report was written to `out_dir`."""
 
     def __init__(self, message: str, out_dir: Path | None) -> None:

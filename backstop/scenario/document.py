@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
+from backstop.errors import BackstopError
 from backstop.model.ledger import Tier
 from backstop.units import BPS, from_usdc, to_usdc
 
@@ -80,7 +81,7 @@ UINT32_MAX = 2**32 - 1
 # --------------------------------------------------------------------------- errors
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BackstopError, ValueError):
     """A scenario file (or an override of it) is not valid.
 
     ``file`` is the file as given to :func:`load_scenario`; ``problems`` is a list of ``(field path, what was

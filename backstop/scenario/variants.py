@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from backstop.scenario.document import UINT32_MAX, Scenario, ScenarioError
+from backstop.errors import BackstopError
 from backstop.units import BPS
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 FIXED_KEYS = ("seed", "population")  # what every variant of a comparison shares
 
 
-class VariantError(ValueError):
+class VariantError(BackstopError, ValueError):
     """A variant that cannot be built: unknown key or builtin, empty value list, a fixed field changed."""
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from backstop.report.markdown import _pyplot, _save, _table, _usd_axis, fmt_usd, report_json
+from backstop.errors import BackstopError
 from backstop.scenario.document import Scenario, load_scenario
 
 __all__ = [
@@ -78,7 +79,7 @@ def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-class SizingError(ValueError):
+class SizingError(BackstopError, ValueError):
     """Fund sizing cannot run: no fund to scale, bad tolerance, or no size up to the largest factor suffices."""
 
 
