@@ -48,11 +48,11 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> None:
         answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout)
         answer.raise_for_status()
         answer.json()["result"]
+    except requests.Timeout:  # before ConnectionError: a connect timeout is both
+        raise NetworkUnreachable(f"cannot connect to network {url!r}: no answer within {timeout:.0f} s") from None
     except requests.ConnectionError as exc:
         reason = "connection refused" if "refused" in str(exc).lower() else "no connection"
         raise NetworkUnreachable(f"cannot connect to network {url!r}: {reason} (is a node running there?)") from None
-    except requests.Timeout:
-        raise NetworkUnreachable(f"cannot connect to network {url!r}: no answer within {timeout:.0f} s") from None
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         raise NetworkUnreachable(f"cannot connect to network {url!r}: not a JSON-RPC node ({_one_line(exc)})") from None
 
