@@ -10,7 +10,7 @@ def parse_sets(sets: tuple[str, ...]) -> dict:
     a value that is not YAML) is a usage error naming --set and the option's text."""
     import yaml  # noqa: PLC0415
 
-    from backstop.scenario.document import parse_overrides  # noqa: PLC0415
+    from backstop.scenario import parse_overrides  # noqa: PLC0415
 
     out: dict = {}
     for item in sets:

@@ -43,7 +43,7 @@ def replay(scenario: Path | None, out: Path | None, network: str | None, sets: t
 
     from ape.logging import logger  # noqa: PLC0415
 
-    from backstop.replay.engine import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
+    from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
 
     logger.set_level("WARNING")  # no line per deployment transaction; the progress bar tells the story
     try:

@@ -32,7 +32,7 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
     """
     require_file(scenario, "scenario file")
     overrides = parse_sets(sets)
-    from backstop.scenario.document import load_scenario  # noqa: PLC0415
+    from backstop.scenario import load_scenario  # noqa: PLC0415
     from backstop.scenario.variants import describe_builtins, describe_named  # noqa: PLC0415
     from backstop.studies.compare import compare as run_compare  # noqa: PLC0415
 
@@ -47,7 +47,7 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
         return
     out_dir = out or Path("reports") / f"{scenario.stem}-compare"
     data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
-    from backstop.report.markdown import fmt_usd  # noqa: PLC0415
+    from backstop.report import fmt_usd  # noqa: PLC0415
 
     for row in data["variants"]:
         m = row["metrics"]
