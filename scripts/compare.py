@@ -1,3 +1,3 @@
-"""`ape run compare SCENARIO --builtin NAME --vary KEY=V1,V2 ...`: the same as `backstop compare`."""
+"""`ape run compare ...`: the same as `backstop compare` (see `backstop compare --help`)."""
 
-from backstop.cli.main import compare as cli  # noqa: F401  (ape run picks up `cli`)
+from backstop.cli.studies import compare as cli  # noqa: F401  (ape run picks up `cli`)

@@ -1,3 +1,3 @@
-"""`ape run replay SCENARIO [--out DIR] [--network anvil|hardhat|URL]`: the same as `backstop replay`."""
+"""`ape run replay ...`: the same as `backstop replay` (see `backstop replay --help`)."""
 
-from backstop.cli.main import replay as cli  # noqa: F401  (ape run picks up `cli`)
+from backstop.cli.replay import replay as cli  # noqa: F401  (ape run picks up `cli`)

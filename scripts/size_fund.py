@@ -1,3 +1,3 @@
-"""`ape run size_fund SCENARIO [--tolerance F] [--safety F]`: the same as `backstop size-fund`."""
+"""`ape run size_fund ...`: the same as `backstop size-fund` (see `backstop size-fund --help`)."""
 
-from backstop.cli.main import size_fund as cli  # noqa: F401  (ape run picks up `cli`)
+from backstop.cli.studies import size_fund as cli  # noqa: F401  (ape run picks up `cli`)

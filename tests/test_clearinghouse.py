@@ -19,6 +19,7 @@ from tests.ledger_helpers import (
     trade,
     units,
 )
+from tests.revert_helpers import assert_view_reverts
 
 GLOBAL = b"\0" * 32
 
@@ -110,13 +111,15 @@ def test_unknown_market_reverts_everywhere(system, house, traders, accounts):
         house.addMargin(unknown, 1, sender=traders[0])
     with ape.reverts(house.UnknownMarket):
         house.setTiers(unknown, [(to_usdc(1_000), 1_000, 500, 0)], sender=accounts[0])
+    assert_view_reverts(house.tierFor, (unknown, 1), house.UnknownMarket, market=unknown)
 
 
 def test_tier_for_picks_the_bracket(house):
     assert house.tierFor(MID, to_usdc(50_000)).initialMarginBps == 500
     assert house.tierFor(MID, to_usdc(50_001)).initialMarginBps == 1_000
-    with ape.reverts(house.NotionalAboveTopTier):
-        house.tierFor(MID, to_usdc(10_000_001))
+    top = to_usdc(10_000_000)  # the last of DEFAULT_TIERS
+    assert house.tierFor(MID, top).maxNotional == top
+    assert_view_reverts(house.tierFor, (MID, top + 1), house.NotionalAboveTopTier, market=MID, notional=top + 1, maxNotional=top)
 
 
 # ---------------------------------------------------------------- trades

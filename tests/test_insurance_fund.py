@@ -18,6 +18,7 @@ from backstop.model.fund import (
     InsuranceFundModel,
 )
 from backstop.units import USDC, market_id
+from tests.revert_helpers import assert_view_reverts
 
 OM = market_id("OM-USD")
 BTC = market_id("BTC-USD")
@@ -229,12 +230,9 @@ def test_unknown_market_reverts_everywhere(fund, usdc, admin, alice, coverer, re
         fund.scheduleWithdrawal(UNKNOWN, USDC, admin, sender=admin)
     with ape.reverts(fund.UnknownMarket, market=UNKNOWN):
         fund.snapshot(UNKNOWN, sender=alice)
-    with ape.reverts(fund.UnknownMarket, market=UNKNOWN):
-        fund.poolBalance(UNKNOWN)
-    with ape.reverts(fund.UnknownMarket, market=UNKNOWN):
-        fund.fundRisk(UNKNOWN)
-    with ape.reverts(fund.UnknownMarket, market=GLOBAL):
-        fund.adlAllowed(GLOBAL)
+    assert_view_reverts(fund.poolBalance, UNKNOWN, fund.UnknownMarket, market=UNKNOWN)
+    assert_view_reverts(fund.fundRisk, UNKNOWN, fund.UnknownMarket, market=UNKNOWN)
+    assert_view_reverts(fund.adlAllowed, GLOBAL, fund.UnknownMarket, market=GLOBAL)
     assert_conserved(fund, usdc)
 
 
@@ -411,10 +409,8 @@ def test_snapshot_records_balance_before_change_once_per_hour(fund, usdc, chain,
     assert fund.snapshotAt(OM, h + 1) == 105 * USDC
     assert fund.snapshotAt(OM, h) == 0
     assert fund.poolBalance(OM) == 115 * USDC
-    with ape.reverts(fund.SnapshotOutsideWindow, hour=h + 2):
-        fund.snapshotAt(OM, h + 2)
-    with ape.reverts(fund.SnapshotOutsideWindow, hour=h - 8):
-        fund.snapshotAt(OM, h - 8)
+    assert_view_reverts(fund.snapshotAt, (OM, h + 2), fund.SnapshotOutsideWindow, hour=h + 2)
+    assert_view_reverts(fund.snapshotAt, (OM, h - 8), fund.SnapshotOutsideWindow, hour=h - 8)
     assert_conserved(fund, usdc)
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from backstop.model import oracle as model
 from backstop.units import WAD, market_id, to_wad
+from tests.revert_helpers import assert_view_reverts
 
 OM = market_id("OM-USD")
 UNKNOWN = market_id("NOPE-USD")
@@ -108,8 +109,7 @@ def test_normalisation_rounds_down(make_market, oracle, admin, decimals, answer,
 def test_answer_normalising_to_zero_is_ignored(make_market, oracle, admin):
     (feed,) = make_market([36])
     feed.setAnswer(10**18 - 1, sender=admin)  # 0.999.. wei
-    with ape.reverts(oracle.NotEnoughSources, market=OM, usable=0, required=1):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.NotEnoughSources, market=OM, usable=0, required=1)
 
 
 @pytest.mark.parametrize("decimals", [18, 36])
@@ -150,8 +150,7 @@ def test_all_sources_stale_reverts(make_market, oracle, admin, chain):
     feeds = make_market([8, 18, 6], cfg=(HOUR, 500, 2, 0, 0))
     set_prices(feeds, ["100", "100", "100"], admin)
     chain.mine(timestamp=chain.pending_timestamp + HOUR + 1)
-    with ape.reverts(oracle.NotEnoughSources, market=OM, usable=0, required=2):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.NotEnoughSources, market=OM, usable=0, required=2)
     with ape.reverts(oracle.NotEnoughSources):
         oracle.poke(OM, sender=admin)
 
@@ -181,15 +180,13 @@ def test_deviation_band_edge_is_inclusive(make_market, oracle, admin):
     set_prices(feeds, ["95", "100", "105"], admin)  # exactly 5% either side: kept
     assert oracle.price(OM) == to_wad("100")
     feeds[2].setAnswer(raw("105.00000001", 8), sender=admin)  # just beyond: dropped
-    with ape.reverts(oracle.NotEnoughSources, market=OM, usable=2, required=3):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.NotEnoughSources, market=OM, usable=2, required=3)
 
 
 def test_too_many_outliers_revert(make_market, oracle, admin):
     feeds = make_market([8, 8, 8], cfg=(HOUR, 500, 2, 0, 0))
     set_prices(feeds, ["100", "200", "300"], admin)
-    with ape.reverts(oracle.NotEnoughSources, market=OM, usable=1, required=2):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.NotEnoughSources, market=OM, usable=1, required=2)
 
 
 # --- zero and negative answers ----------------------------------------------------------------------------
@@ -200,8 +197,7 @@ def test_zero_and_negative_answers_are_ignored(make_market, oracle, admin):
     set_prices(feeds, [0, -5 * 10**8, "100", "102"], admin)
     assert oracle.price(OM) == to_wad("101")
     oracle.setMarketConfig(OM, HOUR, 500, 3, 0, 0, sender=admin)
-    with ape.reverts(oracle.NotEnoughSources, market=OM, usable=2, required=3):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.NotEnoughSources, market=OM, usable=2, required=3)
 
 
 # --- jump bound -------------------------------------------------------------------------------------------
@@ -215,15 +211,13 @@ def test_jump_beyond_bound_reverts_then_is_accepted_after_window(make_market, or
     assert oracle.lastPrice(OM) == (to_wad("100"), poked_at)
 
     set_prices(feeds, ["150"] * 3, admin)
-    with ape.reverts(oracle.PriceJumpTooLarge, market=OM, last=to_wad("100"), next=to_wad("150")):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.PriceJumpTooLarge, market=OM, last=to_wad("100"), next=to_wad("150"))
     with ape.reverts(oracle.PriceJumpTooLarge):
         oracle.poke(OM, sender=admin)
     assert oracle.lastPrice(OM) == (to_wad("100"), poked_at)
 
     chain.mine(timestamp=poked_at + HOUR - 1)  # one second before the window ends: still bounded
-    with ape.reverts(oracle.PriceJumpTooLarge):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.PriceJumpTooLarge, market=OM, last=to_wad("100"), next=to_wad("150"))
     chain.mine(timestamp=poked_at + HOUR)  # window over: the sustained move is real
     assert oracle.price(OM) == to_wad("150")
     oracle.poke(OM, sender=admin)
@@ -237,8 +231,7 @@ def test_move_within_bound_is_accepted_inside_window(make_market, oracle, admin)
     feeds[0].setAnswer(raw("90", 8), sender=admin)  # exactly -10%: accepted
     assert oracle.poke(OM, sender=admin).return_value == to_wad("90")
     feeds[0].setAnswer(raw("80.99", 8), sender=admin)  # -10.01% from 90: beyond
-    with ape.reverts(oracle.PriceJumpTooLarge, market=OM, last=to_wad("90"), next=to_wad("80.99")):
-        oracle.price(OM)
+    assert_view_reverts(oracle.price, OM, oracle.PriceJumpTooLarge, market=OM, last=to_wad("90"), next=to_wad("80.99"))
 
 
 def test_zero_max_jump_disables_bound(make_market, oracle, admin):
@@ -261,13 +254,11 @@ def test_market_never_poked_has_no_jump_bound(make_market, oracle, admin):
 
 def test_unknown_market_reverts_everywhere(oracle, admin, project):
     feed = admin.deploy(project.MockPriceSource, 8, "x", admin)
-    with ape.reverts(oracle.UnknownMarket, market=UNKNOWN):
-        oracle.price(UNKNOWN)
+    assert_view_reverts(oracle.price, UNKNOWN, oracle.UnknownMarket, market=UNKNOWN)
     with ape.reverts(oracle.UnknownMarket, market=UNKNOWN):
         oracle.poke(UNKNOWN, sender=admin)
     for view in (oracle.sources, oracle.config, oracle.sourceReport):
-        with ape.reverts(oracle.UnknownMarket, market=UNKNOWN):
-            view(UNKNOWN)
+        assert_view_reverts(view, UNKNOWN, oracle.UnknownMarket, market=UNKNOWN)
     with ape.reverts(oracle.UnknownMarket, market=UNKNOWN):
         oracle.addSource(UNKNOWN, feed, sender=admin)
     with ape.reverts(oracle.UnknownMarket, market=UNKNOWN):
@@ -401,8 +392,7 @@ def test_mock_source_keeps_round_history(project, admin, chain):
     assert tuple(feed.getRoundData(2)) == (2, -222, 12_345, 12_345, 2)
     assert tuple(feed.latestRoundData()) == (2, -222, 12_345, 12_345, 2)
     for missing in (0, 3):
-        with ape.reverts(feed.NoDataPresent, roundId=missing):
-            feed.getRoundData(missing)
+        assert_view_reverts(feed.getRoundData, missing, feed.NoDataPresent, roundId=missing)
 
 
 def test_mock_source_only_updater_sets(alice, project, admin):
@@ -492,8 +482,7 @@ def test_price_matches_python_model(prop_feeds, oracle, admin, chain, scenario):
         expected = model.oracle_price(answers, now, cfg)
     except model.NotEnoughSources as e:
         event("NotEnoughSources")
-        with ape.reverts(oracle.NotEnoughSources, market=PROP, usable=e.usable, required=e.required):
-            oracle.price(PROP)
+        assert_view_reverts(oracle.price, PROP, oracle.NotEnoughSources, market=PROP, usable=e.usable, required=e.required)
     else:
         event("price")
         assert oracle.price(PROP) == expected

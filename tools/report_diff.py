@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Compares two replay report folders figure for figure, ignoring what differs from run to run by nature:
-wall times, throughput, the node's URL and the start time. Prints every difference (path: before → after)
+wall times, throughput, the node's URL, the start time and the fund snapshots' absolute hours in events.csv. Prints every difference (path: before → after)
 and exits 1 if there is any. Usage: python tools/report_diff.py BEFORE_DIR AFTER_DIR [...pairs]"""
 
 from __future__ import annotations
@@ -37,12 +37,28 @@ def differences(a: Any, b: Any, path: tuple[str, ...] = ()) -> list[str]:
     return [] if a == b else [f"{'.'.join(path)}: {a!r} → {b!r}"]
 
 
+def _events(path: Path) -> list[list[str]]:
+    """events.csv's rows with the fund snapshots' absolute hours made relative to the first: the set-up's blocks
+    take the node's wall-clock time, so those hours depend on when the replay ran (the scenario's t = 0 is
+    aligned to an hour boundary after the set-up, so everything from there on does not)."""
+    if not path.exists():
+        return []
+    rows = list(csv.reader(path.open()))
+    hours = [json.loads(r[5])["hour"] for r in rows[1:] if r[4] == "Snapshot"]
+    first = min(hours, default=0)
+    for r in rows[1:]:
+        if r[4] == "Snapshot":
+            args = json.loads(r[5])
+            args["hour"] -= first
+            r[5] = json.dumps(args, sort_keys=True)
+    return rows
+
+
 def compare_folders(before: Path, after: Path) -> list[str]:
     out = differences(json.loads((before / "report.json").read_text()), json.loads((after / "report.json").read_text()))
     ev_a, ev_b = before / "events.csv", after / "events.csv"
     if ev_a.exists() or ev_b.exists():
-        rows_a = list(csv.reader(ev_a.open())) if ev_a.exists() else []
-        rows_b = list(csv.reader(ev_b.open())) if ev_b.exists() else []
+        rows_a, rows_b = _events(ev_a), _events(ev_b)
         if rows_a != rows_b:
             out.append(f"events.csv: {len(rows_a)} rows → {len(rows_b)} rows, first difference at row "
                        f"{next((i for i, (x, y) in enumerate(zip(rows_a, rows_b)) if x != y), min(len(rows_a), len(rows_b)))}")

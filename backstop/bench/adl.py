@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from backstop.chain.deploy import AdlSpec, MarketSpec
-from backstop.chain.fastchain import FastChain, Wallet, derive_account, web3_contract
+from backstop.chain.fastchain import FastChain, Wallet, derive_account
 from backstop.keeper.adl import AdlExecutor
 from backstop.model import adl as adl_model
 from backstop.model.ledger import Position, Tier
@@ -36,6 +36,8 @@ BATCH = 500  # transactions per block while building the population
 
 @dataclass
 class AdlScale:
+    """The ADL gas measured in one market of `positions` open positions."""
+
     positions: int  # open positions in the market
     execution_gas: int  # the ADL matched against `counterparties` positions
     counterparties: int
@@ -49,8 +51,8 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
     from ape import accounts, networks  # noqa: PLC0415
 
     from backstop.chain.deploy import deploy_system  # noqa: PLC0415
+    from backstop.bench.twins import local_account, twin  # noqa: PLC0415
     from backstop.chain.node import local_anvil  # noqa: PLC0415
-    from backstop.chain.abi import abi_of as _abi  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
         admin = accounts.test_accounts[0]
@@ -62,14 +64,13 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
         system = deploy_system(admin, specs, global_seed=0, adl=AdlSpec(loss_cap_bps=CAP_BPS, min_bond=0))
         fc = FastChain.connect(node.uri, timeout=300)
         fc.set_automine(False)
-        c = {name: web3_contract(fc.w3, str(getattr(system, name).address), _abi(getattr(system, name)))
-             for name in ("usdc", "clearinghouse", "auction", "adl")}
-        owner = fc.wallet(_local(admin))  # from here on only FastChain sends, so its nonces stay right
+        c = {name: twin(fc.w3, getattr(system, name)) for name in ("usdc", "clearinghouse", "auction", "adl")}
+        owner = fc.wallet(local_account(admin))  # from here on only FastChain sends, so its nonces stay right
         results = []
         for spec, n in zip(specs, runs):
             start = time.perf_counter()
             ape_src = next(iter(system.sources[spec.name].values()))
-            src = web3_contract(fc.w3, str(ape_src.address), _abi(ape_src))
+            src = twin(fc.w3, ape_src)
             set_price = lambda p, src=src: fc.call_fn(owner, src, "setAnswer", p)  # noqa: E731
             results.append(_one_market(fc, c, owner, market_id(spec.name), n, set_price, start))
             r = results[-1]
@@ -79,12 +80,6 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
                 f"{r.single_gas:,} for 1; {r.per_counterparty:,} per extra counterparty "
                 f"(population built in {r.build_seconds:.0f} s)")
         return results[1:]
-
-
-def _local(ape_account):
-    from eth_account import Account  # noqa: PLC0415
-
-    return Account.from_key(ape_account.private_key)
 
 
 def _one_market(fc: FastChain, c: dict, owner: Wallet, mid: bytes, n: int, set_price: Callable[[int], object], start: float) -> AdlScale:

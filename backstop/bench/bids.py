@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from backstop.chain.fastchain import FastChain, Wallet, derive_account, web3_contract
+from backstop.chain.fastchain import FastChain, Wallet, derive_account
 from backstop.chain.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
 
@@ -36,6 +36,8 @@ OFFSET = 60  # [s] into the hour at which each measured sequence starts
 
 @dataclass
 class BidScale:
+    """The gas of one head-bid fill with `bids` standing bids in the book."""
+
     bids: int  # bids resting in the book when the liquidation was sent
     gas: int  # the liquidation, from its receipt
     build_seconds: float  # growing the book to `bids`
@@ -46,10 +48,9 @@ def bid_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
     (ascending: the book only grows)."""
     from ape import accounts, networks  # noqa: PLC0415
 
-    from backstop.bench.adl import _local  # noqa: PLC0415
+    from backstop.bench.twins import local_account, twin  # noqa: PLC0415
     from backstop.chain.deploy import MarketSpec, deploy_system  # noqa: PLC0415
     from backstop.chain.node import local_anvil  # noqa: PLC0415
-    from backstop.chain.abi import abi_of as _abi  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
         admin = accounts.test_accounts[0]
@@ -57,12 +58,11 @@ def bid_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
         system = deploy_system(admin, [spec], global_seed=10_000)
         fc = FastChain.connect(node.uri, timeout=300)
         fc.set_automine(False)
-        c = {name: web3_contract(fc.w3, str(getattr(system, name).address), _abi(getattr(system, name)))
-             for name in ("usdc", "clearinghouse", "auction", "book", "fund")}
+        c = {name: twin(fc.w3, getattr(system, name)) for name in ("usdc", "clearinghouse", "auction", "book", "fund")}
         for name in ("auction", "book"):
             fc.register(name, c[name])
-        sources = [web3_contract(fc.w3, str(s.address), _abi(s)) for s in system.sources[spec.name].values()]
-        bench = _HeadFill(fc, c, fc.wallet(_local(admin)), market_id(spec.name), sources)
+        sources = [twin(fc.w3, s) for s in system.sources[spec.name].values()]
+        bench = _HeadFill(fc, c, fc.wallet(local_account(admin)), market_id(spec.name), sources)
         results = []
         for n in sorted(sizes):
             start = time.perf_counter()

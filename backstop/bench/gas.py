@@ -8,6 +8,7 @@ measure, tests judge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from ape import accounts, chain
 
@@ -120,7 +121,7 @@ def _underwater(system, settle, trader, counterparty) -> None:
     _set_price(system, "5.72")
 
 
-def standing_bid_gas(system, settle, mid: bytes) -> list[GasFigure]:
+def standing_bid_gas(system: Any, settle: Callable[..., Any], mid: bytes) -> list[GasFigure]:
     """Liquidations filled by standing bids: by one bid, by four, partly then auctioned. (The fill with 10 to
     10,000 bids in the book: backstop.bench.bids, on its own node.)"""
     alice, bob, carol = accounts.test_accounts[1:4]
@@ -156,6 +157,7 @@ class BlockPacking:
 
     @property
     def per_liquidation(self) -> int:
+        """Gas of one liquidation, on average over the block."""
         return self.gas // self.liquidations
 
     @property
@@ -226,15 +228,14 @@ class _Bidders:
     bids through Ape calls would take minutes)."""
 
     def __init__(self, system, label: str = "bench-bidder") -> None:
-        from eth_account import Account  # noqa: PLC0415
-
+        from backstop.bench.twins import local_account  # noqa: PLC0415
         from backstop.chain.fastchain import FastChain  # noqa: PLC0415
 
         self.fc = FastChain.connect(chain.provider.http_uri)
         self.book = self.contract(system.book)
         self.usdc = self.contract(system.usdc)
         self.fc.register("book", self.book)
-        self.admin = Account.from_key(accounts.test_accounts[0].private_key)
+        self.admin = local_account(accounts.test_accounts[0])
         self.label = label
         self.count = 0
         self.open: dict[int, object] = {}  # bid id -> owner wallet
@@ -252,10 +253,9 @@ class _Bidders:
 
     def contract(self, ape_contract):
         """The web3 twin of an Ape contract, on this FastChain."""
-        from backstop.chain.fastchain import web3_contract  # noqa: PLC0415
-        from backstop.chain.abi import abi_of as _abi  # noqa: PLC0415
+        from backstop.bench.twins import twin  # noqa: PLC0415
 
-        return web3_contract(self.fc.w3, str(ape_contract.address), _abi(ape_contract))
+        return twin(self.fc.w3, ape_contract)
 
     def cancel_all(self) -> None:
         """Cancels every bid still open (what a liquidation left of it)."""

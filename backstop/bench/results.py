@@ -44,6 +44,8 @@ class Figure:
 
 @dataclass
 class Target:
+    """One target of issue #10: its rule, the figure measured against it and whether it is met."""
+
     key: str
     name: str
     rule: str  # the target in words, e.g. "<= 200,000 gas"
@@ -55,6 +57,8 @@ class Target:
 
 @dataclass
 class Results:
+    """One benchmark run: the command, date and machine, its gas figures and its other figures."""
+
     command: str
     date: str
     machine: dict[str, Any]
@@ -63,9 +67,11 @@ class Results:
     quick: bool = False  # the OM replay was skipped
 
     def targets(self) -> list[Target]:
+        """The targets of issue #10, judged from this run's figures."""
         return compute_targets(self.gas, self.figures)
 
     def record(self) -> dict[str, Any]:
+        """The run as the JSON record of the results file (schema RESULTS_SCHEMA, docs/benchmarks.md)."""
         return {
             "schema": RESULTS_SCHEMA,
             "command": self.command,
@@ -104,6 +110,7 @@ def load_average() -> float | None:
 
 
 def now_iso() -> str:
+    """The time now in UTC, ISO 8601 to the second."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 

@@ -22,12 +22,16 @@ OM_SCENARIO = Path("scenarios/om-2025.yaml")
 
 @dataclass
 class Timed:
+    """A wall time [s] and the command that took it."""
+
     seconds: float
     command: str
 
 
 @dataclass
 class ReplaySpeed:
+    """How fast one replay ran: its wall time, its time loop's throughput and raw Anvil's on the same node."""
+
     scenario: str
     command: str
     wall_seconds: float  # the whole replay: deploy, set-up, time loop, raw measurement, report

@@ -1,4 +1,4 @@
-"""Contract ABIs as JSON lists, from Ape's contract types."""
+"""The JSON ABI of an Ape contract, for the web3 twins that the hot paths (backstop.chain.fastchain) talk to."""
 
 from __future__ import annotations
 
@@ -6,5 +6,6 @@ from typing import Any
 
 
 def abi_of(contract: Any) -> list[dict[str, Any]]:
-    """The JSON ABI of an Ape contract instance (or container): what web3 and backstop.chain.fastchain take."""
+    """The ABI of `contract` (an Ape ContractInstance, or anything with a ``contract_type``) as plain JSON: the
+    list of dicts that ``web3.eth.contract(abi=...)`` takes, with Ape's field aliases and no empty fields."""
     return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in contract.contract_type.abi]

@@ -26,11 +26,13 @@ from web3.contract import Contract
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
+from backstop.errors import BackstopError
+
 BATCH_MAX = 1_000  # JSON-RPC calls per HTTP request
 TX_GAS = 3_000_000  # per transaction; gas is free on a local node (base fee and gas price 0)
 
 
-class ChainDied(RuntimeError):
+class ChainDied(BackstopError, RuntimeError):
     """The node stopped answering (killed, crashed, or too slow)."""
 
 

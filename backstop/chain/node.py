@@ -20,11 +20,13 @@ from typing import Iterator
 
 import requests
 
+from backstop.errors import BackstopError
+
 MNEMONIC = "test test test test test test test test test test test junk"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class NodeError(RuntimeError):
+class NodeError(BackstopError, RuntimeError):
     """The node could not be started or did not answer."""
 
 

@@ -1,0 +1,57 @@
+"""`backstop bench`: every benchmark into benchmarks/results.json and .md (backstop.bench.run)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from backstop.cli.connect import connected, network_option
+from backstop.cli.errors import BackstopCommand
+
+ADL_SIZES = (10, 100, 1_000, 10_000)  # = backstop.bench.adl.SIZES (not imported: --help stays free of Ape)
+BID_SIZES = (10, 100, 1_000, 10_000)  # = backstop.bench.bids.SIZES
+
+
+def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, ...]:
+    """A comma-separated list of positive integers ('' for none)."""
+    try:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated whole numbers, e.g. 10,100, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise click.BadParameter(f"every size must be at least 1, got {text!r}")
+    return sizes
+
+
+def _command(ctx: click.Context) -> str:
+    """The command line as run (`backstop bench ...` or `ape run bench ...`), recorded in the results file."""
+    args = sys.argv[sys.argv.index(ctx.info_name) + 1 :] if ctx.info_name in sys.argv else []
+    return shlex.join([*ctx.command_path.split(), *args])
+
+
+@click.command(cls=BackstopCommand)
+@network_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("benchmarks/results.json"), show_default=True,
+              help="Results file (JSON) to write; its Markdown twin goes beside it with the suffix .md.")
+@click.option("--adl-sizes", default=",".join(map(str, ADL_SIZES)), show_default=True, callback=_sizes,
+              help="Open positions per market at which the ADL scaling figures are measured (comma-separated; '' skips them).")
+@click.option("--bid-sizes", default=",".join(map(str, BID_SIZES)), show_default=True, callback=_sizes,
+              help="Standing bids in the book at which the fill-gas scaling figures are measured (comma-separated; '' skips them).")
+@click.option("--quick", is_flag=True, help="Skip the full OM replay (1.5-5 min); the throughput target then reads the mini-crash fixture.")
+@click.pass_context
+def bench(ctx: click.Context, network: str | None, out: Path, adl_sizes: tuple[int, ...], bid_sizes: tuple[int, ...], quick: bool) -> None:
+    """Run every benchmark and write the results file (several minutes; see docs/benchmarks.md).
+
+    Gas per operation and liquidations per 30M-gas block are measured on --network (a local chain); the ADL and
+    standing-bid scaling and the replays start their own Anvil. Prints each figure as it is measured, then the
+    Markdown table.
+    """
+    from backstop.bench.run import run_benchmarks  # noqa: PLC0415
+
+    with connected(network):
+        path = run_benchmarks(out, _command(ctx), adl_sizes, bid_sizes, quick, log=click.echo)
+    click.echo(path.with_suffix(".md").read_text())
+    click.echo(f"written: {path} and {path.with_suffix('.md')}")

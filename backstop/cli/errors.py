@@ -1,0 +1,43 @@
+"""The one place where a foreseeable error becomes a message and an exit status.
+
+Every `backstop` command (and the `ape run` script that exposes it) is a :class:`BackstopCommand`: when its
+callback raises a :class:`backstop.errors.BackstopError`, the command prints the error's message on stderr,
+each line prefixed with ``backstop:`` (one line for one problem; a malformed scenario with three problems gives
+three), and exits with the error's ``exit_code``. Nothing else is caught here: click's own usage errors keep
+click's format (exit 2), and any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from backstop.errors import BackstopError
+
+
+class BackstopCommand(click.Command):
+    """A click command whose BackstopError becomes ``backstop: <message>`` on stderr and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Runs the command; maps a BackstopError to its message and exit code (see the module docstring)."""
+        try:
+            return super().invoke(ctx)
+        except BackstopError as error:
+            lines = str(error).strip().splitlines() or [type(error).__name__]
+            for line in lines:
+                click.echo(f"backstop: {line}", err=True)
+            sys.exit(error.exit_code)
+
+
+class MissingFile(BackstopError):
+    """A file named on the command line does not exist."""
+
+
+def require_file(path: Path, what: str) -> Path:
+    """`path` if it is an existing file; else MissingFile naming it as `what` (e.g. "scenario file")."""
+    if not path.is_file():
+        raise MissingFile(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
+    return path

@@ -1,0 +1,196 @@
+"""The `backstop` command line (backstop.cli): every command documents every option, and every foreseeable error
+is one `backstop: ...` line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import ast
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from backstop.cli import main
+from backstop.cli.errors import BackstopCommand
+from backstop.errors import BackstopError
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
+COMMANDS = ("replay", "compare", "size-fund", "deploy", "keeper", "adl-queue", "bench")
+UNREACHABLE = "http://127.0.0.1:1"
+
+
+# ---------------------------------------------------------------- --help
+
+
+def test_the_group_lists_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert set(main.commands) == set(COMMANDS)
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_documents_every_option(name):
+    command = main.commands[name]
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert command.help and " ".join(command.help.split("\n")[0].split()) in " ".join(result.output.split())
+    options = [p for p in command.params if isinstance(p, click.Option)]
+    assert options
+    for option in options:
+        assert option.help, f"{name} {option.opts[0]} has no help"
+        for opt in option.opts:
+            assert opt in result.output, f"{name} --help does not show {opt}"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_maps_backstop_errors(name):
+    assert isinstance(main.commands[name], BackstopCommand)
+
+
+SHIMS = {"replay": "replay", "compare": "compare", "size_fund": "size-fund", "deploy": "deploy", "keeper": "keeper",
+         "adl_queue": "adl-queue", "bench": "bench"}
+
+
+@pytest.mark.parametrize("script", sorted(SHIMS))
+def test_ape_run_scripts_are_shims_over_the_same_commands(script):
+    path = ROOT / "scripts" / f"{script}.py"
+    assert len(path.read_text().splitlines()) <= 3
+    assert runpy.run_path(str(path))["cli"] is main.commands[SHIMS[script]]
+
+
+def test_bench_defaults_are_the_benchmarks_sizes():
+    from backstop.bench.adl import SIZES as ADL_SIZES  # noqa: PLC0415
+    from backstop.bench.bids import SIZES as BID_SIZES  # noqa: PLC0415
+    from backstop.cli import bench  # noqa: PLC0415  (the module, not the command)
+
+    assert bench.ADL_SIZES == ADL_SIZES and bench.BID_SIZES == BID_SIZES
+
+
+# ---------------------------------------------------------------- the one error mapping
+
+
+class _Bad(BackstopError):
+    exit_code = 3
+
+
+def test_a_backstop_error_becomes_prefixed_lines_and_its_exit_code():
+    @click.command(cls=BackstopCommand)
+    def cmd() -> None:
+        raise _Bad("first problem\nsecond problem")
+
+    result = CliRunner(mix_stderr=False).invoke(cmd, [])
+    assert result.exit_code == 3
+    assert result.stderr.splitlines() == ["backstop: first problem", "backstop: second problem"]
+    assert result.stdout == ""
+
+
+def test_any_other_exception_is_a_bug_and_not_mapped():
+    @click.command(cls=BackstopCommand)
+    def cmd() -> None:
+        raise KeyError("a bug")
+
+    result = CliRunner().invoke(cmd, [])
+    assert isinstance(result.exception, KeyError)
+
+
+def test_abi_of_is_the_project_contracts_json_abi():
+    from ape import project  # noqa: PLC0415
+
+    from backstop.chain.abi import abi_of  # noqa: PLC0415
+    from backstop.chain.deploy import contract_abi  # noqa: PLC0415
+
+    abi = abi_of(project.MockUSDC)
+    assert abi == contract_abi("MockUSDC")
+    assert {item["name"] for item in abi if item["type"] == "function"} >= {"mint", "approve", "transfer"}
+
+
+@pytest.mark.parametrize("area", ["bench", "cli"])
+def test_no_private_helper_is_imported_across_modules(area):
+    for path in (ROOT / "backstop" / area).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("backstop"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+
+
+# ---------------------------------------------------------------- foreseeable errors, end to end
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backstop.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def _assert_one_line(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(lines) == 1 and lines[0].startswith("backstop: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    bad = folder / "bad.yaml"
+    bad.write_text(MINI.read_text().replace("duration: 1800", "duration: 0"))
+    broken = folder / "broken.json"
+    broken.write_text("{not json")
+    deployment = folder / "deployment.json"
+    deployment.write_text(json.dumps({
+        "network": "ethereum:local:foundry", "chain_id": 31337, "deployer": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "contracts": {"Clearinghouse": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9"}, "parameters": {"markets": [{"name": "OM-USD"}]},
+    }))
+    return {"missing": folder / "nope.yaml", "bad": bad, "broken": broken, "deployment": deployment, "no-deployment": folder / "nope.json"}
+
+
+@pytest.mark.parametrize("command", ["replay", "compare", "size-fund"])
+def test_a_missing_scenario_file(command, files):
+    _assert_one_line(_run(command, str(files["missing"])), "scenario file", "does not exist")
+
+
+@pytest.mark.parametrize("command", ["replay", "compare"])
+def test_a_malformed_scenario(command, files):
+    args = [command, str(files["bad"])] + (["--builtin", "no_buffer"] if command == "compare" else [])
+    _assert_one_line(_run(*args), "bad.yaml", "duration")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["replay", str(MINI), "--variant", "nope"], "variants.nope"),
+        (["compare", str(MINI), "--variant", "nope"], "no variant 'nope'"),
+        (["compare", str(MINI), "--builtin", "nope"], "unknown builtin variant 'nope'"),
+    ],
+)
+def test_an_unknown_variant(args, fragment):
+    _assert_one_line(_run(*args), fragment)
+
+
+def test_size_fund_bad_tolerance():
+    _assert_one_line(_run("size-fund", str(MINI), "--tolerance", "2"), "tolerance must be in (0, 1)")
+
+
+@pytest.mark.parametrize("command", ["deploy", "keeper", "adl-queue", "bench", "replay"])
+def test_an_unreachable_network(command, files):
+    extra = {"keeper": ["--deployment", str(files["deployment"])], "adl-queue": ["--deployment", str(files["deployment"]), "--market", "OM-USD"],
+             "bench": ["--quick"], "replay": [str(MINI), "--no-progress", "--out", str(files["bad"].parent / "unreachable")]}
+    _assert_one_line(_run(command, "--network", UNREACHABLE, *extra.get(command, [])), "cannot connect", UNREACHABLE)
+
+
+def test_an_unknown_network():
+    _assert_one_line(_run("deploy", "--network", "nosuchchain:mainnet"), "cannot connect", "nosuchchain")
+
+
+@pytest.mark.parametrize("command", ["keeper", "adl-queue"])
+def test_a_missing_or_broken_deployment_file(command, files):
+    market = ["--market", "OM-USD"] if command == "adl-queue" else []
+    _assert_one_line(_run(command, "--deployment", str(files["no-deployment"]), *market), "deployment file", "does not exist")
+    _assert_one_line(_run(command, "--deployment", str(files["broken"]), *market), "not a deployment file")
