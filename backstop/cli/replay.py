@@ -8,6 +8,7 @@ import click
 
 from backstop.cli.errors import BackstopCommand, require_file
 from backstop.cli.options import parse_sets
+from backstop.errors import BackstopError
 
 
 @click.command(cls=BackstopCommand)
@@ -23,15 +24,19 @@ from backstop.cli.options import parse_sets
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Finish the replay whose partial report is in DIR (same scenario file and overrides, from t = 0 on a "
                    "fresh chain); give nothing else with it.")
+@click.option("--check-step", is_flag=True,
+              help="Replay at half the step as well (every step of the grid halved, into OUT/half-step) and write "
+                   "OUT/check-step.md and .json: each headline figure side by side with its difference. Exits 1 when "
+                   "bad debt, fund used or ADL'd notional differ by more than 10% (and more than $1,000).")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-def replay(scenario: Path | None, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, resume: Path | None, no_progress: bool) -> None:
+def replay(scenario: Path | None, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, resume: Path | None, check_step: bool, no_progress: bool) -> None:
     """Replay SCENARIO (a YAML file) and write a report folder; or, with --resume DIR, finish a partial one.
 
     Prints the totals (liquidations, fund used, bad debt, peak drawdown), the throughput and the report's path.
     Run it from the project folder (Ape reads ape-config.yaml and the compiled contracts there).
     """
     if resume is not None:
-        if scenario is not None or sets or variant or out:
+        if scenario is not None or sets or variant or out or check_step:
             raise click.UsageError("--resume DIR takes the scenario, overrides and folder from DIR/report.json; give nothing else")
         out_dir = resume
     else:
@@ -46,6 +51,9 @@ def replay(scenario: Path | None, out: Path | None, network: str | None, sets: t
     from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
 
     logger.set_level("WARNING")  # no line per deployment transaction; the progress bar tells the story
+    if check_step:
+        _check_step(scenario, out_dir, network, not no_progress, overrides, variant)
+        return
     try:
         if resume is not None:
             report = resume_replay(resume, network=network, progress=not no_progress)
@@ -69,3 +77,20 @@ def replay(scenario: Path | None, out: Path | None, network: str | None, sets: t
     if tp.get("ratio") is not None:
         click.echo(f"throughput: {tp['tx_per_s']} tx/s, raw Anvil {tp['raw_anvil_tx_per_s']} tx/s (ratio {tp['ratio']})")
     click.echo(f"report: {out_dir / 'report.md'}")
+
+
+class StepCheckDisagrees(BackstopError):
+    """`--check-step`: a gated figure moved with the step."""
+
+
+def _check_step(scenario: Path, out_dir: Path, network: str | None, progress: bool, overrides: dict, variant: str | None) -> None:
+    from backstop.replay.check import GATED, check_step  # noqa: PLC0415
+
+    check = check_step(scenario, out_dir, network=network, progress=progress, overrides=overrides, variant=variant)
+    for f in check["figures"]:
+        rel = "" if f["relative"] is None else f" ({f['relative']:.1%})"
+        click.echo(f"{f['name']}: {f['full_step']:,.2f} at {check['step']} s, {f['half_step']:,.2f} at {check['half_step']} s{rel}")
+    click.echo(f"step check: {out_dir / 'check-step.md'}")
+    if not check["agrees"]:
+        moved = [f["name"] for f in check["figures"] if f["name"] in GATED and not f["agrees"]]
+        raise StepCheckDisagrees(f"the answer depends on the step: {', '.join(moved)} differ by more than 10% and $1,000")
