@@ -12,6 +12,7 @@ other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,41 @@ def require_file(path: Path, what: str) -> Path:
         raise MissingFile(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
     return path
 
+
+class UnwritableOutput(BackstopError):
+    """An output named on the command line cannot be written (checked before any work starts)."""
+
+
+def require_writable_dir(path: Path, what: str) -> Path:
+    """`path` if it is a folder, or can be made one, that a file can be written into; else UnwritableOutput
+    naming it as `what` (e.g. "report folder") and why. It is tried for real (root ignores permission bits, and a
+    read-only mount has none to read): the folders made for the try are removed again."""
+    if path.exists() and not path.is_dir():
+        raise UnwritableOutput(f"cannot write the {what} {path}: it is an existing file, not a folder")
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc)).lower()
+        raise UnwritableOutput(f"cannot write the {what} {path}: {why}") from None
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+    return path
+
+
+def require_writable_file(path: Path, what: str) -> Path:
+    """`path` if a file can be written there (its folder writable, the path no folder); else UnwritableOutput."""
+    if path.is_dir():
+        raise UnwritableOutput(f"cannot write the {what} {path}: it is an existing folder, not a file")
+    require_writable_dir(path.parent, f"folder of the {what}")
+    return path
