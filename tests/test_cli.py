@@ -275,3 +275,11 @@ def test_scenario_warnings_are_one_backstop_warning_line_each(tmp_path):
     replayed = _run("replay", str(odd), "--network", UNREACHABLE, "--no-progress", "--out", str(tmp_path / "out"))
     assert replayed.stderr.splitlines()[0] == expected and "Traceback" not in replayed.stderr
     assert replayed.stderr.splitlines()[1].startswith("backstop: cannot connect")
+
+
+@pytest.mark.parametrize("command", ["keeper", "adl-queue"])
+def test_keeper_and_adl_queue_on_a_chain_without_the_deployment_say_so_in_one_line(command, files):
+    """The deployment was made on a chain `backstop deploy` started (and stopped): the Anvil started now is empty."""
+    extra = ["--market", "OM-USD"] if command == "adl-queue" else ["--rounds", "1"]
+    _assert_one_line(_run(command, "--deployment", str(files["deployment"]), *extra),
+                     "no Clearinghouse at", "started and stopped", "deploy to a node you run")

@@ -143,6 +143,17 @@ class FastChain:
         raw = self.batch([*self._view_calls(requests), ("eth_getBlockByNumber", ["latest", False])])
         return self._decode_views(requests, raw[:-1]), raw[-1]
 
+    def call_error(self, contract: Contract, fn: str, args: list) -> str | None:
+        """Why `contract.fn(*args)` reverts as an eth_call now (read as `revert_reason` reads a transaction's);
+        None if it does not."""
+        answer, = self.batch(self._view_calls([(contract, fn, args)]))
+        if isinstance(answer, str):
+            return None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            return decode_revert(bytes.fromhex(data[2:]), self._errors, self.w3.codec)
+        return _rpc_message(answer)
+
     def _view_calls(self, requests: list[tuple[Contract, str, list]], block: dict[str, str] | None = None) -> list[tuple[str, list]]:
         """eth_calls at the latest state; `block`: with these block overrides (time, number)."""
         extra: list[Any] = [{}, block] if block else []
