@@ -1,6 +1,6 @@
 """Replays on nodes started as anyone starts them: `anvil --port N` and `npx hardhat node`, with their default
 base fee (1 gwei) and accounts, not the gas-free Anvil that backstop.chain.node starts. FastChain prices its
-transactions from the node (backstop.chain.fastchain._Fees), gives its throwaway senders gas money on such dev
+transactions from the node (backstop.chain.fees), gives its throwaway senders gas money on such dev
 nodes, and a transaction the node refuses fails at once, as one line, and leaves the node usable."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import requests
 from eth_account import Account
 
-from backstop.chain import fastchain
+from backstop.chain.fees import DEV_GAS_FUNDS, Fees
 from backstop.chain.fastchain import FastChain, TransactionRefused, Wallet, derive_account
 from backstop.chain.node import PROJECT_ROOT, find_anvil, free_port
 from backstop.errors import BackstopError
@@ -83,7 +83,7 @@ def test_a_replay_on_a_stock_anvil_is_complete_and_a_refused_send_leaves_the_nod
     with stock_anvil() as uri:
         # the old behaviour, gas price 0 on a node with a base fee: the node refuses the first transaction
         with monkeypatch.context() as m:
-            m.setattr(fastchain._Fees, "reprice", lambda self, chain: setattr(self, "price", 0))
+            m.setattr(Fees, "reprice", lambda self, chain: setattr(self, "price", 0))
             started = time.monotonic()
             with pytest.raises(ReplayFailed, match="refused transaction 'mint': max fee per gas less than block base fee") as info:
                 run_replay(MINI, tmp_path / "refused", network=uri, progress=False, overrides=SMALL, measure_raw=False)
@@ -133,7 +133,7 @@ def test_new_senders_get_gas_money_on_a_dev_node_and_pay_the_nodes_price():
         (_, r1), (_, r2) = chain.mine()
         assert r1["status"] == r2["status"] == 1
         assert r1["effectiveGasPrice"] == r2["effectiveGasPrice"] > 0
-        assert int(_rpc(uri, "eth_getBalance", [poor.address, "latest"]), 16) == fastchain.DEV_GAS_FUNDS - 21_000 * r1["effectiveGasPrice"]
+        assert int(_rpc(uri, "eth_getBalance", [poor.address, "latest"]), 16) == DEV_GAS_FUNDS - 21_000 * r1["effectiveGasPrice"]
         assert int(_rpc(uri, "eth_getBalance", [rich.address, "latest"]), 16) == 6_000 * 10**18 - 21_000 * r2["effectiveGasPrice"]  # left alone
 
 

@@ -26,13 +26,12 @@ from web3.contract import Contract
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
+from backstop.chain.fees import Fees, rpc_message
 from backstop.chain.reverts import abi_selector, abi_type, decode_revert
 from backstop.errors import BackstopError
 
 BATCH_MAX = 1_000  # JSON-RPC calls per HTTP request
 TX_GAS = 3_000_000  # per transaction; gas is free on the replay's own Anvil (base fee and gas price 0)
-FEE_HEADROOM = 2  # gas price = this x the latest base fee: a base fee rises at most 12.5% a block (5 full blocks)
-DEV_GAS_FUNDS = 10_000 * 10**18  # [wei] what a dev node's sender short of gas money is given (a test account's)
 
 
 class ChainDied(BackstopError, RuntimeError):
@@ -86,7 +85,7 @@ class FastChain:
     _http: Any = None
     _keys: dict[str, PrivateKey] = field(default_factory=dict)  # address -> signing key, parsed once
     _client: str | None = None  # web3_clientVersion, asked once
-    fees: "_Fees" = field(default_factory=lambda: _Fees())
+    fees: Fees = field(default_factory=Fees)  # the gas price signed with, gas money for a dev node's senders
 
     def __post_init__(self) -> None:
         self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
@@ -102,7 +101,7 @@ class FastChain:
 
     @property
     def gas_price(self) -> int:
-        """[wei] the legacy gas price of the transactions signed now (see `_Fees.reprice`; 0 on a gas-free node)."""
+        """[wei] the legacy gas price of the transactions signed now (see backstop.chain.fees; 0 on a gas-free node)."""
         return self.fees.price
 
     # -------------------------------------------------------------- node control
@@ -152,7 +151,7 @@ class FastChain:
         data = answer.get("data") if isinstance(answer, dict) else None
         if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
             return decode_revert(bytes.fromhex(data[2:]), self._errors, self.w3.codec)
-        return _rpc_message(answer)
+        return rpc_message(answer)
 
     def _view_calls(self, requests: list[tuple[Contract, str, list]], block: dict[str, str] | None = None) -> list[tuple[str, list]]:
         """eth_calls at the latest state; `block`: with these block overrides (time, number)."""
@@ -223,12 +222,13 @@ class FastChain:
     def flush(self) -> None:
         """Sends every signed, unsent transaction to the node in one batch (they wait in its pool). A transaction
         the node refuses raises TransactionRefused at once, naming it and the node's reason."""
-        self.fees.fund_senders(self)
+        for address, why in self.fees.fund_senders(self):
+            raise TransactionRefused(f"the node at {self.uri} cannot give {address} gas money (hardhat_setBalance): {why}")
         unsent = [s for s in self._pending if s.raw is not None]
         answers = self.batch([("eth_sendRawTransaction", ["0x" + s.raw.hex()]) for s in unsent])
         for sent, answer in zip(unsent, answers):
             if not isinstance(answer, str):
-                raise TransactionRefused(f"the node at {self.uri} refused transaction {sent.label!r}: {_rpc_message(answer)}")
+                raise TransactionRefused(f"the node at {self.uri} refused transaction {sent.label!r}: {rpc_message(answer)}")
             sent.raw = None
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
@@ -384,68 +384,6 @@ def _traced_revert(chain: FastChain, tx_hash: bytes) -> tuple[bytes | None, str 
         except (ValueError, AttributeError):
             continue
     return None, None
-
-
-@dataclass
-class _Fees:
-    """What FastChain's transactions pay: the gas price it signs with, and gas money for senders on a dev node.
-
-    The replay's own Anvil (backstop.chain.node) has base fee 0: the price stays 0 and nothing is ever asked
-    again (a replay's figures and speed are as without this). On a node with a base fee (a stock `anvil`,
-    `npx hardhat node`, a real chain) every transaction pays FEE_HEADROOM x the latest base fee (at least the
-    node's eth_gasPrice), re-read after every block mined; and on a stock dev node, whose throwaway accounts
-    hold no ether, each new sender with less than half of DEV_GAS_FUNDS is given DEV_GAS_FUNDS
-    (hardhat_setBalance, which Anvil accepts too) before its first transaction goes out."""
-
-    price: int = 0  # [wei per gas]
-    new_senders: set[str] = field(default_factory=set)
-    funded: set[str] = field(default_factory=set)
-
-    def reprice(self, chain: "FastChain") -> None:
-        """The price from the node's latest block: 0 when its base fee is 0; FEE_HEADROOM x the base fee and at
-        least eth_gasPrice when it has one; eth_gasPrice on a node without base fee (before EIP-1559)."""
-        block, suggested = chain.batch([("eth_getBlockByNumber", ["latest", False]), ("eth_gasPrice", [])])
-        base = block.get("baseFeePerGas") if isinstance(block, dict) else None
-        offer = int(suggested, 16) if isinstance(suggested, str) else 0
-        if base is None:
-            self.price = offer
-        else:
-            self.price = 0 if int(base, 16) == 0 else max(FEE_HEADROOM * int(base, 16), offer)
-
-    def follow(self, chain: "FastChain") -> None:
-        """After blocks were mined: a priced node's base fee may have moved, read it again."""
-        if self.price:
-            self.reprice(chain)
-
-    def sender(self, address: str) -> None:
-        if self.price and address not in self.funded:
-            self.new_senders.add(address)
-
-    def fund_senders(self, chain: "FastChain") -> None:
-        """Gives the new senders that lack gas money DEV_GAS_FUNDS, on a dev node (elsewhere an account pays its
-        own way, and the node refuses a transaction it cannot pay for: TransactionRefused)."""
-        if not self.new_senders:
-            return
-        todo, self.new_senders = sorted(self.new_senders), set()
-        self.funded.update(todo)
-        if not chain.is_dev:
-            return
-        balances = chain.batch([("eth_getBalance", [a, "latest"]) for a in todo])
-        short = [a for a, b in zip(todo, balances) if not isinstance(b, str) or int(b, 16) < DEV_GAS_FUNDS // 2]
-        for address, answer in zip(short, chain.batch([("hardhat_setBalance", [a, hex(DEV_GAS_FUNDS)]) for a in short])):
-            if isinstance(answer, dict):
-                raise TransactionRefused(f"the node at {chain.uri} cannot give {address} gas money (hardhat_setBalance): {_rpc_message(answer)}")
-
-
-def _rpc_message(error: Any) -> str:
-    """A JSON-RPC error object as one line: its message (and data, if any)."""
-    if not isinstance(error, dict):
-        return " ".join(str(error).split())
-    text = str(error.get("message") or error)
-    data = error.get("data")
-    if isinstance(data, str) and data and data not in text:
-        text += f" ({data})"
-    return " ".join(text.split())
 
 
 def _send_in_one(self: http.client.HTTPConnection, message_body: Any = None, encode_chunked: bool = False) -> None:
