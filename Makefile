@@ -20,8 +20,10 @@ demo: setup
 	ape compile
 	backstop replay $(SCENARIO) --out $(OUT)/$(basename $(notdir $(SCENARIO)))
 
+## Deploy to a local Anvil that stops when the command ends (a dry run: the addresses go with it);
+## NETWORK=http://127.0.0.1:8545 deploys to a node you run, where the contracts stay.
 deploy: setup
-	ape run deploy
+	backstop deploy $(if $(NETWORK),--network $(NETWORK))
 
 ## The test suite CI runs (short property runs; `make test-long` for the long ones).
 test: setup

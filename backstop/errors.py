@@ -13,3 +13,8 @@ class BackstopError(Exception):
     """A foreseeable failure, told to the user as one line (``str(error)``) and a non-zero exit."""
 
     exit_code: int = 1
+
+
+class BackstopWarning(UserWarning):
+    """Something valid but probably a mistake (e.g. backstop.scenario.ScenarioWarning): the command line prints
+    each as one ``backstop: warning: <message>`` line on stderr and goes on."""

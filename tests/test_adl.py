@@ -442,3 +442,20 @@ def test_a_closed_position_is_not_a_candidate(system, actors, book):
     assert system.clearinghouse.getPosition(MID, s4).size == 0
     with ape.reverts(system.adl.NotACandidate):
         system.adl.execute(book, [s4], sender=a["executor"])
+
+
+def test_the_queue_of_a_market_without_an_oracle_price_is_a_one_line_backstop_error(system, chain):
+    from backstop.chain.deploy import attach
+    from backstop.chain.fastchain import FastChain
+    from backstop.errors import BackstopError
+    from backstop.keeper.queue import read_queue
+
+    fc = FastChain.connect(chain.provider.http_uri)
+    house, oracle = attach(fc.w3, system.deployment, "Clearinghouse"), attach(fc.w3, system.deployment, "PriceOracle")
+    with pytest.raises(BackstopError) as info:
+        read_queue(fc, house, oracle, b"NOPE-USD".ljust(32, b"\0"))
+    nope = "0x" + b"NOPE-USD".ljust(32, b"\0").hex()
+    assert str(info.value) == (
+        f'the oracle has no valid price for NOPE-USD now (PriceOracle.price reverts with UnknownMarket({nope} ("NOPE-USD"))); '
+        "the ADL queue is ranked at that price"
+    )

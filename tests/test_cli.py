@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import runpy
+import shutil
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 import pytest
@@ -194,3 +199,87 @@ def test_a_missing_or_broken_deployment_file(command, files):
     market = ["--market", "OM-USD"] if command == "adl-queue" else []
     _assert_one_line(_run(command, "--deployment", str(files["no-deployment"]), *market), "deployment file", "does not exist")
     _assert_one_line(_run(command, "--deployment", str(files["broken"]), *market), "not a deployment file")
+
+
+# ---------------------------------------------------------------- outputs, checked before any work
+
+
+@contextmanager
+def _read_only(folder: Path) -> Iterator[Path]:
+    """`folder`, made read-only for this process: by its mode bits, or, for root (which ignores them), by the
+    immutable attribute (chattr +i); skips the test where neither binds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        undo = lambda: folder.chmod(0o755)  # noqa: E731
+    elif shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+        undo = lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)  # noqa: E731
+    else:
+        pytest.skip("no way to make a folder read-only for root here (chattr +i refused)")
+    try:
+        yield folder
+    finally:
+        undo()
+
+
+@pytest.mark.parametrize(
+    "command, what",
+    [(["replay", str(MINI)], "report folder"), (["compare", str(MINI), "--builtin", "no_buffer"], "comparison folder"),
+     (["size-fund", str(MINI)], "sizing folder")],
+)
+def test_an_out_that_cannot_be_written_is_refused_before_the_work(command, what, tmp_path):
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("not a folder")
+    started = time.monotonic()
+    _assert_one_line(_run(*command, "--out", str(a_file)), f"cannot write the {what} {a_file}: it is an existing file, not a folder")
+    _assert_one_line(_run(*command, "--out", str(a_file / "inside")), f"cannot write the {what} {a_file / 'inside'}: {a_file} is a file")
+    with _read_only(tmp_path / "locked") as locked:
+        result = _run(*command, "--out", str(locked / "out"))
+        _assert_one_line(result, f"cannot write the {what} {locked / 'out'}: ")
+        assert not (locked / "out").exists()
+    assert time.monotonic() - started < 90  # three refusals, no replay (one takes 40 s)
+
+
+def test_deploy_and_bench_refuse_an_output_that_cannot_be_written(tmp_path):
+    _assert_one_line(_run("deploy", "--out", str(tmp_path)), f"cannot write the deployment file {tmp_path}: it is an existing folder")
+    _assert_one_line(_run("bench", "--quick", "--out", str(tmp_path)), f"cannot write the results file {tmp_path}: it is an existing folder")
+
+
+def test_the_check_leaves_no_folder_behind(tmp_path):
+    from backstop.cli.errors import require_writable_dir  # noqa: PLC0415
+
+    assert require_writable_dir(tmp_path / "a" / "b", "report folder") == tmp_path / "a" / "b"
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- compare --list, warnings, a chain that is gone
+
+
+def test_compare_list_without_a_scenario_lists_the_builtins():
+    result = _run("compare", "--list")
+    assert result.returncode == 0, result.stderr
+    assert "give a SCENARIO file to list its own" in result.stdout
+    assert "built-in variants (--builtin):" in result.stdout and "no_standing_bids:" in result.stdout
+    nothing = _run("compare")
+    assert nothing.returncode == 2 and "give a SCENARIO file to compare (or --list" in nothing.stderr
+
+
+def test_scenario_warnings_are_one_backstop_warning_line_each(tmp_path):
+    odd = tmp_path / "odd.yaml"
+    odd.write_text(MINI.read_text().replace("duration: 1800", "duration: 1830"))
+    result = _run("compare", str(odd), "--list")
+    assert result.returncode == 0, result.stderr
+    expected = (f"backstop: warning: {odd}: duration: 1830 s is not a multiple of step = 60 s: the replay steps every 60 s up to "
+                "t = 1800 s, then once more at t = 1830 s (a last step of 30 s)")
+    assert result.stderr.splitlines() == [expected]
+    replayed = _run("replay", str(odd), "--network", UNREACHABLE, "--no-progress", "--out", str(tmp_path / "out"))
+    assert replayed.stderr.splitlines()[0] == expected and "Traceback" not in replayed.stderr
+    assert replayed.stderr.splitlines()[1].startswith("backstop: cannot connect")
+
+
+@pytest.mark.parametrize("command", ["keeper", "adl-queue"])
+def test_keeper_and_adl_queue_on_a_chain_without_the_deployment_say_so_in_one_line(command, files):
+    """The deployment was made on a chain `backstop deploy` started (and stopped): the Anvil started now is empty."""
+    extra = ["--market", "OM-USD"] if command == "adl-queue" else ["--rounds", "1"]
+    _assert_one_line(_run(command, "--deployment", str(files["deployment"]), *extra),
+                     "no Clearinghouse at", "started and stopped", "deploy to a node you run")

@@ -108,3 +108,29 @@ def test_receipts_and_events_equal_web3s(chain: FastChain) -> None:
         expected = dict(getattr(c.events, event)().process_log(log)["args"])
         assert args == expected and all(type(args[k]) is type(expected[k]) for k in expected), event
     assert decoded[0][2]["owner"] == B and decoded[0][2]["keeper"] == A  # checksummed
+
+
+def test_signed_transactions_at_a_gas_price_equal_eth_accounts(chain: FastChain) -> None:
+    wallet = Wallet(derive_account(3, "signer", 1), nonce=7)
+    chain.fees.price = 2_000_000_007
+    tx = {"to": ADDRESS, "data": "0x01", "gas": 3_000_000, "gasPrice": 2_000_000_007, "nonce": 7, "chainId": 31337, "value": 0}
+    expected = bytes(Account.sign_transaction(tx, wallet.account.key).raw_transaction)
+    chain.send(wallet, ADDRESS, b"\1")
+    assert chain._pending[-1].raw == expected
+    assert chain.fees.new_senders == {wallet.address}  # a priced chain funds it (on a dev node) before sending
+
+
+@pytest.mark.parametrize(
+    ("base_fee", "gas_price", "price"),
+    [
+        ("0x0", "0x3b9aca00", 0),  # the replay's own Anvil: base fee 0 (its eth_gasPrice says 1 gwei all the same)
+        ("0x3b9aca00", "0x77359400", 2 * 10**9),  # a stock Anvil: base fee 1 gwei, eth_gasPrice 2 gwei
+        ("0x3b9aca00", "0x12a05f200", 5 * 10**9),  # a node that asks for more than twice the base fee
+        (None, "0x4a817c800", 20 * 10**9),  # before EIP-1559: no base fee, the node's gas price
+    ],
+)
+def test_the_gas_price_follows_the_nodes_base_fee(chain: FastChain, monkeypatch: pytest.MonkeyPatch, base_fee, gas_price, price) -> None:
+    block = {"number": "0x1"} if base_fee is None else {"number": "0x1", "baseFeePerGas": base_fee}
+    monkeypatch.setattr(FastChain, "batch", lambda self, calls: [block, gas_price])
+    chain.fees.reprice(chain)
+    assert chain.gas_price == price

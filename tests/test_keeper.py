@@ -104,3 +104,15 @@ def test_bot_deleverages_what_the_fund_cannot_cover(deployed, accounts, chain):
     assert position(system, trader)[0] == 0
     assert position(system, counterparty)[0] == 0  # the short absorbed all 8,000 units at the bankruptcy price
     assert system.adl.executions() == 1
+
+
+def test_bot_reports_a_reverted_transaction_by_error_name_and_arguments(deployed, accounts, chain):
+    nobody, keeper = accounts[6], accounts[3]
+    lines: list[str] = []
+    bot = _bot(deployed, chain, keeper)
+    bot.log = lines.append
+    bot.chain.call_fn(bot.wallet, bot.auction, "liquidate", MID, str(nobody.address), label="liquidate")  # holds nothing
+    bot.round()
+    assert bot.failed == {"liquidate: NoPosition": 1}
+    assert len(lines) == 1
+    assert lines[0].startswith(f'liquidate reverted: NoPosition({nobody.address}, 0x{MID.hex()} ("OM-USD")) (tx 0x')

@@ -219,7 +219,8 @@ def test_cross_venue_cascade_gap_and_single_venue_variant():
 
 def test_times_cover_the_duration(mini: Scenario):
     assert mini.times() == list(range(0, 601, 60))
-    odd = mini.with_overrides({"step": 250})
+    with pytest.warns(ScenarioWarning, match="not a multiple of step"):
+        odd = mini.with_overrides({"step": 250})
     assert odd.times() == [0, 250, 500, 600]
     assert mini.with_overrides({"step": 600}).times() == [0, 600]
 
@@ -245,7 +246,8 @@ def test_price_lookups_reject_unknown_names_and_negative_time(mini: Scenario):
 
 def test_oracle_start_price_is_the_median(mini: Scenario):
     assert mini.oracle_start_price("OM-USD") == pytest.approx(6.1)  # mean of the two middle
-    three = mini.with_overrides({"markets.0.venues.bybit": [{"t": 0, "price": 9.0}]})
+    with pytest.warns(ScenarioWarning, match="a single price point"):
+        three = mini.with_overrides({"markets.0.venues.bybit": [{"t": 0, "price": 9.0}]})
     assert three.oracle_start_price("OM-USD") == 6.2
 
 
@@ -816,6 +818,45 @@ def test_an_outage_after_the_end_is_a_warning(tmp_path: Path):
         warnings.simplefilter("error")  # an override that adds no warning warns nothing
         assert s.with_overrides({"seed": 5}).warnings == [expected]
         assert s.with_overrides({"duration": 900}).warnings == []
+
+
+def test_a_duration_that_is_not_a_multiple_of_the_step_is_a_warning(tmp_path: Path):
+    data = minimal()
+    data["duration"] = 630  # step 60
+    path = write(tmp_path, data)
+    with pytest.warns(ScenarioWarning) as caught:
+        s = load_scenario(path)
+    expected = (f"{path}: duration: 630 s is not a multiple of step = 60 s: the replay steps every 60 s up to t = 600 s, "
+                "then once more at t = 630 s (a last step of 30 s)")
+    assert [str(w.message) for w in caught] == [expected] == s.warnings
+    assert s.times()[-3:] == [540, 600, 630]  # what the warning says
+
+
+def test_an_override_that_breaks_the_step_grid_warns(mini: Scenario):
+    with pytest.warns(ScenarioWarning, match=r": duration: 610 s is not a multiple of step = 60 s: .*\(a last step of 10 s\)"):
+        mini.with_overrides({"duration": 610})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mini.with_overrides({"duration": 660, "step": 30}).warnings == []
+
+
+def test_a_venue_with_a_single_price_point_is_a_warning(tmp_path: Path):
+    data = minimal()
+    data["markets"][0]["venues"]["okx"] = [{"t": 0, "price": 6.2}]
+    path = write(tmp_path, data)
+    with pytest.warns(ScenarioWarning) as caught:
+        s = load_scenario(path)
+    expected = f"{path}: markets[0].venues.okx: a single price point (t = 0, price = 6.2): the venue's price stays 6.2 for the whole scenario"
+    assert [str(w.message) for w in caught] == [expected] == s.warnings
+    assert s.venue_price("OM-USD", "okx", 0) == s.venue_price("OM-USD", "okx", 600) == 6.2
+
+
+def test_a_csv_venue_with_a_single_row_is_a_warning(tmp_path: Path):
+    (tmp_path / "flat.csv").write_text("t,price\n0,3.5\n")
+    data = minimal()
+    data["markets"][0]["venues"]["okx"] = "flat.csv"
+    with pytest.warns(ScenarioWarning, match=r"markets\[0\]\.venues\.okx: a single price point \(t = 0, price = 3\.5\)"):
+        load_scenario(write(tmp_path, data))
 
 
 def test_an_override_that_moves_an_outage_after_the_end_warns(mini: Scenario):

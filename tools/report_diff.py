@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Compares two replay report folders figure for figure, ignoring what differs from run to run by nature:
-wall times, throughput, the node's URL, the start time and the fund snapshots' absolute hours in events.csv. Prints every difference (path: before → after)
+wall times, throughput, the node's URL, the start time, and in events.csv the absolute hour of the fund's snapshots and of chain times (a replay's t = 0
+is aligned to an hour boundary after its set-up, whose blocks take the node's wall-clock time). Prints every difference (path: before → after)
 and exits 1 if there is any. Usage: python tools/report_diff.py BEFORE_DIR AFTER_DIR [...pairs]"""
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ def _events(path: Path) -> list[list[str]]:
     hours = [json.loads(r[5])["hour"] for r in rows[1:] if r[4] == "Snapshot"]
     first = min(hours, default=0)
     for r in rows[1:]:
+        args = json.loads(r[5])
         if r[4] == "Snapshot":
-            args = json.loads(r[5])
             args["hour"] -= first
-            r[5] = json.dumps(args, sort_keys=True)
+        for key, value in args.items():  # chain times (`at`, `until`, ...): the same within the hour
+            if isinstance(value, int) and not isinstance(value, bool) and 10**9 <= value < 10**11:
+                args[key] = f"time%3600={value % 3600}"
+        r[5] = json.dumps(args, sort_keys=True)
     return rows
 
 

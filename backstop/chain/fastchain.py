@@ -26,14 +26,22 @@ from web3.contract import Contract
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
+from backstop.chain.fees import Fees, rpc_message
+from backstop.chain.reverts import abi_selector, abi_type, decode_revert
 from backstop.errors import BackstopError
 
 BATCH_MAX = 1_000  # JSON-RPC calls per HTTP request
-TX_GAS = 3_000_000  # per transaction; gas is free on a local node (base fee and gas price 0)
+TX_GAS = 3_000_000  # per transaction; gas is free on the replay's own Anvil (base fee and gas price 0)
 
 
 class ChainDied(BackstopError, RuntimeError):
     """The node stopped answering (killed, crashed, or too slow)."""
+
+
+class TransactionRefused(ChainDied):
+    """The node refused a signed transaction (eth_sendRawTransaction answered an error: fee too low, nonce,
+    funds, ...). Raised at once, never waited on. It subclasses ChainDied because nothing sent after it can be
+    right either: a replay stops as on a dead chain (and writes its partial report)."""
 
 
 def derive_account(seed: int, label: str, index: int) -> LocalAccount:
@@ -67,7 +75,7 @@ class FastChain:
     sent_total: int = 0
     _pending: list[Sent] = field(default_factory=list)
     _decoders: dict[bytes, tuple[str, Any, "_Event | None"]] = field(default_factory=dict)
-    _errors: dict[bytes, str] = field(default_factory=dict)  # 4-byte selector -> custom error name
+    _errors: dict[bytes, dict[str, Any]] = field(default_factory=dict)  # 4-byte selector -> custom error (ABI item)
     _fns: dict[tuple[str, str], "_Function | None"] = field(default_factory=dict)  # (address, name) -> its ABI, pre-parsed
     uri: str = ""
     timeout: float = 60
@@ -77,6 +85,7 @@ class FastChain:
     _http: Any = None
     _keys: dict[str, PrivateKey] = field(default_factory=dict)  # address -> signing key, parsed once
     _client: str | None = None  # web3_clientVersion, asked once
+    fees: Fees = field(default_factory=Fees)  # the gas price signed with, gas money for a dev node's senders
 
     def __post_init__(self) -> None:
         self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
@@ -86,7 +95,14 @@ class FastChain:
         """Connects to a node; every request gives up after `timeout` seconds (a slow node never hangs us: web3's
         retries, which would multiply the wait, are off; a failed request raises ChainDied)."""
         w3 = Web3(Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
-        return cls(w3, uri=uri, timeout=timeout)
+        chain = cls(w3, uri=uri, timeout=timeout)
+        chain.fees.reprice(chain)
+        return chain
+
+    @property
+    def gas_price(self) -> int:
+        """[wei] the legacy gas price of the transactions signed now (see backstop.chain.fees; 0 on a gas-free node)."""
+        return self.fees.price
 
     # -------------------------------------------------------------- node control
 
@@ -126,6 +142,17 @@ class FastChain:
         raw = self.batch([*self._view_calls(requests), ("eth_getBlockByNumber", ["latest", False])])
         return self._decode_views(requests, raw[:-1]), raw[-1]
 
+    def call_error(self, contract: Contract, fn: str, args: list) -> str | None:
+        """Why `contract.fn(*args)` reverts as an eth_call now (read as `revert_reason` reads a transaction's);
+        None if it does not."""
+        answer, = self.batch(self._view_calls([(contract, fn, args)]))
+        if isinstance(answer, str):
+            return None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            return decode_revert(bytes.fromhex(data[2:]), self._errors, self.w3.codec)
+        return rpc_message(answer)
+
     def _view_calls(self, requests: list[tuple[Contract, str, list]], block: dict[str, str] | None = None) -> list[tuple[str, list]]:
         """eth_calls at the latest state; `block`: with these block overrides (time, number)."""
         extra: list[Any] = [{}, block] if block else []
@@ -138,7 +165,7 @@ class FastChain:
                 out.append(None)
                 continue
             f = self._function(c, fn)
-            types = f.outputs if f else [_abi_type(o) for o in c.get_function_by_name(fn).abi["outputs"]]
+            types = f.outputs if f else [abi_type(o) for o in c.get_function_by_name(fn).abi["outputs"]]
             values = self.w3.codec.decode(types, bytes.fromhex(raw[2:]))
             out.append(values[0] if len(values) == 1 else values)
         return out
@@ -184,7 +211,8 @@ class FastChain:
     def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS) -> bytes:
         """Signs one transaction; it goes to the node with the next `flush()` or `mine()`."""
         calldata = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
-        raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata)
+        raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata, self.fees.price)
+        self.fees.sender(wallet.address)
         tx_hash = keccak(raw)
         wallet.nonce += 1
         self.sent_total += 1
@@ -192,12 +220,15 @@ class FastChain:
         return tx_hash
 
     def flush(self) -> None:
-        """Sends every signed, unsent transaction to the node in one batch (they wait in its pool)."""
+        """Sends every signed, unsent transaction to the node in one batch (they wait in its pool). A transaction
+        the node refuses raises TransactionRefused at once, naming it and the node's reason."""
+        for address, why in self.fees.fund_senders(self):
+            raise TransactionRefused(f"the node at {self.uri} cannot give {address} gas money (hardhat_setBalance): {why}")
         unsent = [s for s in self._pending if s.raw is not None]
         answers = self.batch([("eth_sendRawTransaction", ["0x" + s.raw.hex()]) for s in unsent])
         for sent, answer in zip(unsent, answers):
             if not isinstance(answer, str):
-                raise RuntimeError(f"the node refused transaction {sent.label}: {answer}")
+                raise TransactionRefused(f"the node at {self.uri} refused transaction {sent.label!r}: {rpc_message(answer)}")
             sent.raw = None
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
@@ -234,6 +265,7 @@ class FastChain:
                 if isinstance(raw, dict) and "blockNumber" in raw:
                     receipts[i] = _receipt(raw)
             if all(r is not None for r in receipts):
+                self.fees.follow(self)
                 return list(zip(pending, receipts)), self._decode_views(reads, answers[len(missing):])
             self._mine_block(None)  # what did not fit in the block's gas limit (and read again after it)
         raise ChainDied("transactions were never mined")
@@ -254,6 +286,7 @@ class FastChain:
                     receipts[i] = _receipt(raw)
             if any(r is None for r in receipts):
                 time.sleep(0.05)
+        self.fees.follow(self)
         return list(zip(pending, receipts))
 
     def _sync_head(self) -> None:
@@ -263,10 +296,20 @@ class FastChain:
             self.head = int(self.rpc("eth_blockNumber"), 16)
 
     @property
-    def is_anvil(self) -> bool:
+    def client(self) -> str:
+        """The node's web3_clientVersion, lower case (e.g. "anvil/v1.7.1", "hardhatnetwork/2.29.1/...")."""
         if self._client is None:
-            self._client = str(self.rpc("web3_clientVersion"))
-        return self._client.lower().startswith("anvil")
+            self._client = str(self.rpc("web3_clientVersion")).lower()
+        return self._client
+
+    @property
+    def is_anvil(self) -> bool:
+        return self.client.startswith("anvil")
+
+    @property
+    def is_dev(self) -> bool:
+        """A development node (Anvil or Hardhat): it sets balances on request (hardhat_setBalance)."""
+        return self.client.startswith(("anvil", "hardhat"))
 
     def _mine_block(self, timestamp: int | None) -> None:
         """One block at `timestamp`, or one second after the last block when that is later or not given."""
@@ -280,26 +323,23 @@ class FastChain:
     # -------------------------------------------------------------- events
 
     def register(self, name: str, contract: Contract) -> None:
-        """Makes `decode` understand the events of `contract` (by topic, emitted at any address)."""
+        """Makes `decode` understand the events of `contract` (by topic, emitted at any address), and
+        `revert_reason` its errors."""
         for item in contract.abi:
             if item.get("type") == "error":
-                self._errors[abi_selector(item)[:4]] = item["name"]
+                self._errors[abi_selector(item)[:4]] = item
             if item.get("type") != "event":
                 continue
             self._decoders[abi_selector(item)] = (name, getattr(contract.events, item["name"])(), _Event.of(item))
 
-    def revert_reason(self, tx_hash: bytes) -> str:
-        """The custom error (or revert string) a mined, failed transaction ended with, from the node's trace."""
-        try:
-            trace = self.rpc("debug_traceTransaction", ["0x" + tx_hash.hex(), {"tracer": "callTracer"}])
-        except RuntimeError:
-            return "unknown"
-        data = bytes.fromhex((trace.get("output") or "0x")[2:])
-        if len(data) < 4:
-            return trace.get("error") or "unknown"
-        if data[:4] == bytes.fromhex("08c379a0"):  # Error(string)
-            return self.w3.codec.decode(["string"], data[4:])[0]
-        return self._errors.get(data[:4], "0x" + data[:4].hex())
+    def revert_reason(self, tx_hash: bytes, args: bool = True) -> str:
+        """What a mined, failed transaction ended with, from the node's trace: its custom error by name with its
+        arguments, ``UnknownMarket(0x4f4d…)`` (decoded against every compiled Backstop contract's errors and
+        the registered ones; `args=False`: the name alone), a revert string, a panic, or the node's own error."""
+        data, error = _traced_revert(self, tx_hash)
+        if data is None:
+            return error or "unknown"
+        return decode_revert(data, self._errors, self.w3.codec, args) if data else (error or "reverted without a reason")
 
     def decode(self, receipt: TxReceipt) -> list[tuple[str, str, dict[str, Any], Any]]:
         """(contract name, event name, args, log) for every log of `receipt` that a registered ABI knows."""
@@ -319,12 +359,31 @@ class FastChain:
         return out
 
 
-def _sign_legacy(key: PrivateKey, chain_id: int, nonce: int, gas: int, to: str, data: bytes) -> bytes:
-    """A signed legacy (EIP-155) transaction with gas price 0 and no value: the same bytes as eth_account's
-    `sign_transaction` (deterministic RFC 6979 signature), without its per-call key parsing and formatters."""
-    fields = [nonce, 0, gas, bytes.fromhex(to[2:]), 0, data]
+def _sign_legacy(key: PrivateKey, chain_id: int, nonce: int, gas: int, to: str, data: bytes, gas_price: int = 0) -> bytes:
+    """A signed legacy (EIP-155) transaction with no value: the same bytes as eth_account's `sign_transaction`
+    (deterministic RFC 6979 signature), without its per-call key parsing and formatters."""
+    fields = [nonce, gas_price, gas, bytes.fromhex(to[2:]), 0, data]
     signature = key.sign_msg_hash(keccak(rlp.encode([*fields, chain_id, 0, 0])))
     return rlp.encode([*fields, signature.v + 35 + 2 * chain_id, signature.r, signature.s])
+
+
+def _traced_revert(chain: FastChain, tx_hash: bytes) -> tuple[bytes | None, str | None]:
+    """(the revert data, the trace's error) of a mined transaction: Anvil's callTracer, else the default
+    tracer's returnValue (Hardhat); (None, None) when the node traces neither way."""
+    target = "0x" + tx_hash.hex()
+    for options in ({"tracer": "callTracer"}, {"disableStorage": True, "disableMemory": True, "disableStack": True}):
+        try:
+            trace = chain.rpc("debug_traceTransaction", [target, options])
+        except ChainDied:
+            raise
+        except RuntimeError:
+            continue
+        hexdata = (trace.get("output") if "output" in trace else trace.get("returnValue")) if isinstance(trace, dict) else None
+        try:
+            return bytes.fromhex((hexdata or "").removeprefix("0x")), trace.get("error")
+        except (ValueError, AttributeError):
+            continue
+    return None, None
 
 
 def _send_in_one(self: http.client.HTTPConnection, message_body: Any = None, encode_chunked: bool = False) -> None:
@@ -388,7 +447,7 @@ class _Function:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "_Function":
-        return cls(abi_selector(item)[:4], [_abi_type(i) for i in item["inputs"]], [_abi_type(o) for o in item.get("outputs", [])])
+        return cls(abi_selector(item)[:4], [abi_type(i) for i in item["inputs"]], [abi_type(o) for o in item.get("outputs", [])])
 
 
 @dataclass(frozen=True)
@@ -402,7 +461,7 @@ class _Event:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "_Event | None":
-        fields = [(i["name"], _abi_type(i), bool(i.get("indexed"))) for i in item["inputs"]]
+        fields = [(i["name"], abi_type(i), bool(i.get("indexed"))) for i in item["inputs"]]
         if item.get("anonymous") or any("(" in t or "[" in t for _, t, _ in fields):
             return None
         return cls(item["name"], fields, [t for _, t, indexed in fields if not indexed])
@@ -455,30 +514,24 @@ def _formatted(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def abi_selector(item: dict[str, Any]) -> bytes:
-    """keccak256 of an ABI event's or error's signature: an event's topic 0, an error's selector (first 4 bytes)."""
-    return keccak(text=f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})")
-
-
-def _abi_type(item: dict[str, Any]) -> str:
-    if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner}){item['type'][5:]}"
-    return item["type"]
-
-
 def raw_throughput(chain: FastChain, wallet: Wallet, token: Contract, n: int = 2_000, batch: int = 500) -> float:
     """Transactions per second the node accepts for pre-signed ERC-20 transfers sent straight to it, batched
     into blocks: the ceiling against which the replay's own throughput is reported."""
     data = token.encode_abi("transfer", [wallet.address, 0])
     signed: list[bytes] = []
+    price = chain.gas_price
     for i in range(n):
-        tx = {"to": token.address, "data": data, "gas": 100_000, "gasPrice": 0, "nonce": wallet.nonce + i, "chainId": chain.chain_id, "value": 0}
+        tx = {"to": token.address, "data": data, "gas": 100_000, "gasPrice": price, "nonce": wallet.nonce + i, "chainId": chain.chain_id, "value": 0}
         signed.append(wallet.account.sign_transaction(tx).raw_transaction)
     start = time.perf_counter()
     for chunk_start in range(0, n, batch):
         for raw in signed[chunk_start : chunk_start + batch]:
-            chain.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
+            try:
+                chain.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
+            except RuntimeError as exc:
+                if isinstance(exc, ChainDied):
+                    raise
+                raise TransactionRefused(f"the node at {chain.uri} refused a throughput-test transfer: {exc}") from None
         chain.rpc("evm_mine", [])
     elapsed = time.perf_counter() - start
     wallet.nonce += n

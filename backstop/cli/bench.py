@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from backstop.cli.connect import connected, network_option
-from backstop.cli.errors import BackstopCommand
+from backstop.cli.errors import BackstopCommand, require_writable_file
 
 ADL_SIZES = (10, 100, 1_000, 10_000)  # = backstop.bench.adl.SIZES (not imported: --help stays free of Ape)
 BID_SIZES = (10, 100, 1_000, 10_000)  # = backstop.bench.bids.SIZES
@@ -51,6 +51,8 @@ def bench(ctx: click.Context, network: str | None, out: Path, adl_sizes: tuple[i
     """
     from backstop.bench.run import run_benchmarks  # noqa: PLC0415
 
+    require_writable_file(out, "results file")
+    require_writable_file(out.with_suffix(".md"), "results file")
     with connected(network):
         path = run_benchmarks(out, _command(ctx), adl_sizes, bid_sizes, quick, log=click.echo)
     click.echo(path.with_suffix(".md").read_text())

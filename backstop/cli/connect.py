@@ -61,9 +61,12 @@ def probe(url: str, timeout: float = PROBE_TIMEOUT) -> None:
 def connected(network: str | None) -> Iterator[Any]:
     """Connects Ape to `network` (see NETWORK_HELP; None: Ape's default, ape-config.yaml's local Anvil) for the
     duration of the block and yields the provider. An unknown network or a node that does not answer raises
-    NetworkUnreachable, before the block runs."""
+    NetworkUnreachable, before the block runs. Ape's INFO lines (the node's start and stop, one per
+    transaction) are silenced: each command prints what it did."""
     from ape import networks  # noqa: PLC0415
+    from ape.logging import logger  # noqa: PLC0415
 
+    logger.set_level("ERROR")
     choice = NETWORKS.get(network, network) if network else None
     if choice and choice.startswith(("http://", "https://")):
         probe(choice)
@@ -117,7 +120,13 @@ def check_deployed(provider: Any, deployment: Any, path: Path, names: tuple[str,
         if address is None:
             raise DeploymentError(f"{path} has no {name}; redeploy with this version of Backstop")
         if not provider.get_code(address):
-            raise DeploymentError(
-                f"no {name} at {address} on the connected chain (chain id {provider.chain_id}): {path} was deployed on "
-                f"{deployment.network} (chain id {deployment.chain_id}); give that node's address with --network URL"
-            )
+            raise DeploymentError(f"no {name} at {address} on the connected chain (chain id {provider.chain_id}): {_where(deployment, path)}")
+
+
+def _where(deployment: Any, path: Path) -> str:
+    """Where the deployment in `path` went, and what to do now that its contracts are not on the chain."""
+    if deployment.network in NETWORKS.values():  # a chain Ape started for `backstop deploy` and stopped after it
+        return (f"{path} was deployed on a chain that `backstop deploy` started and stopped ({deployment.network}), and its "
+                "contracts went with it; deploy to a node you run (backstop deploy --network http://127.0.0.1:8545) and use that")
+    return (f"{path} was deployed on {deployment.network} (chain id {deployment.chain_id}); give that node's address with "
+            "--network URL, or redeploy if the node was restarted since (a restarted Anvil or Hardhat node starts empty)")

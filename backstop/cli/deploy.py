@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from backstop.cli.connect import DeploymentError, connected, load_account, network_option
-from backstop.cli.errors import BackstopCommand
+from backstop.cli.connect import NETWORKS, DeploymentError, connected, load_account, network_option
+from backstop.cli.errors import BackstopCommand, require_writable_dir, require_writable_file
 
 MARKET_SEED = 100_000  # [USDC] seeded into each market's sub-pool (mock USDC only)
 
@@ -61,6 +61,10 @@ def deploy(network: str | None, usdc_address: str | None, account_alias: str | N
     """
     from backstop.chain.deploy import MarketSpec, attach_usdc, deploy_system  # noqa: PLC0415
 
+    if out is not None:
+        require_writable_file(out, "deployment file")
+    else:
+        require_writable_dir(Path("deployments"), "deployments folder")
     seed = 0 if usdc_address else MARKET_SEED  # a real USDC: seeding would need the deployer's own funds
     specs = [MarketSpec(name, price, fund_seed=seed) for name, price in markets]
     with connected(network) as provider:
@@ -77,7 +81,27 @@ def deploy(network: str | None, usdc_address: str | None, account_alias: str | N
         click.echo(f"network:  {result.network} (chain id {result.chain_id})")
         uri = getattr(provider, "http_uri", None)
         if uri:
-            click.echo(f"rpc:      {uri}")
+            click.echo(f"rpc:      {uri}" + (" (until this command ends)" if network is None or network in NETWORKS else ""))
         for name, address in result.contracts.items():
             click.echo(f"{name + ':':<28} {address}")
         click.echo(f"written:  {path}")
+        click.echo(_next_steps(network, path, [name for name, _ in markets]))
+
+
+def _next_steps(network: str | None, path: Path, markets: list[str]) -> str:
+    """What to do with the deployment: on a chain this command started, that it is gone when the command ends
+    and how to keep one; on a node the user runs, the commands that read and keep it."""
+    if network is None or network in NETWORKS:
+        return (
+            f"note: this chain ({network or 'anvil'}, started by this command) stops when the command ends, and the "
+            f"contracts with it: {path} is only a record.\n"
+            "to keep a deployment, run a node yourself and deploy to it:\n"
+            "  anvil --port 8545 &\n"
+            "  backstop deploy --network http://127.0.0.1:8545\n"
+            f"  backstop keeper --deployment {path} --network http://127.0.0.1:8545"
+        )
+    return (
+        "next:\n"
+        f"  backstop keeper --deployment {path} --network {network}\n"
+        f"  backstop adl-queue --deployment {path} --network {network} --market {markets[0]}"
+    )

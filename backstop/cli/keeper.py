@@ -42,13 +42,15 @@ def keeper(network: str | None, deployment: Path, account_alias: str | None, dis
         uri = http_uri(provider)
         account = load_account(account_alias, 1)
         config = KeeperConfig(discount_bps=discount_bps, latency=latency, failure_rate=failure_rate, interval=interval)
-        bot = bot_for_deployment(deployment, uri, account, config)
+        bot = bot_for_deployment(deployment, uri, account, config, log=lambda line: click.echo(f"keeper: {line}", err=True))
         click.echo(f"keeper {account.address} on {uri}, markets {sorted(bot.markets)}; Ctrl-C stops")
         try:
             bot.run(rounds)
         except KeyboardInterrupt:
             pass
         click.echo(f"actions: {bot.actions}")
+        if bot.failed:
+            click.echo("reverted: " + ", ".join(f"{what} x{n}" for what, n in sorted(bot.failed.items())))
 
 
 @click.command("adl-queue", cls=BackstopCommand)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from backstop.cli.errors import BackstopCommand, require_file
+from backstop.cli.errors import BackstopCommand, require_file, require_writable_dir
 from backstop.cli.options import parse_sets
 from backstop.errors import BackstopError
 
@@ -38,12 +38,12 @@ def replay(scenario: Path | None, out: Path | None, network: str | None, sets: t
     if resume is not None:
         if scenario is not None or sets or variant or out or check_step:
             raise click.UsageError("--resume DIR takes the scenario, overrides and folder from DIR/report.json; give nothing else")
-        out_dir = resume
+        out_dir = require_writable_dir(resume, "report folder")
     else:
         if scenario is None:
             raise click.UsageError("give a SCENARIO file, or --resume DIR")
         require_file(scenario, "scenario file")
-        out_dir = out or Path("reports") / (scenario.stem + (f"-{variant}" if variant else ""))
+        out_dir = require_writable_dir(out or Path("reports") / (scenario.stem + (f"-{variant}" if variant else "")), "report folder")
         overrides = parse_sets(sets)
 
     from ape.logging import logger  # noqa: PLC0415

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from backstop.cli.errors import BackstopCommand, require_file
+from backstop.cli.errors import BackstopCommand, require_file, require_writable_dir
 from backstop.cli.options import parse_sets
 
 SET_HELP = "Override a scenario field in every run, e.g. --set population.0.count=100 (a YAML value; repeatable)."
@@ -15,7 +15,7 @@ JOBS_HELP = "Replays run at once, each on its own Anvil (default: the number of 
 
 
 @click.command(cls=BackstopCommand)
-@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
 @click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2,...",
               help="One variant per value of a scenario field, e.g. --vary markets.0.auction.tau=600,1800 (repeatable).")
 @click.option("--variant", "named", multiple=True, metavar="NAME", help="A named variant of the scenario file (its `variants:` section; repeatable).")
@@ -23,29 +23,22 @@ JOBS_HELP = "Replays run at once, each on its own Anvil (default: the number of 
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Folder to write compare.md and its files to (default: reports/<scenario>-compare).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help=JOBS_HELP)
-@click.option("--list", "list_only", is_flag=True, help="List the scenario's named variants and the built-in ones, then exit.")
+@click.option("--list", "list_only", is_flag=True, help="List the built-in variants and, given a SCENARIO, its named ones, then exit.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], builtins: tuple[str, ...], sets: tuple[str, ...], out: Path | None, jobs: int | None, list_only: bool, no_progress: bool) -> None:
+def compare(scenario: Path | None, vary: tuple[str, ...], named: tuple[str, ...], builtins: tuple[str, ...], sets: tuple[str, ...], out: Path | None, jobs: int | None, list_only: bool, no_progress: bool) -> None:
     """Replay SCENARIO as given and under each variant (in parallel) and write a comparison.
 
     Prints each variant's bad debt and fund used; exits 1 if any replay failed (its row says why).
     """
+    if list_only:
+        _list_variants(scenario)
+        return
+    if scenario is None:
+        raise click.UsageError("give a SCENARIO file to compare (or --list to see the built-in variants)")
     require_file(scenario, "scenario file")
     overrides = parse_sets(sets)
-    from backstop.scenario import load_scenario  # noqa: PLC0415
-    from backstop.scenario.variants import describe_builtins, describe_named  # noqa: PLC0415
     from backstop.studies.compare import compare as run_compare  # noqa: PLC0415
-
-    if list_only:
-        named_variants = describe_named(load_scenario(scenario))
-        click.echo("named variants (--variant):" + ("" if named_variants else " none"))
-        for name, what in named_variants.items():
-            click.echo(f"  {name}: {what}")
-        click.echo("built-in variants (--builtin):")
-        for name, what in describe_builtins():
-            click.echo(f"  {name}: {what}")
-        return
-    out_dir = out or Path("reports") / f"{scenario.stem}-compare"
+    out_dir = require_writable_dir(out or Path("reports") / f"{scenario.stem}-compare", "comparison folder")
     data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
     from backstop.report import fmt_usd  # noqa: PLC0415
 
@@ -57,6 +50,23 @@ def compare(scenario: Path, vary: tuple[str, ...], named: tuple[str, ...], built
     click.echo(f"comparison: {out_dir / 'compare.md'}")
     if not all(row["complete"] for row in data["variants"]):
         sys.exit(1)
+
+
+def _list_variants(scenario: Path | None) -> None:
+    """`compare --list`: the scenario's named variants (when one is given) and the built-in ones."""
+    from backstop.scenario import load_scenario  # noqa: PLC0415
+    from backstop.scenario.variants import describe_builtins, describe_named  # noqa: PLC0415
+
+    if scenario is None:
+        click.echo("named variants (--variant): give a SCENARIO file to list its own (its `variants:` section)")
+    else:
+        named_variants = describe_named(load_scenario(require_file(scenario, "scenario file")))
+        click.echo("named variants (--variant):" + ("" if named_variants else " none"))
+        for name, what in named_variants.items():
+            click.echo(f"  {name}: {what}")
+    click.echo("built-in variants (--builtin):")
+    for name, what in describe_builtins():
+        click.echo(f"  {name}: {what}")
 
 
 @click.command("size-fund", cls=BackstopCommand)
@@ -80,7 +90,7 @@ def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float,
     overrides = parse_sets(sets)
     from backstop.studies.sizing import size_fund as run_sizing  # noqa: PLC0415
 
-    out_dir = out or Path("reports") / f"{scenario.stem}-size-fund"
+    out_dir = require_writable_dir(out or Path("reports") / f"{scenario.stem}-size-fund", "sizing folder")
     data = run_sizing(scenario, out_dir, tolerance, safety, jobs, overrides, progress=not no_progress, max_factor=max_factor, fund_triggers_only=fund_triggers_only)
     found = data["found"]
     click.echo(f"{data['message']}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from backstop.keeper.adl import AdlExecutor, CannotAbsorb
 from backstop.keeper.rules import take_is_attractive, take_size
@@ -49,6 +49,8 @@ class KeeperBot:
     seen: dict[Any, float] = field(default_factory=dict)
     next_block: int = 0
     actions: dict[str, int] = field(default_factory=lambda: {"liquidate": 0, "take": 0, "redo": 0, "adl": 0})
+    failed: dict[str, int] = field(default_factory=dict)  # "action: error name" -> reverted transactions
+    log: Callable[[str], None] | None = None  # told each reverted transaction, its error with its arguments
     _approved: bool = False
     _executor: AdlExecutor | None = None
 
@@ -114,8 +116,19 @@ class KeeperBot:
                     sent["take"] += 1
         for key, value in sent.items():
             self.actions[key] += value
-        self.chain.wait()
+        self._failures(self.chain.wait())
         return sent
+
+    def _failures(self, receipts: list[tuple[Any, Any]]) -> None:
+        """Counts the reverted transactions by action and error name, and logs each with the error's arguments."""
+        for sent, receipt in receipts:
+            if receipt["status"] == 1:
+                continue
+            reason = self.chain.revert_reason(sent.tx_hash)
+            key = f"{sent.label}: {reason.split('(')[0]}"
+            self.failed[key] = self.failed.get(key, 0) + 1
+            if self.log:
+                self.log(f"{sent.label} reverted: {reason} (tx 0x{sent.tx_hash.hex()})")
 
     def _deleverage(self, sale: int, market: str, long: bool) -> bool:
         """Executes ADL on liquidation `sale` if AdlQueue's trigger holds: the candidates are every known
@@ -154,9 +167,10 @@ class KeeperBot:
         return now - first >= self.config.latency
 
 
-def bot_for_deployment(path: Any, uri: str, account: Any, config: KeeperConfig | None = None) -> KeeperBot:
+def bot_for_deployment(path: Any, uri: str, account: Any, config: KeeperConfig | None = None, log: Callable[[str], None] | None = None) -> KeeperBot:
     """A bot for the deployment recorded in `path` (see backstop.chain.deploy.Deployment), signing with `account`
-    (an Ape account that exposes its private key: a test account or an imported one)."""
+    (an Ape account that exposes its private key: a test account or an imported one); `log` is told each of its
+    transactions that reverts."""
     from eth_account import Account  # noqa: PLC0415
 
     from backstop.chain.deploy import Deployment, attach  # noqa: PLC0415
@@ -180,4 +194,5 @@ def bot_for_deployment(path: Any, uri: str, account: Any, config: KeeperConfig |
         config=config or KeeperConfig(),
         adl=attach(chain.w3, deployment, "AdlQueue") if has_adl else None,
         usdc=attach(chain.w3, deployment, "USDC", abi="MockUSDC"),
+        log=log,
     )

@@ -13,9 +13,14 @@ from typing import Any
 
 from web3 import Web3
 
+from backstop.errors import BackstopError
 from backstop.model import adl as adl_model
 from backstop.model.ledger import Position
 from backstop.units import USDC, WAD
+
+
+class NoOraclePrice(BackstopError, ValueError):
+    """The market's oracle has no valid price now: the queue, ranked at that price, cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,11 @@ def read_queue(chain: Any, house: Any, oracle: Any, market: bytes) -> tuple[floa
     """(oracle price [USD], the ranked candidates of both sides) of `market` on the chain behind `chain`
     (a backstop.chain.fastchain.FastChain); positions frozen for liquidation are not candidates."""
     count, mark = chain.view([(house, "accountCount", [market]), (oracle, "price", [market])])
-    if mark is None:
-        raise ValueError("the oracle has no valid price for this market now")
+    if not mark:
+        name = market.rstrip(b"\0").decode(errors="replace") or "0x" + market.hex()
+        why = chain.call_error(oracle, "price", [market])
+        answer = f"reverts with {why}" if why else "answers 0"
+        raise NoOraclePrice(f"the oracle has no valid price for {name} now (PriceOracle.price {answer}); the ADL queue is ranked at that price")
     accounts = [Web3.to_checksum_address(a) for a in chain.view([(house, "accountAt", [market, i]) for i in range(count)])]
     reads = [(house, "getPosition", [market, a]) for a in accounts] + [(house, "inLiquidation", [market, a]) for a in accounts]
     values = chain.view(reads)

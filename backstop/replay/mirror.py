@@ -63,7 +63,7 @@ class EventMirror:
         receipts, values = chain.mine_and_view(timestamp, reads or [], skip_empty)
         for sent, receipt in receipts:
             if receipt["status"] != 1:
-                label = f"{sent.label.split(':')[0]}: {chain.revert_reason(sent.tx_hash)}"
+                label = f"{sent.label.split(':')[0]}: {chain.revert_reason(sent.tx_hash, args=False)}"  # counted by error name
                 self.state.count_failure(label)
                 if label.startswith("liquidate"):
                     self.state.pending_liquidation.clear()  # re-evaluated next step

@@ -204,9 +204,24 @@ class Scenario(ScenarioModel):
 
     @property
     def warnings(self) -> list[str]:
-        """What is valid but probably a mistake, one line ``<file>: <field path>: <what is odd>`` each: an
-        outage that starts after the scenario's end (it never applies)."""
+        """What is valid but probably a mistake, one line ``<file>: <field path>: <what is odd>`` each: a
+        duration that is not a multiple of the step (the last step is shorter), a venue with a single price
+        point (its price never moves), an outage that starts after the scenario's end (it never applies)."""
         out: list[str] = []
+        if self.duration % self.step:
+            last = self.duration - self.duration % self.step
+            out.append(
+                f"{self._file}: duration: {self.duration} s is not a multiple of step = {self.step} s: the replay steps every "
+                f"{self.step} s up to t = {last} s, then once more at t = {self.duration} s (a last step of {self.duration - last} s)"
+            )
+        for i, market in enumerate(self.markets):
+            for venue in market.venues:
+                points = market.points(venue)
+                if len(points) == 1:
+                    out.append(
+                        f"{self._file}: markets[{i}].venues.{venue}: a single price point (t = 0, price = {points[0].price:g}): "
+                        f"the venue's price stays {points[0].price:g} for the whole scenario"
+                    )
         for i, keeper in enumerate(self.keepers):
             for j, outage in enumerate(keeper.outages):
                 if outage.start > self.duration:

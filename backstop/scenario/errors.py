@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backstop.errors import BackstopError
+from backstop.errors import BackstopError, BackstopWarning
 
 __all__ = [
     "FieldProblem",
@@ -42,7 +42,7 @@ class ScenarioError(BackstopError, ValueError):
         super().__init__("\n".join(f"{file}: {path}: {expected}" for path, expected in problems))
 
 
-class ScenarioWarning(UserWarning):
+class ScenarioWarning(BackstopWarning):
     """A valid scenario with something that is probably a mistake (e.g. an outage after the scenario's end).
 
     Issued through :func:`warnings.warn` by ``load_scenario`` and ``Scenario.with_overrides``; the message is

@@ -203,6 +203,12 @@ class MarketScenario(ScenarioModel):
                 return t
         return None
 
+    def points(self, venue: str) -> list[PricePoint]:
+        """The venue's price points as given (from the YAML list or its CSV file), in time order."""
+        if venue not in self._points:
+            raise KeyError(f"market {self.name} has no venue {venue!r} (venues: {', '.join(self.venues)})")
+        return list(self._points[venue])
+
     def price(self, venue: str, t: float) -> float:
         """The venue's price at `t` [seconds]: linear between points, the last price after the last point."""
         if venue not in self._points:

@@ -51,11 +51,15 @@ class RunResult:
 
 def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str, ticks: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Worker: one replay on its own Anvil. Runs in a spawned process; ``ticks`` receives one item per step."""
+    import warnings  # noqa: PLC0415
+
     from ape.logging import logger  # noqa: PLC0415
 
+    from backstop.errors import BackstopWarning  # noqa: PLC0415
     from backstop.replay import ReplayFailed, run_replay  # noqa: PLC0415
 
     logger.set_level("WARNING")
+    warnings.simplefilter("ignore", BackstopWarning)  # the scenario's warnings: told once, by the parent process
     on_step = (lambda _t: ticks.put(label)) if ticks is not None else None
     try:
         report = run_replay(scenario_path, out, progress=False, overrides=overrides, measure_raw=False, on_step=on_step)
