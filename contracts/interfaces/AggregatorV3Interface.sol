@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice The shape of a Chainlink price feed, declared here because the Chainlink npm package cannot be
 ///         installed offline. Backstop reads `decimals()` and `latestRoundData()` only.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice The margin ledger: USDC accounts, markets with leverage tiers, isolated perpetual positions.
 /// @dev Units: [usdc] 6 decimals; [wad] 18 decimals (prices in USD per base unit, sizes in base units);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice The USDC insurance fund: one global pool (id GLOBAL = bytes32(0)) and one sub-pool per market.
 /// @dev This file is the fund's whole vocabulary: its kinds, events, errors and external functions.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice The price Backstop acts on: per market, the median of several venues' feeds.
 /// @dev Markets are named by a bytes32 id (e.g. "OM-USD"). Prices are [wad]: USD per 1 base unit, 18 decimals.

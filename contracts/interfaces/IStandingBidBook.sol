@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice What the liquidation engine asks of the standing-bid book: fill a frozen position against the
 ///         pre-funded bids of its market, best price for the protocol first, in the same transaction.
