@@ -297,8 +297,14 @@ interface IClearinghouse {
     /// @notice Notional [usdc] at the oracle price, rounded up.
     function notional(bytes32 market, address account) external view returns (uint256);
 
+    /// @notice Equity over notional [wad] (1e18 = 100%); zero without a position.
+    function marginRatio(bytes32 market, address account) external view returns (int256);
+
     /// @notice Notional × the bracket's maintenance rate [usdc], rounded up.
     function maintenanceRequirement(bytes32 market, address account) external view returns (uint256);
+
+    /// @notice Notional × the bracket's initial rate [usdc], rounded up.
+    function initialRequirement(bytes32 market, address account) external view returns (uint256);
 
     /// @notice True when the position's equity is below its maintenance requirement at the oracle price and
     ///         it is not already in liquidation: a keeper may start its liquidation now.
@@ -306,4 +312,8 @@ interface IClearinghouse {
 
     /// @notice The price [wad] at which equity is zero.
     function bankruptcyPrice(bytes32 market, address account) external view returns (uint256);
+
+    /// @notice The price [wad] at which equity meets the maintenance requirement, using the bracket of the
+    ///         position's notional at the current oracle price.
+    function liquidationPrice(bytes32 market, address account) external view returns (uint256);
 }

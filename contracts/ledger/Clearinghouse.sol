@@ -383,8 +383,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         return FP.notionalUp(FP.abs(_positions[market][account].size), oracle.price(market));
     }
 
-    /// @notice Equity over notional [wad] (1e18 = 100%); zero without a position.
-    function marginRatio(bytes32 market, address account) external view returns (int256) {
+    /// @inheritdoc IClearinghouse
+    function marginRatio(bytes32 market, address account) external view override returns (int256) {
         uint256 n = notional(market, account);
         if (n == 0) return 0;
         return equity(market, account) * int256(FP.WAD) / int256(n);
@@ -397,8 +397,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         return FP.bpsUp(n, tierFor(market, n).maintenanceMarginBps);
     }
 
-    /// @notice Notional × the bracket's initial rate [usdc], rounded up.
-    function initialRequirement(bytes32 market, address account) external view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function initialRequirement(bytes32 market, address account) external view override returns (uint256) {
         uint256 n = notional(market, account);
         if (n == 0) return 0;
         return FP.bpsUp(n, tierFor(market, n).initialMarginBps);
@@ -416,9 +416,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         return PositionMath.bankruptcyPrice(p.size, p.entryPrice, p.margin);
     }
 
-    /// @notice The price [wad] at which equity meets the maintenance requirement, using the bracket of the
-    ///         position's notional at the current oracle price.
-    function liquidationPrice(bytes32 market, address account) external view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function liquidationPrice(bytes32 market, address account) external view override returns (uint256) {
         Position storage p = _positions[market][account];
         if (p.size == 0) return 0;
         uint256 mm = tierFor(market, notional(market, account)).maintenanceMarginBps;
