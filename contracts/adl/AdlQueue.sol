@@ -105,7 +105,12 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ execution
 
     /// @inheritdoc IAdlQueue
-    function execute(uint256 saleId, address[] calldata candidates) external override nonReentrant returns (uint256 id) {
+    function execute(uint256 saleId, address[] calldata candidates)
+        external
+        override
+        nonReentrant
+        returns (uint256 id)
+    {
         ILiquidationAuction.Sale memory s = auction.sale(saleId);
         if (s.qty == 0) revert NothingToDeleverage(saleId);
         Plan memory plan = _trigger(saleId, s, oracle.poke(s.market));
@@ -306,7 +311,8 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
 
     function _compare(RankKey memory me, address other) internal view returns (bool candidate, bool before) {
         IClearinghouse.Position memory p = clearinghouse.getPosition(me.market, other);
-        candidate = AdlMath.isCounterparty(p, me.bankruptLong, me.mark) && !clearinghouse.inLiquidation(me.market, other);
+        candidate =
+            AdlMath.isCounterparty(p, me.bankruptLong, me.mark) && !clearinghouse.inLiquidation(me.market, other);
         before = candidate && other != me.account
             && AdlMath.ranksBefore(AdlMath.score(p, me.mark), other, me.score, me.account);
     }

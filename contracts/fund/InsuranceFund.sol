@@ -42,7 +42,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     uint8 public constant GLOBAL_DEPLETED = 4;
     /// @notice Hourly snapshot slots per pool: the current hour and the 8 before it.
     uint256 public constant RING = 9;
-    uint256 internal constant HOUR = 3600; // [seconds]
+    uint256 internal constant _HOUR = 3600; // [seconds]
     /// @notice Upper bound of `withdrawalDelay` [seconds].
     uint256 public constant MAX_WITHDRAWAL_DELAY = 365 days;
 
@@ -70,10 +70,10 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         uint256[RING] ring; //  [usdc] ring[h % RING] = snapshot of hour h, for h in [lastHour - 8, lastHour]
     }
 
-    mapping(bytes32 pool => Pool) internal pools;
+    mapping(bytes32 pool => Pool) internal _pools;
     /// @notice Whether a market id is registered.
     mapping(bytes32 market => bool) public isMarket;
-    mapping(uint256 id => Withdrawal) internal withdrawals;
+    mapping(uint256 id => Withdrawal) internal _withdrawals;
 
     /// @param usdc_ The USDC token (any ERC-20; moved through SafeERC20).
     /// @param admin Gets DEFAULT_ADMIN_ROLE and CREDITOR_ROLE (to seed the pools).
@@ -167,8 +167,8 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         if (!isMarket[market]) revert UnknownMarket(market);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
-        Pool storage sub = pools[market];
-        Pool storage global = pools[GLOBAL];
+        Pool storage sub = _pools[market];
+        Pool storage global = _pools[GLOBAL];
         _record(market, sub);
         _record(GLOBAL, global);
 
@@ -202,7 +202,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         if (p.balance < amount) revert InsufficientPoolBalance(pool, p.balance, amount);
         id = ++withdrawalCount;
         uint256 executableAt = block.timestamp + withdrawalDelay;
-        withdrawals[id] = Withdrawal({
+        _withdrawals[id] = Withdrawal({
             pool: pool, to: to, amount: amount, executableAt: executableAt, status: WithdrawalStatus.Scheduled
         });
         emit WithdrawalScheduled(id, pool, to, amount, executableAt);
@@ -213,12 +213,12 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     ///      WithdrawalStillLocked before `executableAt`, InsufficientPoolBalance if the pool no longer holds
     ///      the amount (e.g. after covering losses). Records the pool's snapshot first.
     function executeWithdrawal(uint256 id) external override onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
-        Withdrawal storage w = withdrawals[id];
+        Withdrawal storage w = _withdrawals[id];
         if (w.status != WithdrawalStatus.Scheduled) revert WithdrawalNotScheduled(id);
         if (block.timestamp < w.executableAt) revert WithdrawalStillLocked(id, w.executableAt);
         bytes32 pool = w.pool;
         uint256 amount = w.amount;
-        Pool storage p = pools[pool];
+        Pool storage p = _pools[pool];
         if (p.balance < amount) revert InsufficientPoolBalance(pool, p.balance, amount);
         _record(pool, p);
 
@@ -233,7 +233,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     /// @inheritdoc IInsuranceFund
     /// @dev Only DEFAULT_ADMIN_ROLE. Reverts WithdrawalNotScheduled unless it is scheduled and not executed.
     function cancelWithdrawal(uint256 id) external override onlyRole(DEFAULT_ADMIN_ROLE) {
-        Withdrawal storage w = withdrawals[id];
+        Withdrawal storage w = _withdrawals[id];
         if (w.status != WithdrawalStatus.Scheduled) revert WithdrawalNotScheduled(id);
         w.status = WithdrawalStatus.Cancelled;
         emit WithdrawalCancelled(id);
@@ -276,7 +276,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IInsuranceFund
     function currentHour() public view override returns (uint256) {
-        return block.timestamp / HOUR;
+        return block.timestamp / _HOUR;
     }
 
     // --- Fund risk ---
@@ -290,7 +290,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     ///      Reverts UnknownMarket unless `market` is registered.
     function fundRisk(bytes32 market) public view override returns (uint8 flags) {
         if (!isMarket[market]) revert UnknownMarket(market);
-        uint256 sub = pools[market].balance;
+        uint256 sub = _pools[market].balance;
         uint256 peak = peak8h(market);
         if (peak > 0 && sub <= FixedPointMath.mulDivUp(peak, FixedPointMath.BPS - drawdownBps, FixedPointMath.BPS)) {
             flags |= DRAWDOWN_FROM_PEAK;
@@ -299,7 +299,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         if (ago > 0 && sub <= FixedPointMath.mulDivUp(ago, FixedPointMath.BPS - fastDropBps, FixedPointMath.BPS)) {
             flags |= FAST_DROP;
         }
-        if (pools[GLOBAL].balance <= globalFloor) flags |= GLOBAL_DEPLETED;
+        if (_pools[GLOBAL].balance <= globalFloor) flags |= GLOBAL_DEPLETED;
     }
 
     /// @inheritdoc IInsuranceFund
@@ -317,7 +317,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IInsuranceFund
     function withdrawal(uint256 id) external view override returns (Withdrawal memory) {
-        return withdrawals[id];
+        return _withdrawals[id];
     }
 
     // --- Internals ---
@@ -325,7 +325,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     /// @dev The pool `pool`, which must be GLOBAL or a registered market.
     function _pool(bytes32 pool) internal view returns (Pool storage) {
         if (pool != GLOBAL && !isMarket[pool]) revert UnknownMarket(pool);
-        return pools[pool];
+        return _pools[pool];
     }
 
     /// @dev Snapshot [usdc] of hour `h`, for current hour - 8 <= h <= current hour. Hours after the last

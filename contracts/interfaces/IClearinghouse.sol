@@ -137,7 +137,9 @@ interface IClearinghouse {
     );
     /// @notice `from` moved `amount` [usdc] of its free balance to `account`: into its position margin in `market`
     ///         (`toPosition`) or its free balance.
-    event MarginFunded(bytes32 indexed market, address indexed from, address indexed account, uint256 amount, bool toPosition);
+    event MarginFunded(
+        bytes32 indexed market, address indexed from, address indexed account, uint256 amount, bool toPosition
+    );
     /// @notice ADL closed `qty` [wad] of `account`'s frozen position against `counterparty` at `price` [wad]; the
     ///         bankrupt part's equity was `equityPart` [usdc], the counterparty realised `counterpartyRealized` [usdc].
     event Deleveraged(

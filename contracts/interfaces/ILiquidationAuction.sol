@@ -83,7 +83,13 @@ interface ILiquidationAuction {
     /// @notice Auction `id` of `trader`'s position in `market` (`long`, `qty` [wad]) started at oracle price
     ///         `anchor` [wad], curve top `top` [wad].
     event AuctionStarted(
-        uint256 indexed id, bytes32 indexed market, address indexed trader, bool long, uint256 qty, uint256 anchor, uint256 top
+        uint256 indexed id,
+        bytes32 indexed market,
+        address indexed trader,
+        bool long,
+        uint256 qty,
+        uint256 anchor,
+        uint256 top
     );
     /// @notice `keeper` took `qty` [wad] of auction `id` at `price` [wad]; `left` [wad] is still for sale.
     event AuctionTaken(uint256 indexed id, address indexed keeper, uint256 qty, uint256 price, uint256 left);
@@ -99,7 +105,13 @@ interface ILiquidationAuction {
     /// @notice Liquidation `id` (`long`, `qty` [wad] of `trader`'s position, frozen at `mark` [wad]) waits in
     ///         `market`'s queue: a buffer period (`buffer`) or full caps keep it out of auction.
     event LiquidationQueued(
-        uint256 indexed id, bytes32 indexed market, address indexed trader, bool long, uint256 qty, uint256 mark, bool buffer
+        uint256 indexed id,
+        bytes32 indexed market,
+        address indexed trader,
+        bool long,
+        uint256 qty,
+        uint256 mark,
+        bool buffer
     );
     /// @notice A fall of `dropBps` [bps] started a buffer period in `market` until `until` [seconds].
     event BufferStarted(bytes32 indexed market, uint256 dropBps, uint256 until);
@@ -108,7 +120,9 @@ interface ILiquidationAuction {
     /// @notice Liquidations now try the standing-bid book `book` first (0: none).
     event BookSet(address book);
     /// @notice Standing bids took `qty` [wad] of liquidation `id` of `trader` in `market`; `left` [wad] remains.
-    event StandingBidsFilled(uint256 indexed id, bytes32 indexed market, address indexed trader, uint256 qty, uint256 left);
+    event StandingBidsFilled(
+        uint256 indexed id, bytes32 indexed market, address indexed trader, uint256 qty, uint256 left
+    );
     /// @notice The ADL queue took over `qty` [wad] of liquidation `id`; `left` [wad] remains.
     event HandedToAdl(uint256 indexed id, uint256 qty, uint256 left);
 

@@ -116,9 +116,15 @@ interface IStandingBidBook {
     ///         bids priced from `mark` [wad]; each match settles through `Clearinghouse.liquidationFill` with
     ///         `penaltyBps`. `id` is the liquidation's id, for the events. Only the liquidation engine.
     /// @return filled [wad] how much of the position the bids took (0..qty).
-    function absorb(uint256 id, bytes32 market, address trader, bool long, uint256 qty, uint256 mark, uint256 penaltyBps)
-        external
-        returns (uint256 filled);
+    function absorb(
+        uint256 id,
+        bytes32 market,
+        address trader,
+        bool long,
+        uint256 qty,
+        uint256 mark,
+        uint256 penaltyBps
+    ) external returns (uint256 filled);
 
     // --- Views ---
 

@@ -331,7 +331,15 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         (realized, released) = _reduce(market, counterparty, c, qty, price);
         emit Deleveraged(market, account, counterparty, qty, price, equityPart, realized);
         emit PositionChanged(
-            market, counterparty, p.size > 0 ? int256(qty) : -int256(qty), price, c.size, c.entryPrice, c.margin, realized, released
+            market,
+            counterparty,
+            p.size > 0 ? int256(qty) : -int256(qty),
+            price,
+            c.size,
+            c.entryPrice,
+            c.margin,
+            realized,
+            released
         );
     }
 
@@ -343,7 +351,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         returns (Position memory p, bool frozen)
     {
         if (epoch == 0 || epoch > adlEpoch[market]) revert UnknownAdlEpoch(market, epoch);
-        if (positionEpoch[market][account] < epoch) return (_positions[market][account], inLiquidation[market][account]);
+        if (positionEpoch[market][account] < epoch) {
+            return (_positions[market][account], inLiquidation[market][account]);
+        }
         Checkpoint storage cp = _checkpoints[market][account][hint];
         if (!cp.taken || cp.since >= epoch || hint < epoch) revert NoCheckpoint(account, epoch, hint);
         return (Position(cp.size, cp.entryPrice, cp.margin), false);
@@ -511,7 +521,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
             _chargeTailRiskFee(market, account, p, added, price, mark);
             _requireInitialMargin(market, account, p, mark);
         }
-        emit PositionChanged(market, account, order.sizeDelta, price, p.size, p.entryPrice, p.margin, realized, released);
+        emit PositionChanged(
+            market, account, order.sizeDelta, price, p.size, p.entryPrice, p.margin, realized, released
+        );
     }
 
     /// @dev Changes `account`'s position by `delta` units at `price`: the opposite exposure is reduced first
@@ -613,10 +625,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         fund.deposit(market, IInsuranceFund.InflowKind.TailRiskMargin, fee);
     }
 
-    function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark)
-        internal
-        view
-    {
+    function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark) internal view {
         uint256 q = FP.abs(p.size);
         uint256 n = FP.notionalUp(q, mark);
         uint256 required = FP.bpsUp(n, tierFor(market, n).initialMarginBps);
@@ -657,5 +666,6 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @dev Funding payments are out of scope for now. When they land, they settle here, before every change
     ///      of a position, by moving accrued funding between the position's margin and the market.
+    // solhint-disable-next-line no-empty-blocks
     function _settleFunding(bytes32 market, address account) internal {}
 }

@@ -33,8 +33,8 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     IPriceOracle public immutable oracle;
     IInsuranceFund public immutable fund;
 
-    mapping(bytes32 market => Config) internal configs;
-    mapping(uint256 id => Sale) internal sales;
+    mapping(bytes32 market => Config) internal _configs;
+    mapping(uint256 id => Sale) internal _sales;
     mapping(bytes32 market => uint256) public liquidityRiskAt; // [seconds] last time an auction went unfilled
     mapping(bytes32 market => Throttle) public throttles;
     mapping(bytes32 market => uint256) public dirt; // [usdc] notional in auction in the market
@@ -59,13 +59,13 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     /// @inheritdoc ILiquidationAuction
     function setCurve(bytes32 market, IAuctionCurve curve) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (address(curve) == address(0)) revert InvalidParameter("curve", 0);
-        configs[market].curve = curve;
+        _configs[market].curve = curve;
         emit CurveSet(market, address(curve));
     }
 
     /// @inheritdoc ILiquidationAuction
     function file(bytes32 market, bytes32 what, uint256 data) external override onlyRole(DEFAULT_ADMIN_ROLE) {
-        Config storage c = configs[market];
+        Config storage c = _configs[market];
         if (what == "penaltyBps") c.penaltyBps = _bps(what, data);
         else if (what == "bufBps") c.bufBps = _bps(what, data);
         else if (what == "staleBps") c.staleBps = _bps(what, data);
@@ -104,20 +104,24 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
         bool buffer = _watchFall(market, c, mark);
         id = ++kicks;
-        Sale storage s = sales[id];
+        Sale storage s = _sales[id];
         s.market = market;
         s.trader = trader;
         s.long = size > 0;
         s.qty = SafeCast.toUint128(FP.abs(size));
         uint256 notional = FP.notionalDown(s.qty, mark);
         _absorb(id, s, c, mark);
-        if (s.qty == 0) {
-            // fully taken by standing bids: nothing to auction or queue
-        } else if (buffer || _queue[market].length > queueHead[market] || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))) {
-            _queue[market].push(id);
-            emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
-        } else {
-            _launch(id, s, c, mark);
+        // what the standing bids took is done: only the rest is queued or auctioned
+        if (s.qty > 0) {
+            if (
+                buffer || _queue[market].length > queueHead[market]
+                    || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))
+            ) {
+                _queue[market].push(id);
+                emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
+            } else {
+                _launch(id, s, c, mark);
+            }
         }
         _payIncentive(id, c, market, notional);
     }
@@ -131,7 +135,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         uint256 head = queueHead[market];
         while (started < maxCount && head < q.length) {
             uint256 id = q[head];
-            Sale storage s = sales[id];
+            Sale storage s = _sales[id];
             if (s.qty == 0) {
                 ++head; // all of it went to the ADL queue while it waited
                 continue;
@@ -158,7 +162,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         if (data.length == 0 && who != msg.sender) revert NotTaker(msg.sender, who);
         if (data.length > 0 && who.code.length == 0) revert TakerHasNoCode(who);
         Sale storage s = _activeSale(id);
-        Config storage c = configs[s.market];
+        Config storage c = _configs[s.market];
         bool stale;
         (price, stale) = _status(s, c, oracle.price(s.market));
         if (stale) revert AuctionStale(id);
@@ -177,7 +181,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     /// @inheritdoc ILiquidationAuction
     function redo(uint256 id) external override nonReentrant {
         Sale storage s = _activeSale(id); // queued liquidations are not active: they wait for `release`
-        Config storage c = configs[s.market];
+        Config storage c = _configs[s.market];
         uint256 mark = oracle.poke(s.market);
         (, bool stale) = _status(s, c, mark);
         if (!stale) revert AuctionNotStale(id);
@@ -190,7 +194,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
 
     /// @inheritdoc ILiquidationAuction
     function handToAdl(uint256 id, uint256 qty) external override onlyRole(ADL_ROLE) nonReentrant {
-        Sale storage s = sales[id];
+        Sale storage s = _sales[id];
         uint256 held = s.qty;
         if (held == 0) revert NotActive(id);
         if (qty == 0 || qty > held) revert InvalidParameter("qty", qty);
@@ -205,18 +209,18 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     /// @inheritdoc ILiquidationAuction
     function getStatus(uint256 id) external view override returns (uint256 price, bool stale, uint256 qty) {
         Sale storage s = _activeSale(id);
-        (price, stale) = _status(s, configs[s.market], oracle.price(s.market));
+        (price, stale) = _status(s, _configs[s.market], oracle.price(s.market));
         qty = s.qty;
     }
 
     /// @inheritdoc ILiquidationAuction
     function config(bytes32 market) external view override returns (Config memory) {
-        return configs[market];
+        return _configs[market];
     }
 
     /// @inheritdoc ILiquidationAuction
     function sale(uint256 id) external view override returns (Sale memory) {
-        return sales[id];
+        return _sales[id];
     }
 
     /// @inheritdoc ILiquidationAuction
@@ -245,17 +249,14 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     }
 
     /// @inheritdoc ILiquidationAuction
-    function effectiveHole(bytes32 market) public view override returns (uint256) {
-        Config storage c = configs[market];
-        uint256 drop = throttles[market].lastDropBps;
-        if (c.hole == 0 || c.dropBps == 0 || drop <= c.dropBps) return c.hole;
-        return FP.mulDivDown(c.hole, c.dropBps, drop);
+    function effectiveHole(bytes32 market) external view override returns (uint256) {
+        return _effectiveHole(market, _configs[market]);
     }
 
     /// @inheritdoc ILiquidationAuction
     function inLiquidityRisk(bytes32 market) external view override returns (bool) {
         uint256 at = liquidityRiskAt[market];
-        return at != 0 && block.timestamp <= at + configs[market].riskWindow;
+        return at != 0 && block.timestamp <= at + _configs[market].riskWindow;
     }
 
     // ------------------------------------------------------------------ internals
@@ -313,10 +314,19 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         emit AuctionStarted(id, s.market, s.trader, s.long, s.qty, s.anchor, s.top);
     }
 
+    /// @dev Whether `notional` [usdc] more fits under `market`'s cap and the global cap (each open while nothing is
+    ///      in auction under it).
     function _hasRoom(bytes32 market, Config storage c, uint256 notional) internal view returns (bool) {
-        uint256 hole = effectiveHole(market);
+        uint256 hole = _effectiveHole(market, c);
         if (hole != 0 && dirt[market] != 0 && dirt[market] + notional > hole) return false;
         return globalHole == 0 || globalDirt == 0 || globalDirt + notional <= globalHole;
+    }
+
+    /// @dev `effectiveHole` of `market`, whose config is `c`.
+    function _effectiveHole(bytes32 market, Config storage c) internal view returns (uint256) {
+        uint256 drop = throttles[market].lastDropBps;
+        if (c.hole == 0 || c.dropBps == 0 || drop <= c.dropBps) return c.hole;
+        return FP.mulDivDown(c.hole, c.dropBps, drop);
     }
 
     /// @dev Tracks the fall of `market`'s price within the current window and starts a buffer period when it
@@ -385,11 +395,11 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
 
     function _activeSale(uint256 id) internal view returns (Sale storage s) {
         if (_activeIndex[id] == 0) revert NotActive(id);
-        s = sales[id];
+        s = _sales[id];
     }
 
     function _config(bytes32 market) internal view returns (Config storage c) {
-        c = configs[market];
+        c = _configs[market];
         if (address(c.curve) == address(0)) revert UnknownMarket(market);
     }
 

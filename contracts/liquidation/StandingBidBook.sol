@@ -154,11 +154,15 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
     ///      `maxMatches[market]` bids in all. Only ENGINE_ROLE (the liquidation auction), checked first: every
     ///      caller but the engine is refused, even on an empty side. No reentrancy guard is needed: it calls only
     ///      the clearinghouse (and through it the fund), never a bidder.
-    function absorb(uint256 id, bytes32 market, address trader, bool long, uint256 qty, uint256 mark, uint256 penaltyBps)
-        external
-        override
-        returns (uint256 filled)
-    {
+    function absorb(
+        uint256 id,
+        bytes32 market,
+        address trader,
+        bool long,
+        uint256 qty,
+        uint256 mark,
+        uint256 penaltyBps
+    ) external override returns (uint256 filled) {
         _checkRole(ENGINE_ROLE);
         if (sideDepth[market][long] == 0) return 0;
         return _absorb(Fill(id, market, trader, long, 0, penaltyBps), qty, mark);
@@ -180,8 +184,8 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
     {
         uint256 levels_ = _levels[market].length;
         if (level >= levels_) revert LevelOutOfRange(level, levels_);
-        Level storage l = _books[market][long][level];
-        return (_levels[market][level], l.depth, l.count, l.head);
+        Level storage lvl = _books[market][long][level];
+        return (_levels[market][level], lvl.depth, lvl.count, lvl.head);
     }
 
     /// @inheritdoc IStandingBidBook
@@ -260,38 +264,38 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
         returns (uint256 id)
     {
         id = ++bidCount;
-        Level storage l = _books[market][long][level];
+        Level storage lvl = _books[market][long][level];
         _bids[id] = Bid({
             market: market,
             owner: msg.sender,
             long: long,
             level: uint8(level),
             next: 0,
-            prev: l.tail,
+            prev: lvl.tail,
             left: SafeCast.toUint96(notional),
             escrow: SafeCast.toUint96(escrow)
         });
-        if (l.tail == 0) l.head = uint64(id);
-        else _bids[l.tail].next = uint64(id);
-        l.tail = uint64(id);
-        l.count += 1;
-        l.depth += uint96(notional);
+        if (lvl.tail == 0) lvl.head = uint64(id);
+        else _bids[lvl.tail].next = uint64(id);
+        lvl.tail = uint64(id);
+        lvl.count += 1;
+        lvl.depth += uint96(notional);
         sideDepth[market][long] += notional;
         emit BidPlaced(id, market, msg.sender, long, level, _levels[market][level], notional, escrow);
     }
 
     /// @dev Unlinks bid `id` in O(1), releases what is left of it to its owner's withdrawable balance, deletes it.
     function _cancel(uint256 id, Bid storage b, bool skipped) internal {
-        Level storage l = _books[b.market][b.long][b.level];
-        if (b.prev == 0) l.head = b.next;
+        Level storage lvl = _books[b.market][b.long][b.level];
+        if (b.prev == 0) lvl.head = b.next;
         else _bids[b.prev].next = b.next;
-        if (b.next == 0) l.tail = b.prev;
+        if (b.next == 0) lvl.tail = b.prev;
         else _bids[b.next].prev = b.prev;
-        l.count -= 1;
+        lvl.count -= 1;
         uint256 left = b.left;
         uint256 released = b.escrow;
         if (left > 0) {
-            l.depth -= uint96(left);
+            lvl.depth -= uint96(left);
             sideDepth[b.market][b.long] -= left;
         }
         address owner = b.owner;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+// A test keeper, not part of the protocol's API: not behind an interface.
+// solhint-disable comprehensive-interface
+
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+// A test token, not part of the protocol's API: not behind an interface.
+// solhint-disable comprehensive-interface
+
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @notice What a HookToken holder implements to be called on each of its transfers.
