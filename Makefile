@@ -7,13 +7,22 @@ export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 SCENARIO ?= scenarios/om-2025.yaml
 OUT ?= reports
 
-.PHONY: setup compile demo deploy test test-long stateful-long bench clean
+.PHONY: setup compile lint-sol demo deploy test test-long stateful-long bench clean
 
 setup:
 	@bash tools/setup.sh
 
 compile: setup
 	ape compile
+
+## Solidity lint and format check (`make test` runs the same through tests/test_lint.py): solhint with .solhint.json
+## over every contract, solhint with .solhint-interfaces.json (NatSpec on every interface function and event) over
+## contracts/interfaces, and forge fmt (foundry.toml [fmt]) with nothing to change.
+SOLHINT := solhint --disc --noPoster --max-warnings 0
+lint-sol: setup
+	$(SOLHINT) 'contracts/**/*.sol'
+	$(SOLHINT) -c .solhint-interfaces.json 'contracts/interfaces/*.sol'
+	forge fmt --check contracts
 
 ## The main job: replay a crash on a local Anvil that it starts and stops itself.
 demo: setup

@@ -1,7 +1,7 @@
 """Static analysis: slither over the contracts must report no high-severity finding other than the false
 positives listed, with their reasons, in slither.allow.yaml. Slither compiles with forge (foundry.toml), which
 runs the offline solc-js stand-in tools/solc/solc; slither.config.json filters out OpenZeppelin and the
-test-only contracts in contracts/test/."""
+test-only contracts in contracts/mocks/."""
 
 from __future__ import annotations
 

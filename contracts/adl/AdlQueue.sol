@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -10,7 +10,9 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
-import {LiquidationAuction} from "../liquidation/LiquidationAuction.sol";
+import {ILiquidationAuction} from "../interfaces/ILiquidationAuction.sol";
+import {IAdlQueue} from "../interfaces/IAdlQueue.sol";
+import {InvalidParameter, UnknownParameter} from "../interfaces/Errors.sol";
 import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 import {AdlMath} from "../libraries/AdlMath.sol";
 
@@ -31,41 +33,8 @@ import {AdlMath} from "../libraries/AdlMath.sol";
 ///      claims back the profit taken from it, the challenger gets the rest. Unchallenged, the bond returns.
 ///      Minimality: only the quantity the trigger requires is closed (for an uncovered loss, just enough that
 ///      the fund covers the rest), and the profit taken equals the loss avoided at the oracle price.
-contract AdlQueue is AccessControl, ReentrancyGuard {
+contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
-
-    /// @notice Why an ADL ran.
-    enum Reason {
-        Uncovered, // the fund could not cover the loss at the oracle price: only the uncovered part is closed
-        FundRisk, // the market's sub-pool or the global pool is draining (InsuranceFund.fundRisk)
-        LiquidityRisk // an auction of the market ended unfilled (LiquidationAuction.inLiquidityRisk)
-    }
-
-    /// @dev One ADL execution, kept for its challenge window; packed in five slots.
-    struct Execution {
-        bytes32 market;
-        address executor;
-        uint64 epoch; // the clearinghouse's ADL epoch of this execution
-        bool bankruptLong; // the bankrupt position's side; counterparties are on the other
-        bool challenged;
-        bool bondReleased;
-        uint128 mark; // [wad] oracle price used for ranking and the cap
-        uint128 bond; // [usdc]
-        uint128 profitTaken; // [usdc] Σ profit taken from the counterparties
-        uint128 lastScore; // [wad] score of the last listed counterparty
-        address lastAccount; // the last listed counterparty (ties rank by address, ascending)
-        uint64 at; // [seconds] execution time
-    }
-
-    /// @notice What a trigger requires: why, how much [wad] at which bankruptcy price [wad], the oracle mark
-    ///         [wad], and the loss [usdc] the fund could not cover at the mark.
-    struct Plan {
-        Reason reason;
-        uint256 qty;
-        uint256 price;
-        uint256 mark;
-        uint256 uncovered;
-    }
 
     /// @dev Progress through a candidate list.
     struct Cursor {
@@ -86,58 +55,10 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         uint256 score;
     }
 
-    error UnknownParameter(bytes32 what);
-    error InvalidParameter(bytes32 what, uint256 data);
-    error NothingToDeleverage(uint256 saleId);
-    error NotUnderwater(uint256 saleId, uint256 bankruptcyPrice, uint256 mark);
-    error NoAdlTrigger(bytes32 market, uint256 shortfall, uint256 available);
-    error NotACandidate(address account, bytes32 market);
-    error CandidatesOutOfOrder(uint256 index);
-    error CandidatesExhausted(uint256 qtyLeft);
-    error SurplusCandidates(uint256 index);
-    error ChallengeWindowClosed(uint256 execution);
-    error ChallengeWindowOpen(uint256 execution, uint256 closesAt);
-    error AlreadyChallenged(uint256 execution);
-    error BondAlreadyReleased(uint256 execution);
-    error AlreadyListed(address account);
-    error SkippedRanksBelow(address account, uint256 score);
-    error NothingToClaim(uint256 execution, address account);
-    error UnknownExecution(uint256 execution);
-
-    event ParameterSet(bytes32 indexed what, uint256 data);
-    /// @notice One ADL: `qty` of liquidation `saleId` closed at `price` (the bankruptcy price).
-    event AdlExecuted(
-        uint256 indexed execution,
-        bytes32 indexed market,
-        uint256 indexed saleId,
-        address trader,
-        Reason reason,
-        uint256 qty,
-        uint256 price,
-        uint256 mark,
-        uint256 profitTaken,
-        uint256 uncovered,
-        uint256 bond
-    );
-    /// @notice The billing record of one counterparty: typed "ADL" so a holder's history shows it as such.
-    event ADL(
-        uint256 indexed execution,
-        address indexed trader,
-        address indexed counterparty,
-        bytes32 market,
-        uint256 qty,
-        uint256 price,
-        uint256 profitTaken,
-        uint256 rank
-    );
-    event Challenged(uint256 indexed execution, address indexed challenger, address indexed skipped, uint256 score);
-    event CompensationClaimed(uint256 indexed execution, address indexed account, uint256 amount);
-    event BondReleased(uint256 indexed execution, address indexed executor, uint256 amount);
-
     IClearinghouse public immutable clearinghouse;
     IPriceOracle public immutable oracle;
     IInsuranceFund public immutable fund;
-    LiquidationAuction public immutable auction;
+    ILiquidationAuction public immutable auction;
     IERC20 public immutable usdc;
 
     uint256 public lossCapBps = 10_000; // [bps] the most of a counterparty's unrealised profit one ADL may take
@@ -153,7 +74,7 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         IClearinghouse clearinghouse_,
         IPriceOracle oracle_,
         IInsuranceFund fund_,
-        LiquidationAuction auction_,
+        ILiquidationAuction auction_,
         IERC20 usdc_,
         address admin
     ) {
@@ -165,9 +86,8 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
-    /// @notice Sets "lossCapBps" [bps, 1..10_000], "challengeWindow" [seconds, ≤ 7 days] or "minBond" [usdc].
-    ///         Admin only.
-    function file(bytes32 what, uint256 data) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @inheritdoc IAdlQueue
+    function file(bytes32 what, uint256 data) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (what == "lossCapBps") {
             if (data == 0 || data > FP.BPS) revert InvalidParameter(what, data);
             lossCapBps = data;
@@ -184,14 +104,14 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ execution
 
-    /// @notice Closes what the trigger requires of liquidation `saleId` (running or queued) at the position's
-    ///         bankruptcy price against `candidates`, listed in rank order (score desc, address asc) at this
-    ///         block's oracle price. Each is filled up to its size and its loss cap, the rest spilling to the
-    ///         next; the list must close the quantity exactly (no surplus candidates). The caller posts a bond
-    ///         of `minBond` plus the profit taken (approve USDC first), returned after `challengeWindow`.
-    ///         Anyone may call when a trigger holds (see `trigger`).
-    function execute(uint256 saleId, address[] calldata candidates) external nonReentrant returns (uint256 id) {
-        LiquidationAuction.Sale memory s = auction.sale(saleId);
+    /// @inheritdoc IAdlQueue
+    function execute(uint256 saleId, address[] calldata candidates)
+        external
+        override
+        nonReentrant
+        returns (uint256 id)
+    {
+        ILiquidationAuction.Sale memory s = auction.sale(saleId);
         if (s.qty == 0) revert NothingToDeleverage(saleId);
         Plan memory plan = _trigger(saleId, s, oracle.poke(s.market));
 
@@ -215,12 +135,8 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         if (bond > 0) usdc.safeTransferFrom(msg.sender, address(this), bond);
     }
 
-    /// @notice Proves that execution `id` skipped `skipped`, an eligible position ranked above its last listed
-    ///         counterparty at the execution's price and able to take part of the loss. `hint` is the epoch of
-    ///         the skipped position's first change after the execution, if it changed (see
-    ///         Clearinghouse.positionAt). Slashes the bond: the counterparties may claim their profit back with
-    ///         `claim`, the caller receives the rest. Anyone, within the challenge window.
-    function challenge(uint256 id, address skipped, uint64 hint) external nonReentrant {
+    /// @inheritdoc IAdlQueue
+    function challenge(uint256 id, address skipped, uint64 hint) external override nonReentrant {
         Execution storage e = _execution(id);
         if (e.challenged) revert AlreadyChallenged(id);
         if (block.timestamp > e.at + challengeWindow) revert ChallengeWindowClosed(id);
@@ -237,8 +153,8 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         if (reward > 0) usdc.safeTransfer(msg.sender, reward);
     }
 
-    /// @notice After a successful challenge of execution `id`, pays the caller back the profit taken from it.
-    function claim(uint256 id) external nonReentrant {
+    /// @inheritdoc IAdlQueue
+    function claim(uint256 id) external override nonReentrant {
         Execution storage e = _execution(id);
         uint256 listed = _listed[id][msg.sender];
         if (!e.challenged || listed <= 1) revert NothingToClaim(id, msg.sender);
@@ -247,9 +163,8 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         usdc.safeTransfer(msg.sender, listed - 1);
     }
 
-    /// @notice Returns execution `id`'s bond to its executor once the challenge window closed unchallenged.
-    ///         Anyone may call.
-    function releaseBond(uint256 id) external nonReentrant {
+    /// @inheritdoc IAdlQueue
+    function releaseBond(uint256 id) external override nonReentrant {
         Execution storage e = _execution(id);
         if (e.challenged) revert AlreadyChallenged(id);
         if (e.bondReleased) revert BondAlreadyReleased(id);
@@ -262,29 +177,26 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice Whether ADL may run on liquidation `saleId` now, why, how much of it [wad] it would close, at
-    ///         which price [wad], and the loss [usdc] the fund could not cover at the oracle price.
-    function trigger(uint256 saleId) external view returns (Plan memory) {
-        LiquidationAuction.Sale memory s = auction.sale(saleId);
+    /// @inheritdoc IAdlQueue
+    function trigger(uint256 saleId) external view override returns (Plan memory) {
+        ILiquidationAuction.Sale memory s = auction.sale(saleId);
         if (s.qty == 0) revert NothingToDeleverage(saleId);
         return _trigger(saleId, s, oracle.price(s.market));
     }
 
-    /// @notice `account`'s leveraged-profit score [wad] in `market` at the oracle price (0 if not profitable).
-    function score(bytes32 market, address account) external view returns (uint256) {
+    /// @inheritdoc IAdlQueue
+    function score(bytes32 market, address account) external view override returns (uint256) {
         IClearinghouse.Position memory p = clearinghouse.getPosition(market, account);
         uint256 mark = oracle.price(market);
         if (p.size == 0 || AdlMath.unrealisedProfit(p, mark) == 0) return 0;
         return AdlMath.score(p, mark);
     }
 
-    /// @notice Among the accounts `start .. start+count-1` of `market` (Clearinghouse.accountAt), how many are
-    ///         ADL candidates on the same side as `account` (`eligible`) and how many of those rank before it
-    ///         (`above`). Sum over pages for the rank (`1 + above`) and `lights(rank, eligible)`. A view for
-    ///         holders and dashboards: its cost grows with `count`, so page through large markets.
+    /// @inheritdoc IAdlQueue
     function rankPage(bytes32 market, address account, uint256 start, uint256 count)
         external
         view
+        override
         returns (uint256 above, uint256 eligible)
     {
         RankKey memory me = _rankKey(market, account);
@@ -297,18 +209,18 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @notice The 1–5 lights of rank `rank` among `eligible` candidates: 5 for the first fifth (most at risk),
-    ///         1 for the last; 0 when not a candidate.
-    function lights(uint256 rank, uint256 eligible) external pure returns (uint256) {
+    /// @inheritdoc IAdlQueue
+    function lights(uint256 rank, uint256 eligible) external pure override returns (uint256) {
         return AdlMath.lights(rank, eligible);
     }
 
-    function execution(uint256 id) external view returns (Execution memory) {
+    /// @inheritdoc IAdlQueue
+    function execution(uint256 id) external view override returns (Execution memory) {
         return _executions[id];
     }
 
-    /// @notice The profit [usdc] execution `id` took from `account`, and whether it was listed.
-    function takenFrom(uint256 id, address account) external view returns (uint256 taken, bool listed) {
+    /// @inheritdoc IAdlQueue
+    function takenFrom(uint256 id, address account) external view override returns (uint256 taken, bool listed) {
         uint256 v = _listed[id][account];
         return (v == 0 ? 0 : v - 1, v != 0);
     }
@@ -317,7 +229,7 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
 
     /// @dev The trigger, the quantity it requires and the bankruptcy price. Fund or liquidity risk close what is
     ///      left of the liquidation; otherwise only what the fund cannot cover at the oracle price, rounded up.
-    function _trigger(uint256 saleId, LiquidationAuction.Sale memory s, uint256 mark)
+    function _trigger(uint256 saleId, ILiquidationAuction.Sale memory s, uint256 mark)
         internal
         view
         returns (Plan memory plan)
@@ -399,7 +311,8 @@ contract AdlQueue is AccessControl, ReentrancyGuard {
 
     function _compare(RankKey memory me, address other) internal view returns (bool candidate, bool before) {
         IClearinghouse.Position memory p = clearinghouse.getPosition(me.market, other);
-        candidate = AdlMath.isCounterparty(p, me.bankruptLong, me.mark) && !clearinghouse.inLiquidation(me.market, other);
+        candidate =
+            AdlMath.isCounterparty(p, me.bankruptLong, me.mark) && !clearinghouse.inLiquidation(me.market, other);
         before = candidate && other != me.account
             && AdlMath.ranksBefore(AdlMath.score(p, me.mark), other, me.score, me.account);
     }

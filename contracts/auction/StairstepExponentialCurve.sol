@@ -3,7 +3,8 @@ pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
-import {IAuctionCurve} from "../interfaces/IAuctionCurve.sol";
+import {IStairstepExponentialCurve} from "../interfaces/IStairstepExponentialCurve.sol";
+import {UnknownParameter, ZeroAddress} from "../interfaces/Errors.sol";
 import {CurveMath} from "../libraries/CurveMath.sol";
 
 /// @title StairstepExponentialCurve
@@ -13,25 +14,11 @@ import {CurveMath} from "../libraries/CurveMath.sol";
 ///      cut   [ray]      factor applied per step, in (0, RAY]; 0.99e27 = 1% cheaper each step.
 ///      step  [seconds]  length of one step; must be > 0.
 ///      Gas is bounded: the power is taken by squaring (at most 256 rounds), never step by step.
-contract StairstepExponentialCurve is IAuctionCurve, AccessControl {
-    /// @notice Factor applied to the price at each step [ray], in (0, RAY].
-    uint256 public cut;
-    /// @notice Length of one step [seconds], > 0.
-    uint256 public step;
-
-    /// @notice The parameter `what` was set to `data` (unit as documented on the parameter).
-    event ParameterSet(bytes32 indexed what, uint256 data);
-
-    /// @notice `cut` must be positive: a zero factor would give the collateral away after one step.
-    error CutIsZero();
-    /// @notice `cut` must be at most one (RAY): the price may never rise.
-    error CutAboveOne(uint256 cut);
-    /// @notice `step` must be positive: it divides `elapsed`.
-    error StepIsZero();
-    /// @notice `file` was called with a name that is not a parameter of this curve.
-    error UnknownParameter(bytes32 what);
-    /// @notice The admin must be a real address.
-    error ZeroAddress();
+contract StairstepExponentialCurve is IStairstepExponentialCurve, AccessControl {
+    /// @inheritdoc IStairstepExponentialCurve
+    uint256 public override cut;
+    /// @inheritdoc IStairstepExponentialCurve
+    uint256 public override step;
 
     /// @param admin Gets DEFAULT_ADMIN_ROLE (may call `file`).
     /// @param cut_ Initial `cut` [ray], in (0, RAY]; reverts CutIsZero / CutAboveOne otherwise.
@@ -47,10 +34,10 @@ contract StairstepExponentialCurve is IAuctionCurve, AccessControl {
         emit ParameterSet("step", step_);
     }
 
-    /// @notice Sets a parameter: "cut" [ray] in (0, RAY], "step" [seconds] > 0.
+    /// @inheritdoc IStairstepExponentialCurve
     /// @dev Only DEFAULT_ADMIN_ROLE. Reverts CutIsZero, CutAboveOne, StepIsZero for out-of-range values and
     ///      UnknownParameter for any other name. Takes effect at once, also for running auctions.
-    function file(bytes32 what, uint256 data) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function file(bytes32 what, uint256 data) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (what == "cut") {
             _checkCut(data);
             cut = data;
@@ -63,10 +50,9 @@ contract StairstepExponentialCurve is IAuctionCurve, AccessControl {
         emit ParameterSet(what, data);
     }
 
-    /// @notice The price [wad] `elapsed` [seconds] after a start at `top` [wad]: top * cut^floor(elapsed / step),
-    ///         the power and the product each rounded down.
+    /// @inheritdoc IStairstepExponentialCurve
     /// @dev Any caller; a view. Gas grows with log2(elapsed / step), at most 256 rounds.
-    function price(uint256 top, uint256 elapsed) external view returns (uint256) {
+    function price(uint256 top, uint256 elapsed) external view override returns (uint256) {
         return CurveMath.stairstepDown(top, elapsed, step, cut);
     }
 

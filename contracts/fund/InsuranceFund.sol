@@ -7,6 +7,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {UnknownMarket, UnknownParameter, ZeroAddress, ZeroAmount} from "../interfaces/Errors.sol";
 import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 
 /// @title InsuranceFund
@@ -41,7 +42,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     uint8 public constant GLOBAL_DEPLETED = 4;
     /// @notice Hourly snapshot slots per pool: the current hour and the 8 before it.
     uint256 public constant RING = 9;
-    uint256 internal constant HOUR = 3600; // [seconds]
+    uint256 internal constant _HOUR = 3600; // [seconds]
     /// @notice Upper bound of `withdrawalDelay` [seconds].
     uint256 public constant MAX_WITHDRAWAL_DELAY = 365 days;
 
@@ -69,10 +70,10 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         uint256[RING] ring; //  [usdc] ring[h % RING] = snapshot of hour h, for h in [lastHour - 8, lastHour]
     }
 
-    mapping(bytes32 pool => Pool) internal pools;
+    mapping(bytes32 pool => Pool) internal _pools;
     /// @notice Whether a market id is registered.
     mapping(bytes32 market => bool) public isMarket;
-    mapping(uint256 id => Withdrawal) internal withdrawals;
+    mapping(uint256 id => Withdrawal) internal _withdrawals;
 
     /// @param usdc_ The USDC token (any ERC-20; moved through SafeERC20).
     /// @param admin Gets DEFAULT_ADMIN_ROLE and CREDITOR_ROLE (to seed the pools).
@@ -94,20 +95,19 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     // --- Administration ---
 
-    /// @notice Registers `market` with an empty sub-pool.
+    /// @inheritdoc IInsuranceFund
     /// @dev Only DEFAULT_ADMIN_ROLE. Reverts GlobalIsNotAMarket for bytes32(0) and MarketAlreadyRegistered
     ///      for a second registration. Markets are never removed: a sub-pool's USDC must stay reachable.
-    function addMarket(bytes32 market) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function addMarket(bytes32 market) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (market == GLOBAL) revert GlobalIsNotAMarket();
         if (isMarket[market]) revert MarketAlreadyRegistered(market);
         isMarket[market] = true;
         emit MarketAdded(market);
     }
 
-    /// @notice Sets a parameter: "withdrawalDelay" [seconds] (at most MAX_WITHDRAWAL_DELAY), "drawdownBps"
-    ///         [bps], "fastDropBps" [bps] (each at most 10_000), "globalFloor" [usdc].
+    /// @inheritdoc IInsuranceFund
     /// @dev Only DEFAULT_ADMIN_ROLE. A new withdrawalDelay applies to withdrawals scheduled afterwards.
-    function file(bytes32 what, uint256 data) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function file(bytes32 what, uint256 data) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (what == "withdrawalDelay") {
             if (data > MAX_WITHDRAWAL_DELAY) revert WithdrawalDelayTooLong(data, MAX_WITHDRAWAL_DELAY);
             withdrawalDelay = data;
@@ -127,13 +127,13 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     // --- Inflows ---
 
-    /// @notice Pulls `amount` [usdc] from the caller into `pool` (GLOBAL or a registered market), tagged `kind`.
+    /// @inheritdoc IInsuranceFund
     /// @dev Donation is open to anyone; Seed, LiquidationSurplus, LiquidationPenalty and TailRiskMargin need
     ///      CREDITOR_ROLE (AccessControlUnauthorizedAccount otherwise). The caller must have approved the fund.
     ///      The pool is credited with the fund's actual balance increase, so a fee-on-transfer token cannot
     ///      make the pools claim more than the fund holds; `Inflow.amount` is that received amount.
     ///      Reverts ZeroAmount if `amount` or the received amount is 0, UnknownMarket for an unknown pool.
-    function deposit(bytes32 pool, InflowKind kind, uint256 amount) external nonReentrant {
+    function deposit(bytes32 pool, InflowKind kind, uint256 amount) external override nonReentrant {
         if (kind != InflowKind.Donation) _checkRole(CREDITOR_ROLE);
         if (amount == 0) revert ZeroAmount();
         Pool storage p = _pool(pool);
@@ -152,15 +152,14 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     // --- The waterfall ---
 
-    /// @notice Pays up to `amount` [usdc] of a loss in `market` to `to`: from the market's sub-pool first,
-    ///         then from the global pool. Returns `uncovered` [usdc], the part neither pool could pay (the
-    ///         bankruptcy left for ADL); the caller must handle it.
+    /// @inheritdoc IInsuranceFund
     /// @dev Only COVER_ROLE. Reverts UnknownMarket if `market` is not registered (GLOBAL included),
     ///      ZeroAmount for 0, ZeroAddress for `to` = 0. Records both pools' snapshots first.
     ///      fromSubPool = min(amount, sub); fromGlobal = min(amount - fromSubPool, global);
     ///      uncovered = amount - fromSubPool - fromGlobal. No rounding is involved.
     function coverLoss(bytes32 market, uint256 amount, address to)
         external
+        override
         onlyRole(COVER_ROLE)
         nonReentrant
         returns (uint256 uncovered)
@@ -168,8 +167,8 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         if (!isMarket[market]) revert UnknownMarket(market);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
-        Pool storage sub = pools[market];
-        Pool storage global = pools[GLOBAL];
+        Pool storage sub = _pools[market];
+        Pool storage global = _pools[GLOBAL];
         _record(market, sub);
         _record(GLOBAL, global);
 
@@ -187,13 +186,13 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     // --- Timelocked withdrawals ---
 
-    /// @notice Schedules a withdrawal of `amount` [usdc] from `pool` to `to`, executable after
-    ///         `withdrawalDelay` [seconds]. Returns its id (1, 2, ...).
+    /// @inheritdoc IInsuranceFund
     /// @dev Only DEFAULT_ADMIN_ROLE. Reverts UnknownMarket, ZeroAmount, ZeroAddress, or
     ///      InsufficientPoolBalance if the pool holds less than `amount` now. Nothing is reserved: the
     ///      balance is checked again at execution.
     function scheduleWithdrawal(bytes32 pool, uint256 amount, address to)
         external
+        override
         onlyRole(DEFAULT_ADMIN_ROLE)
         returns (uint256 id)
     {
@@ -203,23 +202,23 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         if (p.balance < amount) revert InsufficientPoolBalance(pool, p.balance, amount);
         id = ++withdrawalCount;
         uint256 executableAt = block.timestamp + withdrawalDelay;
-        withdrawals[id] = Withdrawal({
+        _withdrawals[id] = Withdrawal({
             pool: pool, to: to, amount: amount, executableAt: executableAt, status: WithdrawalStatus.Scheduled
         });
         emit WithdrawalScheduled(id, pool, to, amount, executableAt);
     }
 
-    /// @notice Executes the scheduled withdrawal `id`: pays its amount [usdc] from its pool to its recipient.
+    /// @inheritdoc IInsuranceFund
     /// @dev Only DEFAULT_ADMIN_ROLE. Reverts WithdrawalNotScheduled (unknown, executed or cancelled),
     ///      WithdrawalStillLocked before `executableAt`, InsufficientPoolBalance if the pool no longer holds
     ///      the amount (e.g. after covering losses). Records the pool's snapshot first.
-    function executeWithdrawal(uint256 id) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
-        Withdrawal storage w = withdrawals[id];
+    function executeWithdrawal(uint256 id) external override onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        Withdrawal storage w = _withdrawals[id];
         if (w.status != WithdrawalStatus.Scheduled) revert WithdrawalNotScheduled(id);
         if (block.timestamp < w.executableAt) revert WithdrawalStillLocked(id, w.executableAt);
         bytes32 pool = w.pool;
         uint256 amount = w.amount;
-        Pool storage p = pools[pool];
+        Pool storage p = _pools[pool];
         if (p.balance < amount) revert InsufficientPoolBalance(pool, p.balance, amount);
         _record(pool, p);
 
@@ -231,10 +230,10 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         emit WithdrawalExecuted(id, pool, w.to, amount, balance);
     }
 
-    /// @notice Cancels the scheduled withdrawal `id`.
+    /// @inheritdoc IInsuranceFund
     /// @dev Only DEFAULT_ADMIN_ROLE. Reverts WithdrawalNotScheduled unless it is scheduled and not executed.
-    function cancelWithdrawal(uint256 id) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Withdrawal storage w = withdrawals[id];
+    function cancelWithdrawal(uint256 id) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        Withdrawal storage w = _withdrawals[id];
         if (w.status != WithdrawalStatus.Scheduled) revert WithdrawalNotScheduled(id);
         w.status = WithdrawalStatus.Cancelled;
         emit WithdrawalCancelled(id);
@@ -242,16 +241,14 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
 
     // --- Snapshots ---
 
-    /// @notice Records `pool`'s snapshots up to the current hour if an hour boundary passed since the last
-    ///         one; a no-op otherwise. Anyone may call it; it changes no view's result.
+    /// @inheritdoc IInsuranceFund
     /// @dev Reverts UnknownMarket for an unknown pool. Emits Snapshot for each hour it records (at most 9).
-    function snapshot(bytes32 pool) external {
+    function snapshot(bytes32 pool) external override {
         _record(pool, _pool(pool));
     }
 
-    /// @notice The highest of `pool`'s snapshots of hours [H - 7, H] (H the current hour: every one of them
-    ///         taken less than 8 hours ago) and its current balance [usdc].
-    function peak8h(bytes32 pool) public view returns (uint256 peak) {
+    /// @inheritdoc IInsuranceFund
+    function peak8h(bytes32 pool) public view override returns (uint256 peak) {
         Pool storage p = _pool(pool);
         uint256 h = currentHour();
         peak = p.balance;
@@ -261,45 +258,39 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @notice `pool`'s snapshot of hour H - 8 [usdc]: its balance at the start of the hour 8 hours before
-    ///         the current hour H, i.e. the newest snapshot that is at least 8 hours old.
-    function balance8hAgo(bytes32 pool) public view returns (uint256) {
+    /// @inheritdoc IInsuranceFund
+    function balance8hAgo(bytes32 pool) public view override returns (uint256) {
         Pool storage p = _pool(pool);
         uint256 h = currentHour();
         return h < RING - 1 ? 0 : _snapshotOf(p, h - (RING - 1));
     }
 
-    /// @notice `pool`'s snapshot [usdc] of `hour` [hours]: its balance at the instant hour * 3600.
+    /// @inheritdoc IInsuranceFund
     /// @dev Reverts SnapshotOutsideWindow unless current hour - 8 <= hour <= current hour.
-    function snapshotAt(bytes32 pool, uint256 hour) external view returns (uint256) {
+    function snapshotAt(bytes32 pool, uint256 hour) external view override returns (uint256) {
         Pool storage p = _pool(pool);
         uint256 h = currentHour();
         if (hour > h || hour + (RING - 1) < h) revert SnapshotOutsideWindow(hour);
         return _snapshotOf(p, hour);
     }
 
-    /// @notice The current hour index [hours] = block.timestamp / 3600.
-    function currentHour() public view returns (uint256) {
-        return block.timestamp / HOUR;
+    /// @inheritdoc IInsuranceFund
+    function currentHour() public view override returns (uint256) {
+        return block.timestamp / _HOUR;
     }
 
     // --- Fund risk ---
 
-    /// @notice Fund-risk flags of `market` (a bit set):
-    ///         DRAWDOWN_FROM_PEAK (1): peak8h > 0 and sub <= ceil(peak8h * (10_000 - drawdownBps) / 10_000);
-    ///         FAST_DROP (2):          ago > 0 and sub <= ceil(ago * (10_000 - fastDropBps) / 10_000),
-    ///                                 with ago = balance8hAgo(market);
-    ///         GLOBAL_DEPLETED (4):    poolBalance(GLOBAL) <= globalFloor;
-    ///         where sub = poolBalance(market), all in [usdc].
+    /// @inheritdoc IInsuranceFund
     /// @dev Rounding: both thresholds round UP and the comparisons are inclusive, so at every rounding
     ///      boundary a flag is raised rather than not: for the fund's safety (ADL becomes available a unit
     ///      earlier), against the trader (who may be deleveraged a unit earlier). DRAWDOWN_FROM_PEAK needs a
     ///      positive peak so a sub-pool that has been empty for 8 hours does not by itself allow ADL (the
     ///      global pool still backs it; GLOBAL_DEPLETED covers the case where it cannot).
     ///      Reverts UnknownMarket unless `market` is registered.
-    function fundRisk(bytes32 market) public view returns (uint8 flags) {
+    function fundRisk(bytes32 market) public view override returns (uint8 flags) {
         if (!isMarket[market]) revert UnknownMarket(market);
-        uint256 sub = pools[market].balance;
+        uint256 sub = _pools[market].balance;
         uint256 peak = peak8h(market);
         if (peak > 0 && sub <= FixedPointMath.mulDivUp(peak, FixedPointMath.BPS - drawdownBps, FixedPointMath.BPS)) {
             flags |= DRAWDOWN_FROM_PEAK;
@@ -308,25 +299,25 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
         if (ago > 0 && sub <= FixedPointMath.mulDivUp(ago, FixedPointMath.BPS - fastDropBps, FixedPointMath.BPS)) {
             flags |= FAST_DROP;
         }
-        if (pools[GLOBAL].balance <= globalFloor) flags |= GLOBAL_DEPLETED;
+        if (_pools[GLOBAL].balance <= globalFloor) flags |= GLOBAL_DEPLETED;
     }
 
-    /// @notice Whether auto-deleveraging may run in `market`: fundRisk(market) != 0.
+    /// @inheritdoc IInsuranceFund
     /// @dev Reverts UnknownMarket unless `market` is registered.
-    function adlAllowed(bytes32 market) external view returns (bool) {
+    function adlAllowed(bytes32 market) external view override returns (bool) {
         return fundRisk(market) != 0;
     }
 
     // --- Other views ---
 
-    /// @notice Balance [usdc] of `pool` (GLOBAL or a registered market; UnknownMarket otherwise).
-    function poolBalance(bytes32 pool) external view returns (uint256) {
+    /// @inheritdoc IInsuranceFund
+    function poolBalance(bytes32 pool) external view override returns (uint256) {
         return _pool(pool).balance;
     }
 
-    /// @notice The withdrawal `id` (all zero, status None, if never scheduled).
-    function withdrawal(uint256 id) external view returns (Withdrawal memory) {
-        return withdrawals[id];
+    /// @inheritdoc IInsuranceFund
+    function withdrawal(uint256 id) external view override returns (Withdrawal memory) {
+        return _withdrawals[id];
     }
 
     // --- Internals ---
@@ -334,7 +325,7 @@ contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
     /// @dev The pool `pool`, which must be GLOBAL or a registered market.
     function _pool(bytes32 pool) internal view returns (Pool storage) {
         if (pool != GLOBAL && !isMarket[pool]) revert UnknownMarket(pool);
-        return pools[pool];
+        return _pools[pool];
     }
 
     /// @dev Snapshot [usdc] of hour `h`, for current hour - 8 <= h <= current hour. Hours after the last

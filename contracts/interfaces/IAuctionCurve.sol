@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice A Dutch-auction price curve: how far an auction's price has moved in the bidders' favour after
 ///         a given time. The auction asks its curve and nothing else, so a curve can be swapped without

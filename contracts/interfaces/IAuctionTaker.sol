@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice A keeper contract that takes auctions with a callback: it receives the position first and pays
 ///         (deposits USDC into the clearinghouse) inside `onAuctionTake`, so no capital has to sit idle.

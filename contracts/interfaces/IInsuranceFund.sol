@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @notice The USDC insurance fund: one global pool (id GLOBAL = bytes32(0)) and one sub-pool per market.
-/// @dev This file is the fund's whole vocabulary: its kinds, events, errors and external functions.
+/// @dev This file is the fund's whole vocabulary: its kinds, events, errors and external functions, but for
+///      the errors it shares with other contracts (contracts/interfaces/Errors.sol): ZeroAmount (amounts must be
+///      positive; for deposits, what actually arrived must be positive), ZeroAddress (outflows need a recipient),
+///      UnknownMarket (`market` is not a registered market or, where a pool is expected, not GLOBAL either) and
+///      UnknownParameter (`what` names no parameter of the fund).
 ///      Units: [usdc] 6-decimal USDC amounts, [bps] basis points (10_000 = 100%), [seconds], [hours] = unix
 ///      timestamp / 3600 (an hour index).
 interface IInsuranceFund {
@@ -63,18 +67,10 @@ interface IInsuranceFund {
 
     // --- Errors (each named after the rule broken) ---
 
-    /// @notice Amounts must be positive (for deposits: what actually arrived must be positive).
-    error ZeroAmount();
-    /// @notice Outflows need a recipient.
-    error ZeroAddress();
-    /// @notice `market` is not a registered market (or, where a pool is expected, not GLOBAL either).
-    error UnknownMarket(bytes32 market);
     /// @notice GLOBAL (bytes32(0)) is the global pool; it cannot be registered as a market.
     error GlobalIsNotAMarket();
     /// @notice `market` is registered already.
     error MarketAlreadyRegistered(bytes32 market);
-    /// @notice `what` names no parameter of the fund.
-    error UnknownParameter(bytes32 what);
     /// @notice A [bps] parameter may not exceed 10_000.
     error BpsAboveOne(bytes32 what, uint256 bps);
     /// @notice The withdrawal delay may not exceed MAX_WITHDRAWAL_DELAY.
@@ -90,15 +86,16 @@ interface IInsuranceFund {
 
     // --- Inflows and the waterfall ---
 
-    /// @notice Pulls `amount` [usdc] from the caller into `pool` (a market id, or GLOBAL). Donations are open
-    ///         to anyone; the other kinds need CREDITOR_ROLE.
+    /// @notice Pulls `amount` [usdc] from the caller into `pool` (GLOBAL or a registered market), tagged `kind`.
+    ///         Donations are open to anyone; the other kinds need CREDITOR_ROLE.
     function deposit(bytes32 pool, InflowKind kind, uint256 amount) external;
 
-    /// @notice Pays up to `amount` [usdc] of a loss in `market` to `to`: the market's sub-pool first, then the
-    ///         global pool. Returns what it could not cover (the bankruptcy left for ADL). Needs COVER_ROLE.
+    /// @notice Pays up to `amount` [usdc] of a loss in `market` to `to`: from the market's sub-pool first,
+    ///         then from the global pool. Returns `uncovered` [usdc], the part neither pool could pay (the
+    ///         bankruptcy left for ADL); the caller must handle it. Needs COVER_ROLE.
     function coverLoss(bytes32 market, uint256 amount, address to) external returns (uint256 uncovered);
 
-    /// @notice Balance [usdc] of a pool.
+    /// @notice Balance [usdc] of `pool` (GLOBAL or a registered market; UnknownMarket otherwise).
     function poolBalance(bytes32 pool) external view returns (uint256);
 
     /// @notice Sum [usdc] of all pool balances; equals the USDC the fund holds (unless USDC was sent to it
@@ -110,13 +107,16 @@ interface IInsuranceFund {
     /// @notice Registers `market` with an empty sub-pool. Only DEFAULT_ADMIN_ROLE.
     function addMarket(bytes32 market) external;
 
-    /// @notice Sets a parameter. Only DEFAULT_ADMIN_ROLE.
+    /// @notice Sets a parameter: "withdrawalDelay" [seconds] (at most MAX_WITHDRAWAL_DELAY), "drawdownBps"
+    ///         [bps], "fastDropBps" [bps] (each at most 10_000), "globalFloor" [usdc]. Only DEFAULT_ADMIN_ROLE.
     function file(bytes32 what, uint256 data) external;
 
-    /// @notice Schedules a withdrawal of `amount` [usdc] from `pool` to `to`. Only DEFAULT_ADMIN_ROLE.
+    /// @notice Schedules a withdrawal of `amount` [usdc] from `pool` to `to`, executable after
+    ///         `withdrawalDelay` [seconds]. Returns its id (1, 2, ...). Only DEFAULT_ADMIN_ROLE.
     function scheduleWithdrawal(bytes32 pool, uint256 amount, address to) external returns (uint256 id);
 
-    /// @notice Executes withdrawal `id` once its delay has passed. Only DEFAULT_ADMIN_ROLE.
+    /// @notice Executes the scheduled withdrawal `id` once its delay has passed: pays its amount [usdc] from its
+    ///         pool to its recipient. Only DEFAULT_ADMIN_ROLE.
     function executeWithdrawal(uint256 id) external;
 
     /// @notice Cancels the scheduled withdrawal `id`. Only DEFAULT_ADMIN_ROLE.
@@ -124,22 +124,31 @@ interface IInsuranceFund {
 
     // --- Snapshots and fund risk ---
 
-    /// @notice Records `pool`'s hourly snapshot if an hour boundary passed since its last one. Anyone.
+    /// @notice Records `pool`'s snapshots up to the current hour if an hour boundary passed since the last
+    ///         one; a no-op otherwise. Anyone may call it; it changes no view's result.
     function snapshot(bytes32 pool) external;
 
-    /// @notice Highest of `pool`'s snapshots of the last 8 hours and its current balance [usdc].
+    /// @notice The highest of `pool`'s snapshots of hours [H - 7, H] (H the current hour: every one of them
+    ///         taken less than 8 hours ago) and its current balance [usdc].
     function peak8h(bytes32 pool) external view returns (uint256);
 
-    /// @notice `pool`'s balance [usdc] at the start of the hour 8 hours before the current one.
+    /// @notice `pool`'s snapshot of hour H - 8 [usdc]: its balance at the start of the hour 8 hours before
+    ///         the current hour H, i.e. the newest snapshot that is at least 8 hours old.
     function balance8hAgo(bytes32 pool) external view returns (uint256);
 
-    /// @notice Fund-risk flags of `market`: DRAWDOWN_FROM_PEAK | FAST_DROP | GLOBAL_DEPLETED.
+    /// @notice Fund-risk flags of `market` (a bit set):
+    ///         DRAWDOWN_FROM_PEAK (1): peak8h > 0 and sub <= ceil(peak8h * (10_000 - drawdownBps) / 10_000);
+    ///         FAST_DROP (2):          ago > 0 and sub <= ceil(ago * (10_000 - fastDropBps) / 10_000),
+    ///                                 with ago = balance8hAgo(market);
+    ///         GLOBAL_DEPLETED (4):    poolBalance(GLOBAL) <= globalFloor;
+    ///         where sub = poolBalance(market), all in [usdc].
     function fundRisk(bytes32 market) external view returns (uint8 flags);
 
     /// @notice Whether auto-deleveraging may run in `market`: fundRisk(market) != 0.
     function adlAllowed(bytes32 market) external view returns (bool);
 
-    /// @notice `pool`'s balance [usdc] at the start of `hour` [hours], for hours in [current - 8, current].
+    /// @notice `pool`'s snapshot [usdc] of `hour` [hours]: its balance at the instant hour * 3600, for hours in
+    ///         [current - 8, current].
     function snapshotAt(bytes32 pool, uint256 hour) external view returns (uint256);
 
     /// @notice The current hour index [hours] = block.timestamp / 3600.
@@ -150,6 +159,6 @@ interface IInsuranceFund {
     /// @notice Whether `market` is a registered market.
     function isMarket(bytes32 market) external view returns (bool);
 
-    /// @notice The withdrawal `id`.
+    /// @notice The withdrawal `id` (all zero, status None, if never scheduled).
     function withdrawal(uint256 id) external view returns (Withdrawal memory);
 }

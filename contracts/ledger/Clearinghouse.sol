@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -10,6 +10,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {UnknownMarket, ZeroAmount} from "../interfaces/Errors.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
@@ -78,12 +79,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     // ------------------------------------------------------------------ markets
 
-    /// @notice Lists `market` with its notional brackets. Only MARKET_ADMIN_ROLE.
-    /// @param tiers brackets in increasing `maxNotional`; initial margin above maintenance, neither falling
-    ///        from one bracket to the next (so leverage never rises with size).
-    /// @param priceBandBps [bps] the most a trade price may differ from the oracle mark, 1..5_000.
+    /// @inheritdoc IClearinghouse
     function listMarket(bytes32 market, Tier[] calldata tiers, uint256 priceBandBps)
         external
+        override
         onlyRole(MARKET_ADMIN_ROLE)
     {
         if (markets[market].listed) revert MarketAlreadyListed(market);
@@ -93,24 +92,25 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         _setTiers(market, tiers);
     }
 
-    /// @notice Replaces `market`'s brackets (validated as in listMarket). Only MARKET_ADMIN_ROLE.
-    function setTiers(bytes32 market, Tier[] calldata tiers) external onlyRole(MARKET_ADMIN_ROLE) {
+    /// @inheritdoc IClearinghouse
+    function setTiers(bytes32 market, Tier[] calldata tiers) external override onlyRole(MARKET_ADMIN_ROLE) {
         _requireListed(market);
         _setTiers(market, tiers);
     }
 
-    /// @notice Sets the trade price band [bps] around the oracle mark. Only MARKET_ADMIN_ROLE.
-    function setPriceBand(bytes32 market, uint256 priceBandBps) external onlyRole(MARKET_ADMIN_ROLE) {
+    /// @inheritdoc IClearinghouse
+    function setPriceBand(bytes32 market, uint256 priceBandBps) external override onlyRole(MARKET_ADMIN_ROLE) {
         _requireListed(market);
         _setPriceBand(market, priceBandBps);
     }
 
-    function tiers(bytes32 market) external view returns (Tier[] memory) {
+    /// @inheritdoc IClearinghouse
+    function tiers(bytes32 market) external view override returns (Tier[] memory) {
         return _tiers[market];
     }
 
-    /// @notice The bracket that applies to a position of `notional` [usdc].
-    function tierFor(bytes32 market, uint256 notional) public view returns (Tier memory) {
+    /// @inheritdoc IClearinghouse
+    function tierFor(bytes32 market, uint256 notional) public view override returns (Tier memory) {
         Tier[] storage ts = _tiers[market];
         uint256 n = ts.length;
         if (n == 0) revert UnknownMarket(market);
@@ -122,8 +122,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     // ------------------------------------------------------------------ USDC accounts
 
-    /// @notice Moves `amount` [usdc] from the caller into its free balance.
-    function deposit(uint256 amount) external nonReentrant {
+    /// @inheritdoc IClearinghouse
+    function deposit(uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
         // pulled first: an amount the caller cannot pay fails with the token's error, never an overflow
         usdc.safeTransferFrom(msg.sender, address(this), amount);
@@ -131,17 +131,16 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         emit Deposited(msg.sender, amount);
     }
 
-    /// @notice Pays `amount` [usdc] of the caller's free balance out. Margin inside positions is moved to the
-    ///         free balance first with `removeMargin`, which keeps each position above initial margin.
-    function withdraw(uint256 amount) external nonReentrant {
+    /// @inheritdoc IClearinghouse
+    function withdraw(uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
         _debitFree(msg.sender, amount);
         emit Withdrawn(msg.sender, amount);
         usdc.safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Moves `amount` [usdc] from the caller's free balance into its position's margin in `market`.
-    function addMargin(bytes32 market, uint256 amount) external nonReentrant {
+    /// @inheritdoc IClearinghouse
+    function addMargin(bytes32 market, uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
         Position storage p = _positionOf(market, msg.sender);
         _requireNotInLiquidation(market, msg.sender);
@@ -151,9 +150,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         emit MarginAdded(market, msg.sender, amount);
     }
 
-    /// @notice Moves `amount` [usdc] of the caller's position margin in `market` to its free balance; the
-    ///         position must still meet initial margin at the oracle price afterwards.
-    function removeMargin(bytes32 market, uint256 amount) external nonReentrant {
+    /// @inheritdoc IClearinghouse
+    function removeMargin(bytes32 market, uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
         Position storage p = _positionOf(market, msg.sender);
         _requireNotInLiquidation(market, msg.sender);
@@ -167,8 +165,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     // ------------------------------------------------------------------ trades
 
-    /// @notice The EIP-712 digest a trader signs for `order`.
-    function orderDigest(Order calldata order) public view returns (bytes32) {
+    /// @inheritdoc IClearinghouse
+    function orderDigest(Order calldata order) public view override returns (bytes32) {
         return _hashTypedDataV4(
             keccak256(
                 abi.encode(
@@ -185,12 +183,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         );
     }
 
-    /// @notice Settles a matched pair of orders at the maker's limit price. Anyone may submit; each order
-    ///         needs its account's EIP-712 signature unless that account is the submitter. Orders fill once,
-    ///         in full. The price must lie within the market's band around the oracle mark, and every side
-    ///         that grows its position must meet initial margin at the mark afterwards.
+    /// @inheritdoc IClearinghouse
     function trade(Order calldata maker, bytes calldata makerSig, Order calldata taker, bytes calldata takerSig)
         external
+        override
         nonReentrant
     {
         bytes32 market = maker.market;
@@ -220,8 +216,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         );
     }
 
-    /// @notice Voids one of the caller's orders before it fills.
-    function cancelOrder(Order calldata order) external {
+    /// @inheritdoc IClearinghouse
+    function cancelOrder(Order calldata order) external override {
         if (order.account != msg.sender) revert NotOrderOwner(msg.sender, order.account);
         bytes32 digest = orderDigest(order);
         if (orderUsed[digest]) revert OrderAlreadyUsed(digest);
@@ -231,11 +227,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     // ------------------------------------------------------------------ liquidation (LIQUIDATOR_ROLE)
 
-    /// @notice Freezes `account`'s position in `market` for liquidation, if the oracle price puts it below
-    ///         maintenance margin. From here only `liquidationFill` changes it. Only LIQUIDATOR_ROLE.
-    /// @return size [wad] the frozen position's size; mark [wad] the oracle price used.
+    /// @inheritdoc IClearinghouse
     function beginLiquidation(bytes32 market, address account)
         external
+        override
         onlyRole(LIQUIDATOR_ROLE)
         returns (int256 size, uint256 mark)
     {
@@ -253,14 +248,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         emit LiquidationBegun(market, account, size, mark, eq, maintenance);
     }
 
-    /// @notice Passes `qty` [wad] of `account`'s frozen position to `keeper` at `price` [wad]. The trader's part
-    ///         closes at `price`; from the equity backing that part (its share of the margin plus the PnL) the
-    ///         penalty (`penaltyBps` of the fill's notional, at most that equity) goes to the market's
-    ///         sub-pool and the rest back to the trader's free balance; negative equity is a shortfall the fund
-    ///         covers, and what it cannot cover is bad debt. The keeper's position changes by the same signed
-    ///         size at `price`, fee-free and without a margin check: the engine calls `settleKeeper` after
-    ///         the keeper has paid. A keeper whose own position in `market` is in liquidation is refused
-    ///         (PositionInLiquidation). Only LIQUIDATOR_ROLE.
+    /// @inheritdoc IClearinghouse
     function liquidationFill(
         bytes32 market,
         address account,
@@ -268,7 +256,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         uint256 qty,
         uint256 price,
         uint256 penaltyBps
-    ) external onlyRole(LIQUIDATOR_ROLE) returns (int256 equityPart, uint256 penalty) {
+    ) external override onlyRole(LIQUIDATOR_ROLE) returns (int256 equityPart, uint256 penalty) {
         if (!inLiquidation[market][account]) revert NotInLiquidation(account, market);
         if (keeper == account) revert SelfTrade(account);
         // a frozen position changes only by its own liquidation: were a keeper in liquidation to take, its
@@ -287,9 +275,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         emit PositionChanged(market, keeper, delta, price, k.size, k.entryPrice, k.margin, realized, released);
     }
 
-    /// @notice After a take: moves `margin` [usdc] from `keeper`'s free balance into its position and requires
-    ///         the position, if any is left, to meet initial margin at the oracle price. Only LIQUIDATOR_ROLE.
-    function settleKeeper(bytes32 market, address keeper, uint256 margin) external onlyRole(LIQUIDATOR_ROLE) {
+    /// @inheritdoc IClearinghouse
+    function settleKeeper(bytes32 market, address keeper, uint256 margin) external override onlyRole(LIQUIDATOR_ROLE) {
         Position storage k = _positions[market][keeper];
         if (margin > 0) {
             _debitFree(keeper, margin);
@@ -300,12 +287,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (k.size != 0) _requireInitialMargin(market, keeper, k, oracle.poke(market));
     }
 
-    /// @notice Moves `amount` [usdc] of the caller's free balance into `account`'s position margin in `market`,
-    ///         or into `account`'s free balance when it holds no position there (a fill that closed an opposite
-    ///         position). The standing-bid book uses it to pass a filled bid's escrow share into the bidder's
-    ///         position. No margin check: it only adds margin, so it can never make a liquidation revert.
-    ///         Only LIQUIDATOR_ROLE.
-    function fundMargin(bytes32 market, address account, uint256 amount) external onlyRole(LIQUIDATOR_ROLE) {
+    /// @inheritdoc IClearinghouse
+    function fundMargin(bytes32 market, address account, uint256 amount) external override onlyRole(LIQUIDATOR_ROLE) {
         if (amount == 0) return;
         _debitFree(msg.sender, amount);
         Position storage p = _positions[market][account];
@@ -321,22 +304,16 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     // ------------------------------------------------------------------ auto-deleveraging (ADL_ROLE)
 
-    /// @notice Starts ADL execution number `adlEpoch + 1` in `market`: from now on, the first change of any
-    ///         position keeps its state as it was during this execution (see `positionAt`). Only ADL_ROLE.
-    function beginAdl(bytes32 market) external onlyRole(ADL_ROLE) returns (uint64 epoch) {
+    /// @inheritdoc IClearinghouse
+    function beginAdl(bytes32 market) external override onlyRole(ADL_ROLE) returns (uint64 epoch) {
         _requireListed(market);
         epoch = ++adlEpoch[market];
     }
 
-    /// @notice Closes `qty` [wad] of `account`'s frozen position against `counterparty`'s opposite position at
-    ///         `price`, the frozen position's bankruptcy price when the ADL began (`bankruptcyPrice`; the ADL
-    ///         queue fixes it once, as later partial closes move it by rounding), fee-free and without penalty. The bankrupt part's equity
-    ///         is zero up to rounding (dust in the trader's favour goes to its free balance, a dust shortfall to
-    ///         the fund); the counterparty's matched part closes at that price and its realised PnL and margin
-    ///         share go to its free balance. Only ADL_ROLE, which chooses the counterparty.
-    /// @return realized [usdc] the counterparty's realised PnL.
+    /// @inheritdoc IClearinghouse
     function adlFill(bytes32 market, address account, address counterparty, uint256 qty, uint256 price)
         external
+        override
         onlyRole(ADL_ROLE)
         returns (int256 realized)
     {
@@ -354,97 +331,103 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         (realized, released) = _reduce(market, counterparty, c, qty, price);
         emit Deleveraged(market, account, counterparty, qty, price, equityPart, realized);
         emit PositionChanged(
-            market, counterparty, p.size > 0 ? int256(qty) : -int256(qty), price, c.size, c.entryPrice, c.margin, realized, released
+            market,
+            counterparty,
+            p.size > 0 ? int256(qty) : -int256(qty),
+            price,
+            c.size,
+            c.entryPrice,
+            c.margin,
+            realized,
+            released
         );
     }
 
-    /// @notice `account`'s position in `market` as it was during ADL execution `epoch`, and whether it was
-    ///         frozen for liquidation then. If the position changed after that execution, `hint` must be the
-    ///         epoch of its first change after it (from the `PositionCheckpointed` event); otherwise any value.
-    ///         Reverts NoCheckpoint when the position changed since but no checkpoint covers `epoch`: it was then
-    ///         frozen for liquidation, or being closed by that very execution.
+    /// @inheritdoc IClearinghouse
     function positionAt(bytes32 market, address account, uint64 epoch, uint64 hint)
         external
         view
+        override
         returns (Position memory p, bool frozen)
     {
         if (epoch == 0 || epoch > adlEpoch[market]) revert UnknownAdlEpoch(market, epoch);
-        if (positionEpoch[market][account] < epoch) return (_positions[market][account], inLiquidation[market][account]);
+        if (positionEpoch[market][account] < epoch) {
+            return (_positions[market][account], inLiquidation[market][account]);
+        }
         Checkpoint storage cp = _checkpoints[market][account][hint];
         if (!cp.taken || cp.since >= epoch || hint < epoch) revert NoCheckpoint(account, epoch, hint);
         return (Position(cp.size, cp.entryPrice, cp.margin), false);
     }
 
-    /// @notice How many accounts ever held a position in `market` (see `accountAt`).
-    function accountCount(bytes32 market) external view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function accountCount(bytes32 market) external view override returns (uint256) {
         return _accounts[market].length;
     }
 
-    /// @notice The `index`-th account (0-based, in order of first opening) that held a position in `market`.
-    function accountAt(bytes32 market, uint256 index) external view returns (address) {
+    /// @inheritdoc IClearinghouse
+    function accountAt(bytes32 market, uint256 index) external view override returns (address) {
         return _accounts[market][index];
     }
 
     // ------------------------------------------------------------------ views
 
-    function getPosition(bytes32 market, address account) external view returns (Position memory) {
+    /// @inheritdoc IClearinghouse
+    function getPosition(bytes32 market, address account) external view override returns (Position memory) {
         return _positions[market][account];
     }
 
-    /// @notice Unrealised PnL [usdc] at the oracle price (profit rounded down, loss up).
-    function unrealizedPnl(bytes32 market, address account) public view returns (int256) {
+    /// @inheritdoc IClearinghouse
+    function unrealizedPnl(bytes32 market, address account) public view override returns (int256) {
         Position storage p = _positions[market][account];
         if (p.size == 0) return 0;
         return PositionMath.pnl(p.size > 0, FP.abs(p.size), p.entryPrice, oracle.price(market));
     }
 
-    /// @notice Margin plus unrealised PnL [usdc]; negative once the position is past its bankruptcy price.
-    function equity(bytes32 market, address account) public view returns (int256) {
+    /// @inheritdoc IClearinghouse
+    function equity(bytes32 market, address account) public view override returns (int256) {
         return int256(_positions[market][account].margin) + unrealizedPnl(market, account);
     }
 
-    /// @notice Notional [usdc] at the oracle price, rounded up.
-    function notional(bytes32 market, address account) public view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function notional(bytes32 market, address account) public view override returns (uint256) {
         return FP.notionalUp(FP.abs(_positions[market][account].size), oracle.price(market));
     }
 
-    /// @notice Equity over notional [wad] (1e18 = 100%); zero without a position.
-    function marginRatio(bytes32 market, address account) external view returns (int256) {
+    /// @inheritdoc IClearinghouse
+    function marginRatio(bytes32 market, address account) external view override returns (int256) {
         uint256 n = notional(market, account);
         if (n == 0) return 0;
         return equity(market, account) * int256(FP.WAD) / int256(n);
     }
 
-    /// @notice Notional × the bracket's maintenance rate [usdc], rounded up.
-    function maintenanceRequirement(bytes32 market, address account) public view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function maintenanceRequirement(bytes32 market, address account) public view override returns (uint256) {
         uint256 n = notional(market, account);
         if (n == 0) return 0;
         return FP.bpsUp(n, tierFor(market, n).maintenanceMarginBps);
     }
 
-    /// @notice Notional × the bracket's initial rate [usdc], rounded up.
-    function initialRequirement(bytes32 market, address account) external view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function initialRequirement(bytes32 market, address account) external view override returns (uint256) {
         uint256 n = notional(market, account);
         if (n == 0) return 0;
         return FP.bpsUp(n, tierFor(market, n).initialMarginBps);
     }
 
-    /// @notice True when the position's equity is below its maintenance requirement at the oracle price and
-    ///         it is not already in liquidation: a keeper may start its liquidation now.
-    function isLiquidatable(bytes32 market, address account) external view returns (bool) {
+    /// @inheritdoc IClearinghouse
+    function isLiquidatable(bytes32 market, address account) external view override returns (bool) {
         if (_positions[market][account].size == 0 || inLiquidation[market][account]) return false;
         return equity(market, account) < int256(maintenanceRequirement(market, account));
     }
 
-    /// @notice The price [wad] at which equity is zero.
-    function bankruptcyPrice(bytes32 market, address account) external view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function bankruptcyPrice(bytes32 market, address account) external view override returns (uint256) {
         Position storage p = _positions[market][account];
         return PositionMath.bankruptcyPrice(p.size, p.entryPrice, p.margin);
     }
 
-    /// @notice The price [wad] at which equity meets the maintenance requirement, using the bracket of the
-    ///         position's notional at the current oracle price.
-    function liquidationPrice(bytes32 market, address account) external view returns (uint256) {
+    /// @inheritdoc IClearinghouse
+    function liquidationPrice(bytes32 market, address account) external view override returns (uint256) {
         Position storage p = _positions[market][account];
         if (p.size == 0) return 0;
         uint256 mm = tierFor(market, notional(market, account)).maintenanceMarginBps;
@@ -538,7 +521,9 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
             _chargeTailRiskFee(market, account, p, added, price, mark);
             _requireInitialMargin(market, account, p, mark);
         }
-        emit PositionChanged(market, account, order.sizeDelta, price, p.size, p.entryPrice, p.margin, realized, released);
+        emit PositionChanged(
+            market, account, order.sizeDelta, price, p.size, p.entryPrice, p.margin, realized, released
+        );
     }
 
     /// @dev Changes `account`'s position by `delta` units at `price`: the opposite exposure is reduced first
@@ -640,10 +625,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         fund.deposit(market, IInsuranceFund.InflowKind.TailRiskMargin, fee);
     }
 
-    function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark)
-        internal
-        view
-    {
+    function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark) internal view {
         uint256 q = FP.abs(p.size);
         uint256 n = FP.notionalUp(q, mark);
         uint256 required = FP.bpsUp(n, tierFor(market, n).initialMarginBps);
@@ -684,5 +666,6 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @dev Funding payments are out of scope for now. When they land, they settle here, before every change
     ///      of a position, by moving accrued funding between the position's margin and the market.
+    // solhint-disable-next-line no-empty-blocks
     function _settleFunding(bytes32 market, address account) internal {}
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
@@ -36,11 +36,7 @@ library CurveMath {
 
     /// @notice top * cut^floor(elapsed / step) [wad] for `cut` [ray] and `step` [seconds], rounded down.
     /// @dev Assumes step > 0 and cut <= RAY. The power is rounded down first, then the product with `top`.
-    function stairstepDown(uint256 top, uint256 elapsed, uint256 step, uint256 cut)
-        internal
-        pure
-        returns (uint256)
-    {
+    function stairstepDown(uint256 top, uint256 elapsed, uint256 step, uint256 cut) internal pure returns (uint256) {
         return Math.mulDiv(top, rpowDown(cut, elapsed / step), RAY);
     }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
@@ -11,6 +11,8 @@ import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {IAuctionCurve} from "../interfaces/IAuctionCurve.sol";
 import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
 import {IStandingBidBook} from "../interfaces/IStandingBidBook.sol";
+import {ILiquidationAuction} from "../interfaces/ILiquidationAuction.sol";
+import {InvalidParameter, UnknownMarket, UnknownParameter} from "../interfaces/Errors.sol";
 import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 
 /// @title LiquidationAuction
@@ -23,89 +25,16 @@ import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 ///      market's curve; a short one mirrors it around the starting mark, starting at `mark·(1 − buf)` and
 ///      rising. Settlement (penalty, surplus back to the trader, shortfall to the fund, bad debt) happens in
 ///      `Clearinghouse.liquidationFill`.
-contract LiquidationAuction is AccessControl, ReentrancyGuard {
+contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGuard {
     /// @notice The ADL queue: may take over what is left of a liquidation to close it at its bankruptcy price.
     bytes32 public constant ADL_ROLE = keccak256("ADL_ROLE");
-
-    /// @notice A market's auction parameters, each set with `file`.
-    struct Config {
-        IAuctionCurve curve; // price curve of the auction
-        uint16 penaltyBps; // [bps] of each fill's notional, from the trader's equity to the sub-pool
-        uint16 bufBps; // [bps] how far in the protocol's favour the auction starts
-        uint16 staleBps; // [bps] an auction is stale once its price is this far from the oracle price
-        uint32 tail; // [seconds] an auction is stale once this old
-        uint16 chipBps; // [bps] of the notional, paid to whoever starts or restarts an auction
-        uint64 tip; // [usdc] flat incentive to whoever starts or restarts an auction
-        uint64 tipCap; // [usdc] the most one incentive may pay
-        uint64 dust; // [usdc] the least notional a partial take may leave behind
-        uint32 riskWindow; // [seconds] how long a market stays in liquidity risk after an unfilled auction
-        uint64 hole; // [usdc] the most notional in auction at once in this market (0: no cap)
-        uint16 dropBps; // [bps] a fall of the oracle price this large within `dropWindow` starts a buffer period
-        uint32 dropWindow; // [seconds] the window in which the fall is measured
-        uint32 bufferBase; // [seconds] buffer length for a fall of exactly `dropBps`; longer for faster falls
-        uint32 bufferMax; // [seconds] the longest buffer period
-    }
-
-    /// @notice A market's throttle state: the reference price of the current fall window and the buffer.
-    struct Throttle {
-        uint128 refPrice; // [wad] oracle price at the start of the current window
-        uint64 refTime; // [seconds] start of the current window
-        uint64 bufferUntil; // [seconds] new liquidations wait in the queue until then
-        uint16 lastDropBps; // [bps] the fall measured in the current window
-    }
-
-    /// @dev Packed in four slots: starting an auction is one of the hot paths of a crash. `tic == 0` marks a
-    ///      liquidation waiting in its market's queue.
-    struct Sale {
-        bytes32 market;
-        address trader;
-        bool long; // the liquidated position's side; the keeper takes the same side
-        uint64 tic; // [seconds] start or restart time
-        uint128 qty; // [wad] left to sell
-        uint128 anchor; // [wad] oracle price at start or restart
-        uint128 top; // [wad] anchor·(1 + buf): the curve's starting point
-        uint128 notional; // [usdc] counted against the caps while the auction runs (at its start price)
-    }
-
-    error UnknownMarket(bytes32 market);
-    error UnknownParameter(bytes32 what);
-    error InvalidParameter(bytes32 what, uint256 data);
-    error NotActive(uint256 id);
-    error AuctionStale(uint256 id);
-    error AuctionNotStale(uint256 id);
-    error ZeroTake();
-    error PriceBeyondLimit(uint256 price, uint256 limit);
-    error WouldLeaveDust(uint256 remainingNotional, uint256 dust);
-    error NotTaker(address caller, address who);
-    error TakerRefused(address who);
-    error TakerHasNoCode(address who);
-    error NotQueued(uint256 id);
-
-    event CurveSet(bytes32 indexed market, address curve);
-    event ParameterSet(bytes32 indexed market, bytes32 indexed what, uint256 data);
-    event AuctionStarted(
-        uint256 indexed id, bytes32 indexed market, address indexed trader, bool long, uint256 qty, uint256 anchor, uint256 top
-    );
-    event AuctionTaken(uint256 indexed id, address indexed keeper, uint256 qty, uint256 price, uint256 left);
-    event AuctionRestarted(uint256 indexed id, uint256 anchor, uint256 top);
-    event AuctionFinished(uint256 indexed id);
-    event IncentivePaid(uint256 indexed id, address indexed keeper, uint256 amount, uint256 unpaid);
-    event LiquidityRiskFlagged(bytes32 indexed market, uint256 indexed id, uint256 at);
-    event LiquidationQueued(
-        uint256 indexed id, bytes32 indexed market, address indexed trader, bool long, uint256 qty, uint256 mark, bool buffer
-    );
-    event BufferStarted(bytes32 indexed market, uint256 dropBps, uint256 until);
-    event GlobalHoleSet(uint256 hole);
-    event BookSet(address book);
-    event StandingBidsFilled(uint256 indexed id, bytes32 indexed market, address indexed trader, uint256 qty, uint256 left);
-    event HandedToAdl(uint256 indexed id, uint256 qty, uint256 left);
 
     IClearinghouse public immutable clearinghouse;
     IPriceOracle public immutable oracle;
     IInsuranceFund public immutable fund;
 
-    mapping(bytes32 market => Config) internal configs;
-    mapping(uint256 id => Sale) internal sales;
+    mapping(bytes32 market => Config) internal _configs;
+    mapping(uint256 id => Sale) internal _sales;
     mapping(bytes32 market => uint256) public liquidityRiskAt; // [seconds] last time an auction went unfilled
     mapping(bytes32 market => Throttle) public throttles;
     mapping(bytes32 market => uint256) public dirt; // [usdc] notional in auction in the market
@@ -127,18 +56,16 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ administration
 
-    /// @notice Sets the price curve of `market`'s auctions (this also enables the market). Admin only.
-    function setCurve(bytes32 market, IAuctionCurve curve) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @inheritdoc ILiquidationAuction
+    function setCurve(bytes32 market, IAuctionCurve curve) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (address(curve) == address(0)) revert InvalidParameter("curve", 0);
-        configs[market].curve = curve;
+        _configs[market].curve = curve;
         emit CurveSet(market, address(curve));
     }
 
-    /// @notice Sets one parameter of `market`: "penaltyBps", "bufBps", "staleBps", "chipBps", "dropBps" [bps];
-    ///         "tail", "riskWindow", "dropWindow", "bufferBase", "bufferMax" [seconds]; "tip", "tipCap", "dust",
-    ///         "hole" [usdc]. Admin only.
-    function file(bytes32 market, bytes32 what, uint256 data) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Config storage c = configs[market];
+    /// @inheritdoc ILiquidationAuction
+    function file(bytes32 market, bytes32 what, uint256 data) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        Config storage c = _configs[market];
         if (what == "penaltyBps") c.penaltyBps = _bps(what, data);
         else if (what == "bufBps") c.bufBps = _bps(what, data);
         else if (what == "staleBps") c.staleBps = _bps(what, data);
@@ -157,56 +84,50 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         emit ParameterSet(market, what, data);
     }
 
-    /// @notice Sets the standing-bid book that `liquidate` and `release` try before the auction (0: none). Admin only.
-    function setBook(IStandingBidBook book_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @inheritdoc ILiquidationAuction
+    function setBook(IStandingBidBook book_) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         book = book_;
         emit BookSet(address(book_));
     }
 
-    /// @notice Caps the notional [usdc] in auction across all markets (0: no cap). Admin only.
-    function setGlobalHole(uint256 hole) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @inheritdoc ILiquidationAuction
+    function setGlobalHole(uint256 hole) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         globalHole = hole;
         emit GlobalHoleSet(hole);
     }
 
     // ------------------------------------------------------------------ the auction's life
 
-    /// @notice Freezes `trader`'s position in `market` (it must be below maintenance margin at the oracle
-    ///         price and not already in liquidation) and starts an auction for all of it — or, while the market
-    ///         is in a buffer period or its auction caps are full, puts it in the market's queue (see `release`).
-    ///         Standing bids (`book`) are tried first, in the same transaction: what they take never enters the
-    ///         auction or the queue, nor counts against the caps. The caller earns the keeper incentive on the
-    ///         whole position either way: freezing the position is the work. Anyone.
-    function liquidate(bytes32 market, address trader) external nonReentrant returns (uint256 id) {
+    /// @inheritdoc ILiquidationAuction
+    function liquidate(bytes32 market, address trader) external override nonReentrant returns (uint256 id) {
         Config storage c = _config(market);
         (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
         bool buffer = _watchFall(market, c, mark);
         id = ++kicks;
-        Sale storage s = sales[id];
+        Sale storage s = _sales[id];
         s.market = market;
         s.trader = trader;
         s.long = size > 0;
         s.qty = SafeCast.toUint128(FP.abs(size));
         uint256 notional = FP.notionalDown(s.qty, mark);
         _absorb(id, s, c, mark);
-        if (s.qty == 0) {
-            // fully taken by standing bids: nothing to auction or queue
-        } else if (buffer || _queue[market].length > queueHead[market] || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))) {
-            _queue[market].push(id);
-            emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
-        } else {
-            _launch(id, s, c, mark);
+        // what the standing bids took is done: only the rest is queued or auctioned
+        if (s.qty > 0) {
+            if (
+                buffer || _queue[market].length > queueHead[market]
+                    || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))
+            ) {
+                _queue[market].push(id);
+                emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
+            } else {
+                _launch(id, s, c, mark);
+            }
         }
         _payIncentive(id, c, market, notional);
     }
 
-    /// @notice Releases up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle
-    ///         price. Each is first offered to the standing bids — even during a buffer period and whatever the
-    ///         caps: the buffer adapts to standing-bid depth, since what pre-funded bids absorb cannot flood the
-    ///         auction. What they leave starts an auction once the market is out of its buffer period and the caps
-    ///         have room; otherwise it stays at the head of the queue. Anyone may call.
-    /// @return started how many queued liquidations left the queue (auction started or fully absorbed).
-    function release(bytes32 market, uint256 maxCount) external nonReentrant returns (uint256 started) {
+    /// @inheritdoc ILiquidationAuction
+    function release(bytes32 market, uint256 maxCount) external override nonReentrant returns (uint256 started) {
         Config storage c = _config(market);
         uint256 mark = oracle.poke(market);
         bool buffer = _watchFall(market, c, mark);
@@ -214,7 +135,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         uint256 head = queueHead[market];
         while (started < maxCount && head < q.length) {
             uint256 id = q[head];
-            Sale storage s = sales[id];
+            Sale storage s = _sales[id];
             if (s.qty == 0) {
                 ++head; // all of it went to the ADL queue while it waited
                 continue;
@@ -230,14 +151,10 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         queueHead[market] = head;
     }
 
-    /// @notice Takes up to `maxQty` [wad] of auction `id` at its current price for `who`, who becomes the owner
-    ///         of that part of the position. `limit` [wad] is the worst price accepted: the most `who` pays for
-    ///         a long, the least it accepts for a short. Then `margin` [usdc] moves from `who`'s free balance in
-    ///         the clearinghouse into its position, which must meet initial margin. With `data`, `who` (a
-    ///         contract) is called first with `onAuctionTake` and may fund its free balance there; otherwise
-    ///         `who` must be the caller. Anyone may name any taker contract: it must check `caller` itself.
+    /// @inheritdoc ILiquidationAuction
     function take(uint256 id, uint256 maxQty, uint256 limit, uint256 margin, address who, bytes calldata data)
         external
+        override
         nonReentrant
         returns (uint256 qty, uint256 price)
     {
@@ -245,7 +162,7 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         if (data.length == 0 && who != msg.sender) revert NotTaker(msg.sender, who);
         if (data.length > 0 && who.code.length == 0) revert TakerHasNoCode(who);
         Sale storage s = _activeSale(id);
-        Config storage c = configs[s.market];
+        Config storage c = _configs[s.market];
         bool stale;
         (price, stale) = _status(s, c, oracle.price(s.market));
         if (stale) revert AuctionStale(id);
@@ -261,12 +178,10 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         clearinghouse.settleKeeper(market, who, margin);
     }
 
-    /// @notice Restarts auction `id` from the current oracle price once it is stale (too old, or its price too
-    ///         far from the oracle), flags the market as in liquidity risk (the auction ended unfilled), and pays
-    ///         the caller the keeper incentive. Anyone may call; a fresh auction cannot be restarted.
-    function redo(uint256 id) external nonReentrant {
+    /// @inheritdoc ILiquidationAuction
+    function redo(uint256 id) external override nonReentrant {
         Sale storage s = _activeSale(id); // queued liquidations are not active: they wait for `release`
-        Config storage c = configs[s.market];
+        Config storage c = _configs[s.market];
         uint256 mark = oracle.poke(s.market);
         (, bool stale) = _status(s, c, mark);
         if (!stale) revert AuctionNotStale(id);
@@ -277,11 +192,9 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         _payIncentive(id, c, s.market, FP.notionalDown(s.qty, mark));
     }
 
-    /// @notice Hands `qty` [wad] of liquidation `id` (running or queued) to the ADL queue, which closes it at the
-    ///         position's bankruptcy price against opposite positions. Releases its share of the caps and
-    ///         finishes a running auction when nothing is left. Only ADL_ROLE.
-    function handToAdl(uint256 id, uint256 qty) external onlyRole(ADL_ROLE) nonReentrant {
-        Sale storage s = sales[id];
+    /// @inheritdoc ILiquidationAuction
+    function handToAdl(uint256 id, uint256 qty) external override onlyRole(ADL_ROLE) nonReentrant {
+        Sale storage s = _sales[id];
         uint256 held = s.qty;
         if (held == 0) revert NotActive(id);
         if (qty == 0 || qty > held) revert InvalidParameter("qty", qty);
@@ -293,34 +206,35 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice The current price [wad] of auction `id` and whether it is stale (needs `redo`).
-    function getStatus(uint256 id) external view returns (uint256 price, bool stale, uint256 qty) {
+    /// @inheritdoc ILiquidationAuction
+    function getStatus(uint256 id) external view override returns (uint256 price, bool stale, uint256 qty) {
         Sale storage s = _activeSale(id);
-        (price, stale) = _status(s, configs[s.market], oracle.price(s.market));
+        (price, stale) = _status(s, _configs[s.market], oracle.price(s.market));
         qty = s.qty;
     }
 
-    /// @notice `market`'s auction parameters.
-    function config(bytes32 market) external view returns (Config memory) {
-        return configs[market];
+    /// @inheritdoc ILiquidationAuction
+    function config(bytes32 market) external view override returns (Config memory) {
+        return _configs[market];
     }
 
-    /// @notice Liquidation `id`: running (`tic` > 0, and listed by `active`), queued (`tic` == 0) or done (`qty` == 0).
-    function sale(uint256 id) external view returns (Sale memory) {
-        return sales[id];
+    /// @inheritdoc ILiquidationAuction
+    function sale(uint256 id) external view override returns (Sale memory) {
+        return _sales[id];
     }
 
-    /// @notice Ids of the running auctions.
-    function active() external view returns (uint256[] memory) {
+    /// @inheritdoc ILiquidationAuction
+    function active() external view override returns (uint256[] memory) {
         return _active;
     }
 
-    function activeCount() external view returns (uint256) {
+    /// @inheritdoc ILiquidationAuction
+    function activeCount() external view override returns (uint256) {
         return _active.length;
     }
 
-    /// @notice Ids of `market`'s liquidations waiting in its queue, oldest first.
-    function queued(bytes32 market) external view returns (uint256[] memory ids) {
+    /// @inheritdoc ILiquidationAuction
+    function queued(bytes32 market) external view override returns (uint256[] memory ids) {
         uint256[] storage q = _queue[market];
         uint256 head = queueHead[market];
         ids = new uint256[](q.length - head);
@@ -329,24 +243,20 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @notice True while `market` is in a buffer period (new liquidations wait in its queue).
-    function inBuffer(bytes32 market) external view returns (bool) {
+    /// @inheritdoc ILiquidationAuction
+    function inBuffer(bytes32 market) external view override returns (bool) {
         return block.timestamp < throttles[market].bufferUntil;
     }
 
-    /// @notice The market's cap [usdc] on notional in auction now: `hole` scaled down by how much faster than
-    ///         `dropBps` the price fell in the current window (`hole · dropBps / lastDrop`); 0 means no cap.
-    function effectiveHole(bytes32 market) public view returns (uint256) {
-        Config storage c = configs[market];
-        uint256 drop = throttles[market].lastDropBps;
-        if (c.hole == 0 || c.dropBps == 0 || drop <= c.dropBps) return c.hole;
-        return FP.mulDivDown(c.hole, c.dropBps, drop);
+    /// @inheritdoc ILiquidationAuction
+    function effectiveHole(bytes32 market) external view override returns (uint256) {
+        return _effectiveHole(market, _configs[market]);
     }
 
-    /// @notice True while `market` is in liquidity risk: an auction of it went unfilled within `riskWindow`.
-    function inLiquidityRisk(bytes32 market) external view returns (bool) {
+    /// @inheritdoc ILiquidationAuction
+    function inLiquidityRisk(bytes32 market) external view override returns (bool) {
         uint256 at = liquidityRiskAt[market];
-        return at != 0 && block.timestamp <= at + configs[market].riskWindow;
+        return at != 0 && block.timestamp <= at + _configs[market].riskWindow;
     }
 
     // ------------------------------------------------------------------ internals
@@ -404,10 +314,19 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
         emit AuctionStarted(id, s.market, s.trader, s.long, s.qty, s.anchor, s.top);
     }
 
+    /// @dev Whether `notional` [usdc] more fits under `market`'s cap and the global cap (each open while nothing is
+    ///      in auction under it).
     function _hasRoom(bytes32 market, Config storage c, uint256 notional) internal view returns (bool) {
-        uint256 hole = effectiveHole(market);
+        uint256 hole = _effectiveHole(market, c);
         if (hole != 0 && dirt[market] != 0 && dirt[market] + notional > hole) return false;
         return globalHole == 0 || globalDirt == 0 || globalDirt + notional <= globalHole;
+    }
+
+    /// @dev `effectiveHole` of `market`, whose config is `c`.
+    function _effectiveHole(bytes32 market, Config storage c) internal view returns (uint256) {
+        uint256 drop = throttles[market].lastDropBps;
+        if (c.hole == 0 || c.dropBps == 0 || drop <= c.dropBps) return c.hole;
+        return FP.mulDivDown(c.hole, c.dropBps, drop);
     }
 
     /// @dev Tracks the fall of `market`'s price within the current window and starts a buffer period when it
@@ -476,11 +395,11 @@ contract LiquidationAuction is AccessControl, ReentrancyGuard {
 
     function _activeSale(uint256 id) internal view returns (Sale storage s) {
         if (_activeIndex[id] == 0) revert NotActive(id);
-        s = sales[id];
+        s = _sales[id];
     }
 
     function _config(bytes32 market) internal view returns (Config storage c) {
-        c = configs[market];
+        c = _configs[market];
         if (address(c.curve) == address(0)) revert UnknownMarket(market);
     }
 

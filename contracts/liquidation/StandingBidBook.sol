@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -9,6 +9,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
 import {IStandingBidBook} from "../interfaces/IStandingBidBook.sol";
+import {InvalidParameter, UnknownMarket, ZeroAmount} from "../interfaces/Errors.sol";
 import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 
 /// @title StandingBidBook
@@ -42,18 +43,6 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
     uint256 public constant MAX_LEVELS = 8;
     uint256 public constant MAX_MATCHES = 64; // the most `maxMatches` may be set to
 
-    /// @notice A standing bid. `left` and `escrow` fall as it fills; a bid with nothing left is deleted.
-    struct Bid {
-        bytes32 market;
-        address owner;
-        bool long; // takes over liquidated longs (becomes long) if true, liquidated shorts otherwise
-        uint8 level; // index into the market's discount levels
-        uint64 next; // next bid in the level's FIFO (0: none)
-        uint64 prev; // previous bid in the level's FIFO (0: none)
-        uint96 left; // [usdc] notional it will still take, measured at the fill price
-        uint96 escrow; // [usdc] escrow still backing `left`
-    }
-
     /// @notice One (market, side, level) FIFO: its ends, number of bids and notional.
     struct Level {
         uint64 head;
@@ -61,43 +50,6 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
         uint32 count;
         uint96 depth; // [usdc] Σ left of its bids
     }
-
-    error ZeroAmount();
-    error UnknownMarket(bytes32 market);
-    error LevelOutOfRange(uint256 level, uint256 levels);
-    error InvalidLevels(uint256 index);
-    error InvalidParameter(bytes32 what, uint256 data);
-    error BookNotEmpty(bytes32 market);
-    error EscrowBelowInitialMargin(uint256 escrow, uint256 required);
-    error NotBidOwner(address caller, address owner);
-    error NoSuchBid(uint256 id);
-    error ReductionAboveLeft(uint256 left, uint256 requested);
-    error InsufficientWithdrawable(uint256 available, uint256 requested);
-
-    event LevelsSet(bytes32 indexed market, uint16[] discountBps);
-    event MaxMatchesSet(bytes32 indexed market, uint256 maxMatches);
-    event BidPlaced(
-        uint256 indexed id,
-        bytes32 indexed market,
-        address indexed owner,
-        bool long,
-        uint256 level,
-        uint256 discountBps,
-        uint256 notional,
-        uint256 escrow
-    );
-    event BidReduced(uint256 indexed id, uint256 notional, uint256 released, uint256 left);
-    event BidCancelled(uint256 indexed id, address indexed owner, uint256 released, bool skipped);
-    event BidFilled(
-        uint256 indexed id,
-        uint256 indexed liquidation,
-        address indexed owner,
-        uint256 qty,
-        uint256 price,
-        uint256 notional,
-        uint256 escrow
-    );
-    event Withdrawn(address indexed owner, uint256 amount);
 
     IClearinghouse public immutable clearinghouse;
     IERC20 public immutable usdc;
@@ -119,10 +71,8 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ administration
 
-    /// @notice Sets `market`'s discount levels [bps], strictly ascending, each below 10,000, at most MAX_LEVELS.
-    ///         The market must be listed in the clearinghouse and its book empty (levels price existing bids).
-    ///         Admin only.
-    function setLevels(bytes32 market, uint16[] calldata discountBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @inheritdoc IStandingBidBook
+    function setLevels(bytes32 market, uint16[] calldata discountBps) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         clearinghouse.tierFor(market, 0); // reverts UnknownMarket for an unlisted market
         if (sideDepth[market][true] != 0 || sideDepth[market][false] != 0) revert BookNotEmpty(market);
         uint256 n = discountBps.length;
@@ -134,9 +84,8 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
         emit LevelsSet(market, discountBps);
     }
 
-    /// @notice Sets how many bids one liquidation may visit in `market` (1..MAX_MATCHES); what they do not
-    ///         take goes to the auction. Admin only.
-    function setMaxMatches(bytes32 market, uint256 n) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @inheritdoc IStandingBidBook
+    function setMaxMatches(bytes32 market, uint256 n) external override onlyRole(DEFAULT_ADMIN_ROLE) {
         if (n == 0 || n > MAX_MATCHES) revert InvalidParameter("maxMatches", n);
         maxMatches[market] = n;
         emit MaxMatchesSet(market, n);
@@ -144,13 +93,10 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ bidders
 
-    /// @notice Places a standing bid: take over liquidated longs (`long`) or shorts of `market` at discount level
-    ///         `level`, up to `notional` [usdc] measured at the fill price, backed by `escrow` [usdc] pulled from
-    ///         the caller's wallet (approve this contract first). `escrow` must cover initial margin on `notional`
-    ///         at the market's bracket for that notional. The bid joins the back of its level's queue.
-    /// @return id the bid's id.
+    /// @inheritdoc IStandingBidBook
     function placeBid(bytes32 market, bool long, uint256 level, uint256 notional, uint256 escrow)
         external
+        override
         nonReentrant
         returns (uint256 id)
     {
@@ -166,9 +112,8 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
         clearinghouse.deposit(escrow);
     }
 
-    /// @notice Lowers bid `id`'s notional by `notional` [usdc] and releases the same share of its escrow (rounded
-    ///         down) to the caller's withdrawable balance; reducing by all that is left cancels it. Bid owner only.
-    function reduceBid(uint256 id, uint256 notional) external nonReentrant {
+    /// @inheritdoc IStandingBidBook
+    function reduceBid(uint256 id, uint256 notional) external override nonReentrant {
         if (notional == 0) revert ZeroAmount();
         Bid storage b = _ownBid(id);
         uint256 left = b.left;
@@ -186,13 +131,13 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
         emit BidReduced(id, notional, released, b.left);
     }
 
-    /// @notice Cancels bid `id`: what is left of its escrow goes to the caller's withdrawable balance. Owner only.
-    function cancelBid(uint256 id) external nonReentrant {
+    /// @inheritdoc IStandingBidBook
+    function cancelBid(uint256 id) external override nonReentrant {
         _cancel(id, _ownBid(id), false);
     }
 
-    /// @notice Pays `amount` [usdc] of the caller's released escrow out to its wallet.
-    function withdraw(uint256 amount) external nonReentrant {
+    /// @inheritdoc IStandingBidBook
+    function withdraw(uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
         uint256 available = withdrawable[msg.sender];
         if (amount > available) revert InsufficientWithdrawable(available, amount);
@@ -209,10 +154,15 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
     ///      `maxMatches[market]` bids in all. Only ENGINE_ROLE (the liquidation auction), checked first: every
     ///      caller but the engine is refused, even on an empty side. No reentrancy guard is needed: it calls only
     ///      the clearinghouse (and through it the fund), never a bidder.
-    function absorb(uint256 id, bytes32 market, address trader, bool long, uint256 qty, uint256 mark, uint256 penaltyBps)
-        external
-        returns (uint256 filled)
-    {
+    function absorb(
+        uint256 id,
+        bytes32 market,
+        address trader,
+        bool long,
+        uint256 qty,
+        uint256 mark,
+        uint256 penaltyBps
+    ) external override returns (uint256 filled) {
         _checkRole(ENGINE_ROLE);
         if (sideDepth[market][long] == 0) return 0;
         return _absorb(Fill(id, market, trader, long, 0, penaltyBps), qty, mark);
@@ -220,30 +170,31 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice `market`'s discount levels [bps], ascending.
-    function levels(bytes32 market) external view returns (uint16[] memory) {
+    /// @inheritdoc IStandingBidBook
+    function levels(bytes32 market) external view override returns (uint16[] memory) {
         return _levels[market];
     }
 
-    /// @notice One level's queue: its discount [bps], notional still bid [usdc], number of bids, oldest bid id.
+    /// @inheritdoc IStandingBidBook
     function depth(bytes32 market, bool long, uint256 level)
         external
         view
+        override
         returns (uint256 discountBps, uint256 notional, uint256 count, uint256 head)
     {
         uint256 levels_ = _levels[market].length;
         if (level >= levels_) revert LevelOutOfRange(level, levels_);
-        Level storage l = _books[market][long][level];
-        return (_levels[market][level], l.depth, l.count, l.head);
+        Level storage lvl = _books[market][long][level];
+        return (_levels[market][level], lvl.depth, lvl.count, lvl.head);
     }
 
-    /// @notice Notional [usdc] bid on `market` for one side over all levels.
-    function totalDepth(bytes32 market, bool long) external view returns (uint256) {
+    /// @inheritdoc IStandingBidBook
+    function totalDepth(bytes32 market, bool long) external view override returns (uint256) {
         return sideDepth[market][long];
     }
 
-    /// @notice Bid `id` as it stands (a cancelled or fully used bid reads as zero).
-    function bid(uint256 id) external view returns (Bid memory) {
+    /// @inheritdoc IStandingBidBook
+    function bid(uint256 id) external view override returns (Bid memory) {
         return _bids[id];
     }
 
@@ -313,38 +264,38 @@ contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
         returns (uint256 id)
     {
         id = ++bidCount;
-        Level storage l = _books[market][long][level];
+        Level storage lvl = _books[market][long][level];
         _bids[id] = Bid({
             market: market,
             owner: msg.sender,
             long: long,
             level: uint8(level),
             next: 0,
-            prev: l.tail,
+            prev: lvl.tail,
             left: SafeCast.toUint96(notional),
             escrow: SafeCast.toUint96(escrow)
         });
-        if (l.tail == 0) l.head = uint64(id);
-        else _bids[l.tail].next = uint64(id);
-        l.tail = uint64(id);
-        l.count += 1;
-        l.depth += uint96(notional);
+        if (lvl.tail == 0) lvl.head = uint64(id);
+        else _bids[lvl.tail].next = uint64(id);
+        lvl.tail = uint64(id);
+        lvl.count += 1;
+        lvl.depth += uint96(notional);
         sideDepth[market][long] += notional;
         emit BidPlaced(id, market, msg.sender, long, level, _levels[market][level], notional, escrow);
     }
 
     /// @dev Unlinks bid `id` in O(1), releases what is left of it to its owner's withdrawable balance, deletes it.
     function _cancel(uint256 id, Bid storage b, bool skipped) internal {
-        Level storage l = _books[b.market][b.long][b.level];
-        if (b.prev == 0) l.head = b.next;
+        Level storage lvl = _books[b.market][b.long][b.level];
+        if (b.prev == 0) lvl.head = b.next;
         else _bids[b.prev].next = b.next;
-        if (b.next == 0) l.tail = b.prev;
+        if (b.next == 0) lvl.tail = b.prev;
         else _bids[b.next].prev = b.prev;
-        l.count -= 1;
+        lvl.count -= 1;
         uint256 left = b.left;
         uint256 released = b.escrow;
         if (left > 0) {
-            l.depth -= uint96(left);
+            lvl.depth -= uint96(left);
             sideDepth[b.market][b.long] -= left;
         }
         address owner = b.owner;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
+import {UnknownMarket} from "../interfaces/Errors.sol";
 import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 
 /// @title PriceOracle
@@ -27,16 +28,6 @@ contract PriceOracle is IPriceOracle, AccessControl {
     ///         product in the deviation and jump checks far below 2**256.
     uint256 public constant MAX_PRICE_WAD = type(uint128).max;
 
-    /// @dev Every knob of a market, packed in one slot.
-    struct MarketConfig {
-        uint32 maxAge; // [seconds] oldest usable answer
-        uint16 maxDeviationBps; // [bps] farthest a source may sit from the first median
-        uint8 minSources; // fewest sources the final median needs
-        uint16 maxJumpBps; // [bps] largest move from the last accepted price within jumpWindow; 0 = off
-        uint32 jumpWindow; // [seconds] how long the last accepted price bounds the next one
-        bool listed; // set by the first setMarketConfig
-    }
-
     struct Source {
         AggregatorV3Interface feed;
         uint8 decimals; // read once when added; Chainlink feeds never change it
@@ -47,39 +38,9 @@ contract PriceOracle is IPriceOracle, AccessControl {
         uint64 updatedAt; // [seconds] time of the poke; 0 = never poked
     }
 
-    /// @dev One row of `sourceReport`.
-    struct SourceReading {
-        address source;
-        int256 answer; // raw, in the source's decimals (0 if the call reverted)
-        uint8 decimals;
-        uint256 updatedAt; // [seconds]
-        uint256 priceWad; // [wad] normalised answer, 0 when not usable
-        bool usable; // fresh, positive and within MAX_PRICE_WAD
-        bool used; // usable and within maxDeviationBps of the first median
-    }
-
     mapping(bytes32 market => MarketConfig) private _config;
     mapping(bytes32 market => Source[]) private _sources;
     mapping(bytes32 market => LastPrice) private _last;
-
-    event MarketConfigured(
-        bytes32 indexed market,
-        uint32 maxAge,
-        uint16 maxDeviationBps,
-        uint8 minSources,
-        uint16 maxJumpBps,
-        uint32 jumpWindow
-    );
-    event SourceAdded(bytes32 indexed market, address indexed source, uint8 decimals);
-    event SourceRemoved(bytes32 indexed market, address indexed source);
-
-    error MaxAgeIsZero(bytes32 market);
-    error MinSourcesOutOfRange(bytes32 market, uint256 minSources, uint256 max);
-    error TooManySources(bytes32 market, uint256 max);
-    error SourceIsZeroAddress(bytes32 market);
-    error SourceAlreadyAdded(bytes32 market, address source);
-    error SourceNotFound(bytes32 market, address source);
-    error SourceDecimalsTooHigh(address source, uint8 decimals, uint8 max);
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (manages roles) and ORACLE_ADMIN_ROLE.
     constructor(address admin) {
@@ -89,13 +50,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
 
     // --- Administration ---
 
-    /// @notice Lists `market` (first call) and sets all its knobs. Only ORACLE_ADMIN_ROLE.
-    /// @param maxAge [seconds] oldest usable answer; must be > 0.
-    /// @param maxDeviationBps [bps] farthest a source may sit from the first median and still be used.
-    /// @param minSources Fewest sources the final median needs; 1..MAX_SOURCES.
-    /// @param maxJumpBps [bps] largest move from the last accepted price while it is younger than jumpWindow;
-    ///        0 disables the jump bound.
-    /// @param jumpWindow [seconds] how long a poked price bounds the next one.
+    /// @inheritdoc IPriceOracle
     function setMarketConfig(
         bytes32 market,
         uint32 maxAge,
@@ -103,7 +58,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
         uint8 minSources,
         uint16 maxJumpBps,
         uint32 jumpWindow
-    ) external onlyRole(ORACLE_ADMIN_ROLE) {
+    ) external override onlyRole(ORACLE_ADMIN_ROLE) {
         if (maxAge == 0) revert MaxAgeIsZero(market);
         if (minSources == 0 || minSources > MAX_SOURCES) {
             revert MinSourcesOutOfRange(market, minSources, MAX_SOURCES);
@@ -119,9 +74,8 @@ contract PriceOracle is IPriceOracle, AccessControl {
         emit MarketConfigured(market, maxAge, maxDeviationBps, minSources, maxJumpBps, jumpWindow);
     }
 
-    /// @notice Adds `source` to `market`'s feeds. Only ORACLE_ADMIN_ROLE; the market must be listed, the source
-    ///         new to it, reporting in at most MAX_SOURCE_DECIMALS decimals, and the market below MAX_SOURCES.
-    function addSource(bytes32 market, AggregatorV3Interface source) external onlyRole(ORACLE_ADMIN_ROLE) {
+    /// @inheritdoc IPriceOracle
+    function addSource(bytes32 market, AggregatorV3Interface source) external override onlyRole(ORACLE_ADMIN_ROLE) {
         _listed(market);
         if (address(source) == address(0)) revert SourceIsZeroAddress(market);
         Source[] storage list = _sources[market];
@@ -135,8 +89,8 @@ contract PriceOracle is IPriceOracle, AccessControl {
         emit SourceAdded(market, address(source), dec);
     }
 
-    /// @notice Removes `source` from `market`'s feeds (the last source takes its slot). Only ORACLE_ADMIN_ROLE.
-    function removeSource(bytes32 market, AggregatorV3Interface source) external onlyRole(ORACLE_ADMIN_ROLE) {
+    /// @inheritdoc IPriceOracle
+    function removeSource(bytes32 market, AggregatorV3Interface source) external override onlyRole(ORACLE_ADMIN_ROLE) {
         _listed(market);
         Source[] storage list = _sources[market];
         uint256 n = list.length;
@@ -155,13 +109,13 @@ contract PriceOracle is IPriceOracle, AccessControl {
 
     /// @inheritdoc IPriceOracle
     /// @dev Reverts `UnknownMarket`, `NotEnoughSources` or `PriceJumpTooLarge`.
-    function price(bytes32 market) external view returns (uint256 priceWad) {
+    function price(bytes32 market) external view override returns (uint256 priceWad) {
         (priceWad,) = _price(market);
     }
 
     /// @inheritdoc IPriceOracle
     /// @dev Emits `PriceAccepted`. Reverts as `price`, in which case the last accepted price is unchanged.
-    function poke(bytes32 market) external returns (uint256 priceWad) {
+    function poke(bytes32 market) external override returns (uint256 priceWad) {
         uint256 used;
         (priceWad, used) = _price(market);
         _last[market] = LastPrice({priceWad: uint128(priceWad), updatedAt: uint64(block.timestamp)});
@@ -170,13 +124,13 @@ contract PriceOracle is IPriceOracle, AccessControl {
 
     // --- Views ---
 
-    /// @notice Whether `market` has been configured.
-    function isListed(bytes32 market) external view returns (bool) {
+    /// @inheritdoc IPriceOracle
+    function isListed(bytes32 market) external view override returns (bool) {
         return _config[market].listed;
     }
 
-    /// @notice The feeds of `market`, in storage order. Reverts `UnknownMarket`.
-    function sources(bytes32 market) external view returns (address[] memory list) {
+    /// @inheritdoc IPriceOracle
+    function sources(bytes32 market) external view override returns (address[] memory list) {
         _listed(market);
         Source[] storage stored = _sources[market];
         list = new address[](stored.length);
@@ -185,23 +139,22 @@ contract PriceOracle is IPriceOracle, AccessControl {
         }
     }
 
-    /// @notice The knobs of `market` (see MarketConfig for units). Reverts `UnknownMarket`.
-    function config(bytes32 market) external view returns (MarketConfig memory) {
+    /// @inheritdoc IPriceOracle
+    function config(bytes32 market) external view override returns (MarketConfig memory) {
         return _listed(market);
     }
 
-    /// @notice The last price accepted by `poke` [wad] and when [seconds]; (0, 0) if never poked.
-    function lastPrice(bytes32 market) external view returns (uint256 priceWad, uint256 updatedAt) {
+    /// @inheritdoc IPriceOracle
+    function lastPrice(bytes32 market) external view override returns (uint256 priceWad, uint256 updatedAt) {
         LastPrice memory last = _last[market];
         return (last.priceWad, last.updatedAt);
     }
 
-    /// @notice For reports: every source's raw and normalised answer, whether it was usable and whether it was
-    ///         used in the final median, plus the first median [wad] (0 if no source is usable). Never reverts
-    ///         on too few sources or on the jump bound. Reverts `UnknownMarket`.
+    /// @inheritdoc IPriceOracle
     function sourceReport(bytes32 market)
         external
         view
+        override
         returns (SourceReading[] memory readings, uint256 firstMedianWad)
     {
         MarketConfig memory cfg = _listed(market);

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
+
+// A test token, not part of the protocol's API: not behind an interface.
+// solhint-disable comprehensive-interface
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
+
+// A test feed: its setters are for tests only, not part of the protocol's API: not behind an interface.
+// solhint-disable comprehensive-interface
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
+
+// A test attacker, not part of the protocol's API: not behind an interface.
+// solhint-disable comprehensive-interface
 
 import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
 import {ITokenHook} from "./HookToken.sol";
@@ -22,12 +25,15 @@ contract Reenterer is ITokenHook, IAuctionTaker {
 
     /// @notice Calls `target` with `data` as this contract; reverts with the callee's error. Owner only.
     function execute(address target, bytes calldata data) external returns (bytes memory) {
+        // a test contract: its revert string stays as it is
+        // solhint-disable-next-line gas-custom-errors
         require(msg.sender == owner, "owner only");
         return _call(target, data);
     }
 
     /// @notice Makes the next hook or callback call `target` with `data`. Owner only.
     function arm(address target, bytes calldata data) external {
+        // solhint-disable-next-line gas-custom-errors
         require(msg.sender == owner, "owner only");
         armedTarget = target;
         armedData = data;
@@ -55,8 +61,12 @@ contract Reenterer is ITokenHook, IAuctionTaker {
 
     function _call(address target, bytes memory data) internal returns (bytes memory ret) {
         bool ok;
+        // the attacker calls whatever it is armed with
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, ret) = target.call(data);
         if (!ok) {
+            // bubbles the callee's revert data up unchanged
+            // solhint-disable-next-line no-inline-assembly
             assembly {
                 revert(add(ret, 32), mload(ret))
             }

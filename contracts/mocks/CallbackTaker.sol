@@ -1,18 +1,13 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
+
+// A test keeper, not part of the protocol's API: not behind an interface.
+// solhint-disable comprehensive-interface
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IAuctionTaker} from "../interfaces/IAuctionTaker.sol";
-
-interface IClearinghouseDeposit {
-    function deposit(uint256 amount) external;
-}
-
-interface IAuctionTake {
-    function take(uint256 id, uint256 maxQty, uint256 limit, uint256 margin, address who, bytes calldata data)
-        external
-        returns (uint256, uint256);
-}
+import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
+import {ILiquidationAuction} from "../interfaces/ILiquidationAuction.sol";
 
 /// @title CallbackTaker (test only)
 /// @notice A keeper contract that takes auctions with a callback: it receives the position first and funds
@@ -41,9 +36,9 @@ contract CallbackTaker is IAuctionTaker {
         (uint8 mode, uint256 amount, uint256 id) = abi.decode(data, (uint8, uint256, uint256));
         if (mode == 1) {
             usdc.approve(clearinghouse, amount);
-            IClearinghouseDeposit(clearinghouse).deposit(amount);
+            IClearinghouse(clearinghouse).deposit(amount);
         } else if (mode == 2) {
-            IAuctionTake(auction).take(id, 1, type(uint256).max, 0, address(this), data);
+            ILiquidationAuction(auction).take(id, 1, type(uint256).max, 0, address(this), data);
         } else if (mode == 3) {
             return bytes4(0xdeadbeef);
         }
