@@ -7,13 +7,17 @@ export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 SCENARIO ?= scenarios/om-2025.yaml
 OUT ?= reports
 
-.PHONY: setup compile demo deploy test test-long stateful-long bench clean
+.PHONY: setup compile lint demo deploy test test-long stateful-long bench clean
 
 setup:
 	@bash tools/setup.sh
 
 compile: setup
 	ape compile
+
+## Python lint (ruff, configured in pyproject.toml); make test runs it too (tests/test_python_lint.py).
+lint: setup
+	ruff check backstop tests scripts tools
 
 ## The main job: replay a crash on a local Anvil that it starts and stops itself.
 demo: setup
