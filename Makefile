@@ -7,13 +7,20 @@ export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 SCENARIO ?= scenarios/om-2025.yaml
 OUT ?= reports
 
-.PHONY: setup compile lint-sol demo deploy test test-long stateful-long bench clean
+.PHONY: setup compile lint lint-py lint-sol demo deploy test test-long stateful-long bench clean
 
 setup:
 	@bash tools/setup.sh
 
 compile: setup
 	ape compile
+
+## Lint everything: Python (ruff) and Solidity (solhint, forge fmt).
+lint: lint-py lint-sol
+
+## Python lint (ruff, configured in pyproject.toml); make test runs it too (tests/test_python_lint.py).
+lint-py: setup
+	ruff check backstop tests scripts tools
 
 ## Solidity lint and format check (`make test` runs the same through tests/test_lint.py): solhint with .solhint.json
 ## over every contract, solhint with .solhint-interfaces.json (NatSpec on every interface function and event) over

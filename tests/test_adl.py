@@ -6,7 +6,8 @@ import os
 
 import ape
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backstop.chain.deploy import AdlSpec, MarketSpec, deploy_system
 from backstop.model import adl as model
@@ -401,9 +402,9 @@ def test_property_the_contract_chooses_what_the_reference_ranking_chooses(
 def test_the_queue_command_ranks_every_holder(system, actors, book, chain):
     """backstop.keeper.queue (behind `ape run adl_queue`) against the chain: the same ranks as the on-chain view,
     frozen positions left out, and a table a holder can read."""
-    from backstop.keeper.queue import read_queue, render_queue
     from backstop.chain.deploy import attach
     from backstop.chain.fastchain import FastChain
+    from backstop.keeper.queue import read_queue, render_queue
 
     fc = FastChain.connect(chain.provider.http_uri)
     house, oracle = attach(fc.w3, system.deployment, "Clearinghouse"), attach(fc.w3, system.deployment, "PriceOracle")

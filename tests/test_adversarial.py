@@ -22,7 +22,6 @@ from typing import Any, Iterator
 import ape
 import pytest
 from ape.exceptions import ContractLogicError
-from eth_abi import encode
 from eth_utils import keccak
 
 from backstop.chain.deploy import MarketSpec, OracleSpec, deploy_system

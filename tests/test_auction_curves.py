@@ -5,7 +5,6 @@ backstop.model.curves to the last unit."""
 from __future__ import annotations
 
 import os
-
 from decimal import Decimal, getcontext
 
 import ape

@@ -5,7 +5,7 @@ import pytest
 
 from backstop.chain.deploy import deploy_system
 from backstop.model import ledger as model
-from backstop.units import market_id, notional_up, bps_up, to_usdc, to_wad
+from backstop.units import bps_up, market_id, notional_up, to_usdc, to_wad
 from tests.ledger_helpers import (
     MARKET,
     MID,

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from backstop.studies.compare import compare
 from backstop.replay import run_replay
-from backstop.studies.sizing import fund_overrides, size_fund, sizing_measure
 from backstop.scenario import load_scenario
 from backstop.scenario.variants import population_fingerprint
-from backstop.studies import compare as compare_module, parallel, sizing as sizing_module
+from backstop.studies import compare as compare_module
+from backstop.studies import parallel
+from backstop.studies import sizing as sizing_module
+from backstop.studies.compare import compare
+from backstop.studies.sizing import fund_overrides, size_fund, sizing_measure
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
-from backstop.units import to_usdc, to_wad
+from backstop.units import to_usdc
 
 MID = b"M" * 32
 TIERS = [lm.Tier(to_usdc(10_000_000), 500, 250, 0)]

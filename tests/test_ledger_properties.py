@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from backstop.chain.deploy import deploy_system
 from backstop.model import ledger as model
 from backstop.model.fund import GLOBAL, InsuranceFundModel
-from backstop.units import bps_down, to_usdc, to_wad
+from backstop.units import to_usdc, to_wad
 from tests.ledger_helpers import MARKET, MID, SPECS, set_price, trade
 
 EXAMPLES = int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "12"))

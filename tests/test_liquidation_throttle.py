@@ -6,7 +6,7 @@ import pytest
 
 from backstop.chain.deploy import MarketSpec, deploy_system
 from backstop.units import to_usdc, to_wad
-from tests.ledger_helpers import MARKET, MID, fund_account, position, set_price, trade, units
+from tests.ledger_helpers import MARKET, MID, fund_account, set_price, trade, units
 
 SIZE = units(8_000)
 

@@ -288,7 +288,7 @@ def test_remove_source(make_market, oracle, admin):
     feeds = make_market([8, 8, 8])
     set_prices(feeds, ["100", "102", "104"], admin)
     assert oracle.price(OM) == to_wad("102")
-    tx = oracle.removeSource(OM, feeds[0], sender=admin)
+    oracle.removeSource(OM, feeds[0], sender=admin)
     assert oracle.sources(OM) == [feeds[2].address, feeds[1].address]  # the last source took the slot
     assert oracle.price(OM) == to_wad("103")
     with ape.reverts(oracle.SourceNotFound, market=OM, source=feeds[0].address):

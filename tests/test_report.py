@@ -286,7 +286,7 @@ def test_markdown_fund_by_hour_one_row_per_hour(report):
     assert len(hours) == 10
     assert len(rows) == len(hours)
     assert [row.split("|")[1].strip() for row in rows] == [str(h) for h in hours]
-    header = section.splitlines()[[i for i, l in enumerate(section.splitlines()) if l.startswith("|")][0]]
+    header = section.splitlines()[[i for i, line in enumerate(section.splitlines()) if line.startswith("|")][0]]
     assert "OM-USD pool [USD]" in header and "ETH-USD fund risk" in header
     assert "drawdown from 8h peak" in section and "global depleted" in section
     assert "none" in rows[0]  # no flags in the first hour

@@ -109,7 +109,7 @@ def test_fails_on_a_wrong_error_name(reverter, oracle):
     [
         ({"market": b"OM", "have": 6, "who": ZERO}, "have is 5, expected 6"),
         ({"market": b"BTC", "have": 5, "who": ZERO}, 'market is "OM", expected "BTC"'),
-        ({"market": b"OM", "have": 5, "who": "0x" + "00" * 19 + "01"}, "who is '0x0000000000000000000000000000000000000000', expected '0x0000000000000000000000000000000000000001'"),
+        ({"market": b"OM", "have": 5, "who": "0x" + "00" * 19 + "01"}, "who is '0x0000000000000000000000000000000000000000', expected '0x0000000000000000000000000000000000000001'"),  # noqa: E501
     ],
 )
 def test_fails_on_a_wrong_argument(reverter, inputs, wrong):

@@ -4,6 +4,7 @@ input is rejected with a message naming the file, the field and what was expecte
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -14,8 +15,8 @@ import pytest
 import yaml
 
 from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
-from backstop.model.ledger import Tier
 from backstop.errors import BackstopError
+from backstop.model.ledger import Tier
 from backstop.scenario import (
     KeeperScenario,
     OverrideError,
@@ -309,7 +310,7 @@ def test_traders_explicit_and_generated(mini: Scenario):
     assert all(2 <= t.leverage <= 20 for t in generated)
     assert all(abs(t.entry_price / p0 - 1) <= 0.01 + 1e-12 for t in generated)
     assert len({t.entry_price for t in generated}) > 40
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         traders[0].size_usd = 1  # frozen
 
 

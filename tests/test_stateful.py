@@ -87,12 +87,12 @@ from web3._utils.method_formatters import receipt_formatter
 
 from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, BookSpec, MarketSpec, deploy_system
 from backstop.chain.fastchain import FastChain, abi_selector, web3_contract
+from backstop.chain.orders import Order, sign_order
 from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model import oracle as oracle_model
 from backstop.model.bidbook import BidBook, escrow_required
 from backstop.model.fund import GLOBAL, InsuranceFundModel
-from backstop.chain.orders import Order, sign_order
 from backstop.units import WAD, market_id, to_usdc, to_wad
 
 NONCES = itertools.count(1)

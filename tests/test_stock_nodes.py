@@ -17,8 +17,8 @@ import pytest
 import requests
 from eth_account import Account
 
-from backstop.chain.fees import DEV_GAS_FUNDS, Fees
 from backstop.chain.fastchain import FastChain, TransactionRefused, Wallet, derive_account
+from backstop.chain.fees import DEV_GAS_FUNDS, Fees
 from backstop.chain.node import PROJECT_ROOT, find_anvil, free_port
 from backstop.errors import BackstopError
 from backstop.replay import ReplayFailed, run_replay

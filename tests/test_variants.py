@@ -9,12 +9,12 @@ from click.testing import CliRunner
 
 from backstop.cli import main
 from backstop.errors import BackstopError
-from backstop.studies.compare import COLUMNS, render_compare_markdown, variant_metrics
 from backstop.model.auction import AuctionParams, is_stale
 from backstop.scenario import UINT32_MAX, load_scenario
+from backstop.scenario.variants import VariantError, builtin_variant, plan_variants, population_fingerprint, split_values, vary_variants
+from backstop.studies.compare import COLUMNS, render_compare_markdown, variant_metrics
 from backstop.studies.sizing import FUND_TRIGGERS, SizingError, _explain, adl_by_trigger, fund_overrides, non_monotone_pairs, search_factor, sizing_measure
 from backstop.units import WAD
-from backstop.scenario.variants import VariantError, builtin_variant, plan_variants, population_fingerprint, split_values, vary_variants
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"

@@ -21,10 +21,10 @@ from typing import Callable
 
 from backstop.chain.deploy import AdlSpec, MarketSpec
 from backstop.chain.fastchain import FastChain, Wallet, derive_account
+from backstop.chain.orders import Order, sign_order
 from backstop.keeper.adl import AdlExecutor
 from backstop.model import adl as adl_model
 from backstop.model.ledger import Position, Tier
-from backstop.chain.orders import Order, sign_order
 from backstop.units import market_id, to_usdc, to_wad
 
 SIZES = (10, 100, 1_000, 10_000)
@@ -50,8 +50,8 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
     """Starts its own Anvil, deploys one market per size and measures an ADL in each."""
     from ape import accounts, networks  # noqa: PLC0415
 
-    from backstop.chain.deploy import deploy_system  # noqa: PLC0415
     from backstop.bench.twins import local_account, twin  # noqa: PLC0415
+    from backstop.chain.deploy import deploy_system  # noqa: PLC0415
     from backstop.chain.node import local_anvil  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):

@@ -50,7 +50,9 @@ def ledger_gas(packed: int = PACKED) -> tuple[list[GasFigure], BlockPacking]:
 
     figures.append(GasFigure("trade: open both sides", settle(alice, bob, to_wad(1_000), to_wad(6), to_usdc(600), to_usdc(600)).gas_used, "2 EIP-712 signatures, 3 oracle sources"))
     figures.append(GasFigure("trade: grow both sides", settle(alice, bob, to_wad(1_000), to_wad(6), to_usdc(600), to_usdc(600)).gas_used))
-    figures.append(GasFigure("trade: open with tail-risk fee", settle(carol, bob, to_wad(20_000), to_wad(6), to_usdc(13_000), to_usdc(13_000)).gas_used, "2nd bracket: fee into the sub-pool"))
+    figures.append(
+        GasFigure("trade: open with tail-risk fee", settle(carol, bob, to_wad(20_000), to_wad(6), to_usdc(13_000), to_usdc(13_000)).gas_used, "2nd bracket: fee into the sub-pool")
+    )
     figures.append(GasFigure("trade: close both sides", settle(bob, alice, to_wad(2_000), to_wad(6), 0, 0).gas_used, "bob reduces, alice closes"))
 
     src = next(iter(system.sources[spec.name].values()))
@@ -71,9 +73,14 @@ def ledger_gas(packed: int = PACKED) -> tuple[list[GasFigure], BlockPacking]:
     figures += _auction_gas(system, settle, mid)
     figures += standing_bid_gas(system, settle, mid)
     packing = packed_standing_bid_liquidations(packed)
-    figures.append(GasFigure(f"liquidation: filled by a standing bid, {packing.liquidations} in one block (each)", packing.per_liquidation,
-                             f"{packing.gas:,} gas in {packing.blocks} block(s) / {packing.liquidations}; one warm bidder; target <= 100k",
-                             key="liquidation_standing_bid_batched"))
+    figures.append(
+        GasFigure(
+            f"liquidation: filled by a standing bid, {packing.liquidations} in one block (each)",
+            packing.per_liquidation,
+            f"{packing.gas:,} gas in {packing.blocks} block(s) / {packing.liquidations}; one warm bidder; target <= 100k",
+            key="liquidation_standing_bid_batched",
+        )
+    )
     return figures, packing
 
 
@@ -99,8 +106,7 @@ def _auction_gas(system, settle, mid: bytes) -> list[GasFigure]:
     figures.append(GasFigure("auction: partial take", part.gas_used, "3,000 of 8,000 units"))
     full = auction.take(id_, to_wad(5_000), price, to_usdc(5_000), dave, b"", sender=dave)
     figures.append(GasFigure("auction: take the rest", full.gas_used, "closes the auction"))
-    figures.append(GasFigure("liquidation through the auction (start + full take)", kick.gas_used + full.gas_used, "target <= 200k",
-                             key="liquidation_auction_full"))
+    figures.append(GasFigure("liquidation through the auction (start + full take)", kick.gas_used + full.gas_used, "target <= 200k", key="liquidation_auction_full"))
 
     underwater(erin)
     id2 = auction.liquidate(mid, erin, sender=alice).return_value

@@ -7,8 +7,8 @@ JSON file (addresses, parameters, chain id) that the keeper bots, the replay eng
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 

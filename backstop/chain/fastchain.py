@@ -12,18 +12,18 @@ import http.client
 import json
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any, Iterable
 from urllib.parse import unquote, urlparse
 
 import rlp
 from eth_account import Account
-from eth_keys.datatypes import PrivateKey
 from eth_account.signers.local import LocalAccount
+from eth_keys.datatypes import PrivateKey
 from eth_utils import keccak
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from hexbytes import HexBytes
 from web3.types import TxReceipt
 
 from backstop.chain.fees import Fees, rpc_message
@@ -160,7 +160,7 @@ class FastChain:
 
     def _decode_views(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
         out: list[Any] = []
-        for (c, fn, args), raw in zip(requests, answers):
+        for (c, fn, _args), raw in zip(requests, answers):
             if not isinstance(raw, str):
                 out.append(None)
                 continue
@@ -480,7 +480,7 @@ class _Event:
         return args
 
 
-@lru_cache(maxsize=None)
+@cache
 def _checksum(address: str) -> str:
     return Web3.to_checksum_address(address)
 

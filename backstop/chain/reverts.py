@@ -8,7 +8,7 @@ data (an eth_call's error, a trace's output).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ PANICS = {0x01: "assert failed", 0x11: "arithmetic overflow", 0x12: "division by
           0x51: "call to a zero function"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled_errors() -> dict[bytes, dict[str, Any]]:
     """4-byte selector -> ABI error item, of every contract `ape compile` wrote to .build/ (the project's and
     then the working folder's; {} when neither exists)."""

@@ -13,23 +13,37 @@ from backstop.errors import BackstopError
 
 @click.command(cls=BackstopCommand)
 @click.argument("scenario", type=click.Path(path_type=Path), required=False)
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Report folder to write (default: reports/<scenario name>, or reports/<scenario name>-<variant>).")
-@click.option("--network", default=None, metavar="anvil|hardhat|URL",
-              help="anvil (default: a local Anvil started and stopped here, without step tracing), hardhat (a Hardhat "
-                   "node that ape-hardhat starts), or the RPC URL of a running node, e.g. http://127.0.0.1:8545.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override a scenario field, e.g. --set keepers.0.latency=600 (a YAML value; repeatable).")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), default=None, help="Report folder to write (default: reports/<scenario name>, or reports/<scenario name>-<variant>)."
+)
+@click.option(
+    "--network",
+    default=None,
+    metavar="anvil|hardhat|URL",
+    help="anvil (default: a local Anvil started and stopped here, without step tracing), hardhat (a Hardhat "
+    "node that ape-hardhat starts), or the RPC URL of a running node, e.g. http://127.0.0.1:8545.",
+)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario field, e.g. --set keepers.0.latency=600 (a YAML value; repeatable).")
 @click.option("--variant", default=None, metavar="NAME", help="Apply one of the scenario file's named variants (its `variants:` section).")
-@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None, metavar="DIR",
-              help="Finish the replay whose partial report is in DIR (same scenario file and overrides, from t = 0 on a "
-                   "fresh chain); give nothing else with it.")
-@click.option("--check-step", is_flag=True,
-              help="Replay at half the step as well (every step of the grid halved, into OUT/half-step) and write "
-                   "OUT/check-step.md and .json: each headline figure side by side with its difference. Exits 1 when "
-                   "bad debt, fund used or ADL'd notional differ by more than 10% (and more than $1,000).")
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Finish the replay whose partial report is in DIR (same scenario file and overrides, from t = 0 on a fresh chain); give nothing else with it.",
+)
+@click.option(
+    "--check-step",
+    is_flag=True,
+    help="Replay at half the step as well (every step of the grid halved, into OUT/half-step) and write "
+    "OUT/check-step.md and .json: each headline figure side by side with its difference. Exits 1 when "
+    "bad debt, fund used or ADL'd notional differ by more than 10% (and more than $1,000).",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-def replay(scenario: Path | None, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, resume: Path | None, check_step: bool, no_progress: bool) -> None:
+def replay(
+    scenario: Path | None, out: Path | None, network: str | None, sets: tuple[str, ...], variant: str | None, resume: Path | None, check_step: bool, no_progress: bool
+) -> None:
     """Replay SCENARIO (a YAML file) and write a report folder; or, with --resume DIR, finish a partial one.
 
     Prints the totals (liquidations, fund used, bad debt, peak drawdown), the throughput and the report's path.

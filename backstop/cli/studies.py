@@ -16,8 +16,7 @@ JOBS_HELP = "Replays run at once, each on its own Anvil (default: the number of 
 
 @click.command(cls=BackstopCommand)
 @click.argument("scenario", type=click.Path(path_type=Path), required=False)
-@click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2,...",
-              help="One variant per value of a scenario field, e.g. --vary markets.0.auction.tau=600,1800 (repeatable).")
+@click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2,...", help="One variant per value of a scenario field, e.g. --vary markets.0.auction.tau=600,1800 (repeatable).")
 @click.option("--variant", "named", multiple=True, metavar="NAME", help="A named variant of the scenario file (its `variants:` section; repeatable).")
 @click.option("--builtin", "builtins", multiple=True, metavar="NAME[:ARG]", help="A built-in variant, e.g. no_standing_bids (repeatable; see --list).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
@@ -25,7 +24,17 @@ JOBS_HELP = "Replays run at once, each on its own Anvil (default: the number of 
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help=JOBS_HELP)
 @click.option("--list", "list_only", is_flag=True, help="List the built-in variants and, given a SCENARIO, its named ones, then exit.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-def compare(scenario: Path | None, vary: tuple[str, ...], named: tuple[str, ...], builtins: tuple[str, ...], sets: tuple[str, ...], out: Path | None, jobs: int | None, list_only: bool, no_progress: bool) -> None:
+def compare(
+    scenario: Path | None,
+    vary: tuple[str, ...],
+    named: tuple[str, ...],
+    builtins: tuple[str, ...],
+    sets: tuple[str, ...],
+    out: Path | None,
+    jobs: int | None,
+    list_only: bool,
+    no_progress: bool,
+) -> None:
     """Replay SCENARIO as given and under each variant (in parallel) and write a comparison.
 
     Prints each variant's bad debt and fund used; exits 1 if any replay failed (its row says why).
@@ -38,6 +47,7 @@ def compare(scenario: Path | None, vary: tuple[str, ...], named: tuple[str, ...]
     require_file(scenario, "scenario file")
     overrides = parse_sets(sets)
     from backstop.studies.compare import compare as run_compare  # noqa: PLC0415
+
     out_dir = require_writable_dir(out or Path("reports") / f"{scenario.stem}-compare", "comparison folder")
     data = run_compare(scenario, out_dir, vary, named, builtins, overrides, jobs, progress=not no_progress)
     from backstop.report import fmt_usd  # noqa: PLC0415
@@ -72,15 +82,18 @@ def _list_variants(scenario: Path | None) -> None:
 @click.command("size-fund", cls=BackstopCommand)
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Folder to write sizing.md and its files to (default: reports/<scenario>-size-fund).")
-@click.option("--tolerance", type=float, default=0.05, show_default=True,
-              help="Stop when the bracket around the smallest fund is within this share of the size found (in (0, 1)).")
+@click.option("--tolerance", type=float, default=0.05, show_default=True, help="Stop when the bracket around the smallest fund is within this share of the size found (in (0, 1)).")
 @click.option("--safety", type=float, default=0.25, show_default=True, help="Margin of safety added to the size found (a share: 0.25 = 25%).")
 @click.option("--max-factor", type=float, default=64.0, show_default=True, help="Give up beyond this multiple of the scenario's fund.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help=JOBS_HELP)
-@click.option("--fund-triggers-only", is_flag=True, help="Count only ADL the fund's own state starts (uncovered loss, fund-risk status), not liquidity-risk ADL after stale auctions.")
+@click.option(
+    "--fund-triggers-only", is_flag=True, help="Count only ADL the fund's own state starts (uncovered loss, fund-risk status), not liquidity-risk ADL after stale auctions."
+)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-def size_fund(scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, fund_triggers_only: bool, no_progress: bool) -> None:
+def size_fund(
+    scenario: Path, out: Path | None, tolerance: float, safety: float, max_factor: float, sets: tuple[str, ...], jobs: int | None, fund_triggers_only: bool, no_progress: bool
+) -> None:
     """Find the smallest starting fund (all pools scaled together) with which SCENARIO needs no ADL and leaves no bad debt.
 
     Prints the size found (in USD and as a multiple of the scenario's fund), the size with the safety margin, and

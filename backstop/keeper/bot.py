@@ -18,6 +18,7 @@ from backstop.keeper.adl import AdlExecutor, CannotAbsorb
 from backstop.keeper.rules import take_is_attractive, take_size
 from backstop.model import adl as adl_model
 
+
 @dataclass
 class KeeperConfig:
     """A live keeper's behaviour."""

@@ -92,7 +92,7 @@ class KeeperActors:
             if not self.ctx.liquidatable(m, p, mark):
                 s.first_liquidatable.pop(key, None)
             elif key not in s.first_liquidatable:
-                s.first_liquidatable[key] = first_true(a, b, lambda t: self._liquidatable_at(m, p, marks_at(t))) if b > a else b
+                s.first_liquidatable[key] = first_true(a, b, lambda t, m=m, p=p: self._liquidatable_at(m, p, marks_at(t))) if b > a else b
 
     def _liquidatable_at(self, m: str, p: lm.Position, marks: dict[str, int | None]) -> bool:
         mark = marks.get(m)

@@ -12,8 +12,14 @@ from backstop.units import USDC, WAD, to_wad
 
 
 def build_report(
-    ctx: ReplayContext, setup: dict[str, Any], wall: float, complete: bool, error: str | None, raw_tps: float | None,
-    tx_in_loop: int, loop_seconds: float,
+    ctx: ReplayContext,
+    setup: dict[str, Any],
+    wall: float,
+    complete: bool,
+    error: str | None,
+    raw_tps: float | None,
+    tx_in_loop: int,
+    loop_seconds: float,
 ) -> dict[str, Any]:
     """The report.json of a replay (complete or not) from its state: see docs/report-schema.md."""
     s = ctx.state
@@ -41,12 +47,22 @@ def build_report(
             "description": ctx.sc.description,
             "sources": list(ctx.sc.sources),
             "synthetic": list(ctx.sc.synthetic)
-            + ["market makers: synthetic counterparties of every opening trade, which also absorb keepers' unwinds at the oracle price",
-               f"ADL bonds: each keeper holds ${ADL_BOND_RESERVE:,} of mock USDC outside the clearinghouse to bond the ADL executions it runs"],
+            + [
+                "market makers: synthetic counterparties of every opening trade, which also absorb keepers' unwinds at the oracle price",
+                f"ADL bonds: each keeper holds ${ADL_BOND_RESERVE:,} of mock USDC outside the clearinghouse to bond the ADL executions it runs",
+            ],
             "seed": ctx.sc.seed,
         },
         "parameters": json.loads(ctx.sc.model_dump_json()) if hasattr(ctx.sc, "model_dump_json") else {},
-        "run": {"network": "anvil", "wall_seconds": round(wall, 2), "steps": len(series), "complete": complete, "error": error, "setup": setup, "failed_transactions": dict(sorted(s.failed_txs.items()))},
+        "run": {
+            "network": "anvil",
+            "wall_seconds": round(wall, 2),
+            "steps": len(series),
+            "complete": complete,
+            "error": error,
+            "setup": setup,
+            "failed_transactions": dict(sorted(s.failed_txs.items())),
+        },
         "series": series,
         "liquidations": s.liquidations,
         "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
@@ -123,9 +139,7 @@ def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float,
         "adl_notional": round(sum(e["size"] * e["price"] for e in s.adl), 2),
         "adl_victims": len({(e["market"], e["counterparty"]) for e in s.adl}),
         "adl_profit_taken": round(sum(e["profit_taken"] for e in s.adl), 6),
-        "profit_haircut_beyond_need": round(
-            sum(max(0.0, x["profit_taken"] - x["uncovered"]) for x in s.adl_executions.values()), 6
-        ),
+        "profit_haircut_beyond_need": round(sum(max(0.0, x["profit_taken"] - x["uncovered"]) for x in s.adl_executions.values()), 6),
     }
 
 

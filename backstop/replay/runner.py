@@ -17,7 +17,6 @@ from backstop.errors import BackstopError
 from backstop.replay.engine import Replay
 from backstop.units import to_usdc
 
-
 NETWORKS = {"hardhat": "ethereum:local:hardhat"}  # "anvil" (the default): a node started here, see backstop.chain.node
 
 

@@ -175,7 +175,12 @@ class Scenario(ScenarioModel):
                 if tier is None:
                     problems.append((("population", i, "positions", j, "size_usd"), f"at most the top tier's max_notional {top:g} USD (got {pos.size_usd:g})"))
                 elif pos.leverage > tier.max_leverage():
-                    problems.append((("population", i, "positions", j, "leverage"), f"at most {tier.max_leverage():g}x, the max leverage of the tier for {pos.size_usd:g} USD (got {pos.leverage:g})"))
+                    problems.append(
+                        (
+                            ("population", i, "positions", j, "leverage"),
+                            f"at most {tier.max_leverage():g}x, the max leverage of the tier for {pos.size_usd:g} USD (got {pos.leverage:g})",
+                        )
+                    )
         keepers = [k.name for k in self.keepers]
         for i, name in enumerate(keepers):
             if name in keepers[:i]:  # unique names give unique expanded names: the suffix is after the last "-"
@@ -282,10 +287,7 @@ class Scenario(ScenarioModel):
                     price=self.oracle_start_price(m.name),
                     venues=tuple(m.venues),
                     source_decimals=m.source_decimals,
-                    tiers=tuple(
-                        Tier(to_usdc(t.max_notional), t.initial_margin_bps, t.maintenance_margin_bps, t.tail_risk_fee_bps)
-                        for t in m.tiers
-                    ),
+                    tiers=tuple(Tier(to_usdc(t.max_notional), t.initial_margin_bps, t.maintenance_margin_bps, t.tail_risk_fee_bps) for t in m.tiers),
                     price_band_bps=m.price_band_bps,
                     oracle=OracleSpec(**m.oracle.model_dump()),
                     fund_seed=m.fund_seed,
@@ -303,11 +305,7 @@ class Scenario(ScenarioModel):
     def keepers_expanded(self) -> list[KeeperScenario]:
         """One KeeperScenario per keeper: each entry with count n becomes n copies named name-1 .. name-n
         (also when n = 1), each with count 1."""
-        return [
-            k.model_copy(update={"name": f"{k.name}-{i}", "count": 1}, deep=True)
-            for k in self.keepers
-            for i in range(1, k.count + 1)
-        ]
+        return [k.model_copy(update={"name": f"{k.name}-{i}", "count": 1}, deep=True) for k in self.keepers for i in range(1, k.count + 1)]
 
     # ---------------------------------------------------------------- overrides
 
@@ -380,6 +378,7 @@ def _variant_problems(scenario: Scenario, name: str, overrides: Mapping[str, Any
 
 def _blame(name: str, where: Mapping[str, str], path: str, expected: str) -> tuple[str, str]:
     """A variant's problem at field `path`, put on the key that set that field (or a field around it)."""
+
     def covers(field: str) -> bool:
         return path == field or path.startswith((f"{field}.", f"{field}[", f"{field} "))
 

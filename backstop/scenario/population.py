@@ -10,7 +10,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -101,7 +101,7 @@ class GeneratedPopulation(ScenarioModel):
         return self
 
 
-PopulationSpec = Annotated[Union[ExplicitPopulation, GeneratedPopulation], Field(discriminator="kind")]
+PopulationSpec = Annotated[ExplicitPopulation | GeneratedPopulation, Field(discriminator="kind")]
 """One item of a scenario's ``population``: explicit or generated, told apart by ``kind``."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import csv
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import Discriminator, Field, Tag, ValidationError
 
@@ -42,7 +42,7 @@ def _venue_kind(value: Any) -> str | None:
 
 
 VenuePath = Annotated[
-    Union[Annotated[list[PricePoint], Tag("points")], Annotated[str, Tag("csv")]],
+    Annotated[list[PricePoint], Tag("points")] | Annotated[str, Tag("csv")],
     Discriminator(
         _venue_kind,
         custom_error_type="venue_path",

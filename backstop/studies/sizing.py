@@ -293,7 +293,10 @@ def size_fund(
     found_usd = result.found * total if result.found is not None else 0.0
     data = {
         "schema": 1,
-        "scenario": {"name": base.name, "file": str(path), "sha256": base.sha256 or "", "seed": base.seed, "base_overrides": dict(base_overrides or {}), "synthetic": list(base.synthetic)},
+        "scenario": {
+            "name": base.name, "file": str(path), "sha256": base.sha256 or "", "seed": base.seed,
+            "base_overrides": dict(base_overrides or {}), "synthetic": list(base.synthetic),
+        },
         "parameterization": "one factor scales fund.global_seed and every market's fund_seed together; 1 = the scenario as written",
         "measure": MEASURE_FUND_TRIGGERS if fund_triggers_only else MEASURE,
         "triggers_counted": list(triggers) if triggers else "all",
@@ -314,7 +317,10 @@ def size_fund(
         "violations": [[asdict(a), asdict(b)] for a, b in result.violations],
         "message": result.message,
         "points": [asdict(p) for p in sorted(result.points, key=lambda p: p.factor)],
-        "run": {"jobs": jobs, "replays": len(result.points), "rounds": max(p.round for p in result.points) + 1, "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2)},
+        "run": {
+            "jobs": jobs, "replays": len(result.points), "rounds": max(p.round for p in result.points) + 1,
+            "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2),
+        },
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "sizing.json").write_text(report_json(data), encoding="utf-8")

@@ -28,15 +28,30 @@ def render_sizing_markdown(data: Mapping[str, Any]) -> str:
     margin = data["scenario_margin"]
     rows = [
         ["scenario's starting fund", fmt_usd(data["scenario_fund"]["total_usd"]), "1x"],
-        [f"smallest fund with no {'ADL' if data.get('triggers_counted', 'all') == 'all' else 'fund-triggered ADL'} and no bad debt", fmt_usd(found["total_usd"]), f"{found['factor']:.4g}x"],
-        ["largest evaluated fund that still needs it", fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none", f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a"],
+        [
+            f"smallest fund with no {'ADL' if data.get('triggers_counted', 'all') == 'all' else 'fund-triggered ADL'} and no bad debt",
+            fmt_usd(found["total_usd"]),
+            f"{found['factor']:.4g}x",
+        ],
+        [
+            "largest evaluated fund that still needs it",
+            fmt_usd((found["below_factor"] or 0) * data["scenario_fund"]["total_usd"]) if found["below_factor"] is not None else "none",
+            f"{found['below_factor']:.4g}x" if found["below_factor"] is not None else "n/a",
+        ],
         [f"recommended (+{data['safety']:.0%} margin of safety)", fmt_usd(data["recommended"]["total_usd"]), f"{data['recommended']['factor']:.4g}x"],
         ["scenario's fund above (+) / below (-) the size found", "n/a" if margin is None else f"{margin:+.1%}", ""],
     ]
     lines += table(["", "fund [USD]", "factor"], rows, "lrr")
-    lines += ["", "Split of the size found: global pool " + fmt_usd(found["global_usd"]) + ", " + ", ".join(f"{m} sub-pool {fmt_usd(v)}" for m, v in found["sub_pools_usd"].items()) + "."]
+    lines += [
+        "",
+        "Split of the size found: global pool " + fmt_usd(found["global_usd"]) + ", " + ", ".join(f"{m} sub-pool {fmt_usd(v)}" for m, v in found["sub_pools_usd"].items()) + ".",
+    ]
     lines += ["", "## Every evaluated point", ""]
-    lines += table(["round", "factor", "starting fund", _measure_label(data)], [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]], "rrrr")
+    lines += table(
+        ["round", "factor", "starting fund", _measure_label(data)],
+        [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]],
+        "rrrr",
+    )
     lines += ["", "![measure against fund size](sizing.png)", "", f"{data['message']}.", ""]
     run = data["run"]
     lines += [f"{run['replays']} replays in {run['rounds']} rounds, {run['jobs']} at a time, {run['wall_seconds']:.1f} s; tolerance {data['tolerance']:.0%}.", ""]
