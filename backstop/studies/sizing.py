@@ -303,14 +303,7 @@ def size_fund(
         "scenario_fund": {"total_usd": total, "global_usd": base.fund.global_seed, "sub_pools_usd": {m.name: m.fund_seed for m in base.markets}},
         "tolerance": tolerance,
         "safety": safety,
-        "found": {
-            "factor": result.found,
-            "total_usd": round(found_usd, 2),
-            "global_usd": round(base.fund.global_seed * (result.found or 0), 2),
-            "sub_pools_usd": {m.name: round(m.fund_seed * (result.found or 0), 2) for m in base.markets},
-            "below_factor": result.below,
-        },
-        "recommended": {"factor": round((result.found or 0) * (1 + safety), 6), "total_usd": round(found_usd * (1 + safety), 2)},
+        **_found(result, base, found_usd, safety),
         "scenario_margin": _margin(total, found_usd),
         "converged": result.converged,
         "monotone": result.monotone,
@@ -327,6 +320,21 @@ def size_fund(
     (out / "sizing.md").write_text(render_sizing_markdown(data), encoding="utf-8")
     chart_sizing(data, out / "sizing.png")
     return data
+
+
+def _found(result: SizingResult, base: Scenario, found_usd: float, safety: float) -> dict[str, Any]:
+    """sizing.json's `found` (the size and its split) and `recommended` (with the margin of safety)."""
+    factor = result.found or 0
+    return {
+        "found": {
+            "factor": result.found,
+            "total_usd": round(found_usd, 2),
+            "global_usd": round(base.fund.global_seed * factor, 2),
+            "sub_pools_usd": {m.name: round(m.fund_seed * factor, 2) for m in base.markets},
+            "below_factor": result.below,
+        },
+        "recommended": {"factor": round(factor * (1 + safety), 6), "total_usd": round(found_usd * (1 + safety), 2)},
+    }
 
 
 def _explain(message: str, last: Mapping[str, Any], fund_triggers_only: bool) -> str:
