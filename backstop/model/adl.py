@@ -91,6 +91,7 @@ class Plan:
 
 
 REASONS = ("uncovered", "fund_risk", "liquidity_risk")
+MAX_CHALLENGE_WINDOW = 7 * 24 * 3_600  # [seconds] AdlQueue.file("challengeWindow"): at most 7 days
 
 
 class NoTrigger(Exception):
@@ -162,6 +163,7 @@ __all__ = [
     "Fill",
     "NoTrigger",
     "Plan",
+    "MAX_CHALLENGE_WINDOW",
     "REASONS",
     "apply_fill",
     "capped_qty",

@@ -13,6 +13,7 @@ from typing import Callable
 from backstop.units import BPS, NOTIONAL_SCALE, bps_down, bps_up, mul_div_down, mul_div_up, notional_down, notional_up
 
 MAX_TIERS = 8  # Clearinghouse.MAX_TIERS: the most leverage brackets a market may list
+MAX_PRICE_BAND_BPS = BPS // 2  # [bps] Clearinghouse._setPriceBand: a trade at most 50% from the oracle mark
 
 
 class LedgerError(Exception):

@@ -28,6 +28,7 @@ from warnings import warn
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from backstop.chain.specs import AdlSpec, AuctionSpec, MarketSpec, OracleSpec
+from backstop.model.adl import MAX_CHALLENGE_WINDOW
 from backstop.model.fund import InsuranceFundModel
 from backstop.model.ledger import Tier
 from backstop.scenario.errors import (
@@ -78,7 +79,7 @@ class AdlScenario(ScenarioModel):
     the profit it took. Defaults as backstop.chain.specs.AdlSpec."""
 
     loss_cap_bps: Annotated[Int, Field(gt=0, le=BPS)] = AdlSpec.loss_cap_bps
-    challenge_window: Annotated[Int, Field(ge=0, le=7 * 24 * 3_600)] = AdlSpec.challenge_window
+    challenge_window: Annotated[Int, Field(ge=0, le=MAX_CHALLENGE_WINDOW)] = AdlSpec.challenge_window
     min_bond: Usd = AdlSpec.min_bond
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from backstop.chain.specs import DEFAULT_TIERS, AuctionSpec, MarketSpec, OracleSpec
-from backstop.model.ledger import MAX_TIERS
+from backstop.model.ledger import MAX_PRICE_BAND_BPS, MAX_TIERS
 from backstop.model.oracle import MAX_SOURCE_DECIMALS, MAX_SOURCES
 from backstop.scenario.errors import FieldProblem, Loc, field_problem
 from backstop.scenario.fields import UINT16_MAX, Bps, Float, Int, Name, ScenarioModel, Seconds, Usd
@@ -145,7 +145,7 @@ class MarketScenario(ScenarioModel):
     source_decimals: Annotated[Int, Field(ge=0, le=MAX_SOURCE_DECIMALS)] = MarketSpec.source_decimals
     oracle: OracleScenario = Field(default_factory=OracleScenario)
     tiers: Annotated[list[TierScenario], Field(min_length=1, max_length=MAX_TIERS)] = Field(default_factory=default_tiers)
-    price_band_bps: Annotated[Int, Field(ge=1, le=BPS // 2)] = MarketSpec.price_band_bps
+    price_band_bps: Annotated[Int, Field(ge=1, le=MAX_PRICE_BAND_BPS)] = MarketSpec.price_band_bps
     auction: AuctionScenario = Field(default_factory=AuctionScenario)
     fund_seed: Usd = 0
 
