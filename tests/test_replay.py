@@ -55,6 +55,20 @@ def test_report_folder_has_every_file_and_a_valid_schema(mini):
     assert report["run"]["failed_transactions"] == {}
 
 
+def test_report_records_the_deployment(mini):
+    """What `cast` needs to inspect the chain after the crash: the chain id and every contract's address."""
+    report, out = mini
+    run = report["run"]
+    assert run["chain_id"] == 31337
+    names = {"MockUSDC", "PriceOracle", "InsuranceFund", "Clearinghouse", "LiquidationAuction", "StandingBidBook", "AdlQueue"}
+    assert names <= set(run["contracts"])
+    sources = [k for k in run["contracts"] if k.startswith("MockPriceSource:TEST-USD:")]
+    assert len(sources) == 2  # one per venue
+    assert all(a.startswith("0x") and len(a) == 42 for a in run["contracts"].values())
+    assert len(set(run["contracts"].values())) == len(run["contracts"])
+    assert run["contracts"]["InsuranceFund"] in (out / "report.md").read_text()
+
+
 def test_a_40pct_fall_liquidates_and_draws_on_the_fund(mini):
     report, _ = mini
     t = report["totals"]

@@ -301,3 +301,31 @@ def test_variant_errors_are_backstop_errors_and_value_errors(mini):
     with pytest.raises(VariantError) as info:
         plan_variants(mini, [], [], [])
     assert isinstance(info.value, BackstopError) and isinstance(info.value, ValueError)
+
+
+def test_a_failed_search_keeps_its_points_and_writes_them(tmp_path):
+    """No size up to the largest factor works: the error carries every evaluated point, and sizing.md / .png are
+    still written from them (what `backstop size-fund` does before it reports the failure)."""
+    from backstop.studies.sizing import SizingResult, _failed  # noqa: PLC0415
+    from backstop.studies.sizing_report import chart_sizing, render_sizing_markdown  # noqa: PLC0415
+
+    with pytest.raises(SizingError) as caught:
+        search_factor(_fake(lambda f: 1_000.0)[0], 100.0, jobs=2, max_factor=8)
+    points = caught.value.points
+    assert sorted(p.factor for p in points) == [0.0, 1.0, 2.0, 4.0, 8.0]
+    result = _failed(caught.value, {}, False)
+    assert isinstance(result, SizingResult) and result.found is None and result.below == 8.0 and result.message
+    data = {
+        "scenario": {"name": "fake", "file": "fake.yaml", "sha256": "0" * 64, "seed": 0},
+        "parameterization": "one factor", "measure": "ADL", "triggers_counted": "all", "monotone": True,
+        "message": result.message, "scenario_margin": None, "safety": 0.25, "tolerance": 0.05,
+        "scenario_fund": {"total_usd": 100.0, "global_usd": 100.0, "sub_pools_usd": {}},
+        "found": {"factor": None, "total_usd": 0.0, "global_usd": 0.0, "sub_pools_usd": {}, "below_factor": 8.0},
+        "recommended": {"factor": 0.0, "total_usd": 0.0},
+        "points": [{"factor": p.factor, "fund_usd": p.fund_usd, "measure": p.measure, "round": p.round} for p in points],
+        "run": {"replays": len(points), "rounds": 3, "jobs": 2, "wall_seconds": 1.0},
+    }
+    md = render_sizing_markdown(data)
+    assert "No fund size up to the largest evaluated removes it" in md and "none found" in md and "8x" in md
+    chart_sizing(data, tmp_path / "sizing.png")
+    assert (tmp_path / "sizing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -62,6 +62,8 @@ def build_report(
             "error": error,
             "setup": setup,
             "failed_transactions": dict(sorted(s.failed_txs.items())),
+            "chain_id": ctx.chain.chain_id,
+            "contracts": addresses(ctx),
         },
         "series": series,
         "liquidations": s.liquidations,
@@ -81,6 +83,20 @@ def build_report(
             "ratio": round(tps / raw_tps, 3) if raw_tps else None,
         },
     }
+
+
+CONTRACT_NAMES = {  # the engine's name of each contract -> its contract name (what deploy prints and cast users know)
+    "usdc": "MockUSDC", "oracle": "PriceOracle", "fund": "InsuranceFund", "house": "Clearinghouse",
+    "auction": "LiquidationAuction", "book": "StandingBidBook", "adl": "AdlQueue",
+}
+
+
+def addresses(ctx: ReplayContext) -> dict[str, str]:
+    """Every deployed contract's address by contract name; price sources as `MockPriceSource:<market>:<venue>`."""
+    out = {CONTRACT_NAMES.get(name, name): str(c.address) for name, c in ctx.c.items()}
+    for m, venues in ctx.sources.items():
+        out.update({f"MockPriceSource:{m}:{v}": str(src.address) for v, src in venues.items()})
+    return out
 
 
 def holder_kind(ctx: ReplayContext, account: str) -> str:

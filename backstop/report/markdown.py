@@ -286,8 +286,14 @@ def _run(report: Mapping[str, Any]) -> list[str]:
             ("steps", fmt_count(run.get("steps"))),
             ("complete", "yes" if run.get("complete") is True else "no"),
             ("error", run.get("error") or "none"),
+            ("chain id", run.get("chain_id", "n/a")),
         ),
     )
+    contracts = as_dict(run.get("contracts"))
+    if contracts:
+        lines += ["", "Contracts (inspect them with `cast` while the node runs, e.g. "
+                  "`cast call <InsuranceFund> \"poolBalance(bytes32)(uint256)\" 0x00…00 --rpc-url <network>`):", ""]
+        lines += table(("contract", "address"), sorted(contracts.items()))
     return lines
 
 

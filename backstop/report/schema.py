@@ -217,6 +217,12 @@ class RunInfo(_Part):
         "`scenario.sha256`, what `backstop replay --resume` needs to run the same replay again"
     )
     resumed: Resumed | None = _optional("present when this run finished a partial one (`--resume`), below")
+    chain_id: int | None = _optional("the node's chain id")
+    contracts: dict[str, str] | None = _optional(
+        "the address of every deployed contract by name (`PriceOracle`, `InsuranceFund`, `Clearinghouse`, "
+        "`LiquidationAuction`, `StandingBidBook`, `AdlQueue`, `MockUSDC`, and `MockPriceSource:<market>:<venue>`): "
+        "with `network`, what `cast` and `backstop adl-queue` need to inspect the state after the crash on your own node"
+    )
 
 
 class MarketStep(_Part):

@@ -83,7 +83,12 @@ def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
 
 
 class SizingError(BackstopError, ValueError):
-    """Fund sizing cannot run: no fund to scale, bad tolerance, or no size up to the largest factor suffices."""
+    """Fund sizing cannot run: no fund to scale, bad tolerance, or no size up to the largest factor suffices
+    (then `points` holds what the search evaluated)."""
+
+    def __init__(self, message: str, points: list[SizingPoint] | None = None) -> None:
+        super().__init__(message)
+        self.points = points or []
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ def search_factor(
     hi = 1.0
     while not zero(next(p for p in points if p.factor == hi)):
         if hi >= max_factor:
-            raise SizingError(f"even {hi:g}x the scenario's fund still hands {fmt_usd(points[-1].measure)} to ADL or bad debt")
+            raise SizingError(f"even {hi:g}x the scenario's fund still hands {fmt_usd(points[-1].measure)} to ADL or bad debt", points)
         rnd += 1
         # `jobs` doublings at once (2x, 4x, ... the last upper end): a core never idles while the bracket grows
         ups = sorted({min(hi * 2**k, max_factor) for k in range(1, jobs + 1)})
@@ -261,16 +266,13 @@ def size_fund(
     if safety < 0:
         raise SizingError(f"safety must be >= 0, a share added to the size found (got {safety})")
     path = Path(scenario_path)
-    base = load_scenario(path)
-    if base_overrides:
-        base = base.with_overrides(dict(base_overrides))
+    base = load_scenario(path).with_overrides(dict(base_overrides)) if base_overrides else load_scenario(path)
     total = fund_total(base)
     _check_inputs(tolerance, total)  # before any worker starts
     jobs = jobs or default_jobs()
     out = Path(out_dir)
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-
     triggers = FUND_TRIGGERS if fund_triggers_only else None
     last: dict[str, Any] = {}  # the report of the largest factor evaluated, to explain a failed search
 
@@ -289,7 +291,9 @@ def size_fund(
         try:
             result = search_factor(evaluate, total, tolerance, jobs, max_factor)
         except SizingError as exc:
-            raise SizingError(_explain(str(exc), last, fund_triggers_only)) from None
+            if not exc.points:
+                raise
+            result = _failed(exc, last, fund_triggers_only)  # the points and the chart are still written
     found_usd = result.found * total if result.found is not None else 0.0
     data = {
         "schema": 1,
@@ -319,7 +323,17 @@ def size_fund(
     (out / "sizing.json").write_text(report_json(data), encoding="utf-8")
     (out / "sizing.md").write_text(render_sizing_markdown(data), encoding="utf-8")
     chart_sizing(data, out / "sizing.png")
+    if result.found is None:
+        raise SizingError(f"{result.message}; the {len(result.points)} evaluated points and the chart are in {out / 'sizing.md'}", result.points)
     return data
+
+
+def _failed(exc: SizingError, last: Mapping[str, Any], fund_triggers_only: bool) -> SizingResult:
+    """The result of a search in which no size worked: what it evaluated, no size found, and why."""
+    violations = non_monotone_pairs(exc.points)
+    result = SizingResult(exc.points, None, max(p.factor for p in exc.points), False, not violations, violations)
+    result.message = _explain(str(exc), last, fund_triggers_only)
+    return result
 
 
 def _found(result: SizingResult, base: Scenario, found_usd: float, safety: float) -> dict[str, Any]:

@@ -25,13 +25,15 @@ def render_sizing_markdown(data: Mapping[str, Any]) -> str:
     lines += ["", f"Parameterization: {data['parameterization']}. Measure: {data['measure']}.", ""]
     if not data["monotone"]:
         lines += [f"**Warning: the measure is not monotone in the fund size.** {data['message']}", ""]
+    if found["factor"] is None:
+        lines += [f"**No fund size up to the largest evaluated removes it.** {data['message']}.", ""]
     margin = data["scenario_margin"]
     rows = [
         ["scenario's starting fund", fmt_usd(data["scenario_fund"]["total_usd"]), "1x"],
         [
             f"smallest fund with no {'ADL' if data.get('triggers_counted', 'all') == 'all' else 'fund-triggered ADL'} and no bad debt",
-            fmt_usd(found["total_usd"]),
-            f"{found['factor']:.4g}x",
+            fmt_usd(found["total_usd"]) if found["factor"] is not None else "none found",
+            f"{found['factor']:.4g}x" if found["factor"] is not None else "n/a",
         ],
         [
             "largest evaluated fund that still needs it",
@@ -66,8 +68,9 @@ def chart_sizing(data: Mapping[str, Any], path: Path) -> None:
     pts = data["points"]
     fig, ax = plt.subplots(figsize=(9, 5))
     ax.plot([p["fund_usd"] for p in pts], [p["measure"] for p in pts], "o-", color="tab:red", label=f"{_measure_label(data)} (evaluated)")
-    ax.axvline(data["found"]["total_usd"], color="tab:green", ls="--", label=f"smallest fund found: {fmt_usd(data['found']['total_usd'])}")
-    ax.axvline(data["recommended"]["total_usd"], color="tab:green", ls=":", label=f"with {data['safety']:.0%} safety margin")
+    if data["found"]["factor"] is not None:
+        ax.axvline(data["found"]["total_usd"], color="tab:green", ls="--", label=f"smallest fund found: {fmt_usd(data['found']['total_usd'])}")
+        ax.axvline(data["recommended"]["total_usd"], color="tab:green", ls=":", label=f"with {data['safety']:.0%} safety margin")
     ax.axvline(data["scenario_fund"]["total_usd"], color="0.4", ls="-.", label=f"scenario's fund: {fmt_usd(data['scenario_fund']['total_usd'])}")
     title = f"{data['scenario']['name']}: {_measure_label(data)} against starting fund"
     if not data["monotone"]:
