@@ -52,7 +52,6 @@ class Replay:
         self.actors = KeeperActors(self.ctx)
         self.clock = KeeperClock(self.ctx, self._decide)
         self.last_look = 0  # [scenario seconds] the keepers' last look at the positions
-        self.ticks = 0  # seconds between grid points at which keepers acted
         self.tx_in_loop = 0
         self.loop_seconds = 0.0
 
@@ -100,7 +99,6 @@ class Replay:
             if hit is None:
                 return
             self.state.t = hit
-            self.ticks += 1
             self._tick(hit, record=False, woken=self.clock.woken)
             start = hit + 2
 
