@@ -63,15 +63,9 @@ def check_step(
 ) -> dict[str, Any]:
     """Replays the scenario at its grid (into `out`) and at half of it (into `out/half-step`), each on its own
     chain, and writes check-step.json / .md into `out`. Returns the check (see the module's docstring)."""
-    from backstop.replay.runner import run_replay  # noqa: PLC0415
-    from backstop.scenario import load_scenario  # noqa: PLC0415
-
+    from backstop.replay.runner import load_replayed, run_replay  # noqa: PLC0415
     out = Path(out)
-    scenario = load_scenario(Path(scenario_path))
-    if variant:
-        scenario = scenario.variant(variant)
-    if overrides:
-        scenario = scenario.with_overrides(overrides)
+    scenario = load_replayed(scenario_path, variant, overrides)
     halved = scenario.halved()
     half_overrides = {**(overrides or {}), "step": halved.step, "steps": [c.model_dump() for c in halved.steps]}
     full = run_replay(scenario_path, out, network=network, progress=progress, overrides=overrides, variant=variant)

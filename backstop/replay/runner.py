@@ -28,6 +28,18 @@ class ReplayFailed(BackstopError, RuntimeError):
         self.out_dir = out_dir
 
 
+def load_replayed(scenario_path: Path | str, variant: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """The scenario a replay runs: the file, its named `variant`, then `overrides` (ScenarioError names what is wrong)."""
+    from backstop.scenario import load_scenario  # noqa: PLC0415
+
+    scenario = load_scenario(Path(scenario_path))
+    if variant:
+        scenario = scenario.variant(variant)
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    return scenario
+
+
 def run_replay(
     scenario_path: Path | str,
     out_dir: Path | str,
@@ -43,13 +55,7 @@ def run_replay(
     folder `out_dir` and returns the report. A malformed scenario fails before anything is deployed; a chain
     that dies mid-replay or an interrupt writes the partial report and raises ReplayFailed (see
     `resume_replay`). `resumed` is recorded as `run.resumed` (what the run replaced)."""
-    from backstop.scenario import load_scenario  # noqa: PLC0415
-
-    scenario = load_scenario(Path(scenario_path))
-    if variant:
-        scenario = scenario.variant(variant)
-    if overrides:
-        scenario = scenario.with_overrides(overrides)
+    scenario = load_replayed(scenario_path, variant, overrides)
     out = Path(out_dir)
     with ExitStack() as stack:
         if network in (None, "anvil"):
