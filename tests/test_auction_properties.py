@@ -77,7 +77,7 @@ def test_auctions_conserve_usdc_and_bound_every_loss(world, chain, accounts, mar
                     covered += e.fromSubPool + e.fromGlobal
                 elif e.event_name == "IncentivePaid":
                     incentives += e.amount
-                elif e.event_name == "BadDebtRealized":
+                elif e.event_name == "ShortfallSettled":
                     shortfalls_paid += e.covered  # a true shortfall, and what the fund paid for it
                 elif e.event_name == "LiquidationFilled":
                     penalties += e.penalty

@@ -285,6 +285,21 @@ def test_closing_realises_profit_and_loss(system, house, traders):
     assert house.freeBalance(b) == fb + to_usdc(200)
 
 
+def test_a_closing_order_takes_none_of_its_margin(system, house, traders):
+    """An order whose fill closes the position moves no margin: there is no position for it to back, and
+    removeMargin (which needs a position) could never give it back."""
+    a, b, c = traders[0], traders[1], traders[2]
+    trade(system, a, b, units(500), to_wad(6), to_usdc(300), to_usdc(300))
+    fa = house.freeBalance(a)
+    tx = trade(system, c, a, units(500), to_wad(6), to_usdc(300), to_usdc(250))  # a closes, its order carries $250
+    assert position(system, a) == (0, 0, 0)
+    assert house.freeBalance(a) == fa + to_usdc(300)  # its old margin back, the order's $250 never left
+    changed = [e for e in tx.events if e.event_name == "PositionChanged" and e.account == a]
+    assert changed[0].margin == 0
+    with ape.reverts(house.NoPosition, account=a, market=MID):
+        house.removeMargin(MID, to_usdc(250), sender=a)
+
+
 def test_partial_close_releases_a_proportional_share(system, house, traders):
     a, b, c = traders[0], traders[1], traders[2]
     trade(system, a, b, units(400), to_wad(6), to_usdc(400), to_usdc(400))
@@ -313,7 +328,7 @@ def test_loss_beyond_margin_is_covered_by_sub_pool_then_global(system, house, tr
     tx = trade(system, c, a, units(8_000), to_wad("4.35"), to_usdc(30_000), 0)
     assert fund.poolBalance(MID) == 0
     assert fund.poolBalance(GLOBAL) == glob - (shortfall - sub)
-    ev = [e for e in tx.events if e.event_name == "BadDebtRealized"][0]
+    ev = [e for e in tx.events if e.event_name == "ShortfallSettled"][0]
     assert (ev.shortfall, ev.covered, ev.uncovered) == (shortfall, shortfall, 0)
     assert house.badDebt(MID) == 0
     assert position(system, a) == (0, 0, 0)
@@ -329,7 +344,7 @@ def test_uncovered_loss_becomes_bad_debt(system, house, traders):
     shortfall = to_usdc(8_000 * 2.4) - to_usdc(2_500)
     assert house.badDebt(MID) == shortfall - available > 0
     assert system.fund.poolBalance(MID) == 0 and system.fund.poolBalance(GLOBAL) == 0
-    assert [e.uncovered for e in tx.events if e.event_name == "BadDebtRealized"] == [shortfall - available]
+    assert [e.uncovered for e in tx.events if e.event_name == "ShortfallSettled"] == [shortfall - available]
 
 
 # ---------------------------------------------------------------- margin moves

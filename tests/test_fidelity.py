@@ -3,6 +3,7 @@ may vary, the step check agrees on every bundled scenario, and a take that rever
 
 These tests start their own Anvil nodes (backstop.chain.node) beside the one ape test runs on."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from backstop.replay import actors as actors_module
 from backstop.replay import run_replay
 from backstop.replay.actors import Intent, KeeperActors
 from backstop.replay.check import ABS_TOLERANCE, REL_TOLERANCE, check_step, compare_figures
+from backstop.report import reconcile
 from backstop.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +40,10 @@ def test_the_step_does_not_decide_the_answer(name, tmp_path):
     if name != "cross-venue-cascade":  # a crash that liquidates nothing agrees trivially
         assert figures["liquidations"]["full_step"] > 20
     assert (tmp_path / name / "check-step.md").read_text().count("|") > 20
+    for folder in (tmp_path / name, tmp_path / name / "half-step"):  # every bundled crash's report adds up
+        report = json.loads((folder / "report.json").read_text())
+        assert reconcile(report) == [], folder
+        assert all(row["difference"] == 0 for row in report["fund_flows"]), report["fund_flows"]
 
 
 def test_compare_figures_flags_a_tenfold_move():

@@ -316,7 +316,7 @@ def test_loss_beyond_the_fund_is_recorded_as_bad_debt(system, actors, underwater
     fill = _fill_price(tx)
     shortfall = -(to_usdc(2_500) + model.pnl(True, SIZE, to_wad(6), fill))
     assert house.badDebt(MID) == shortfall
-    realized = [e for e in tx.events if e.event_name == "BadDebtRealized"][0]
+    realized = [e for e in tx.events if e.event_name == "ShortfallSettled"][0]
     assert (realized.shortfall, realized.uncovered) == (shortfall, shortfall)
 
 

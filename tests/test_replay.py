@@ -3,6 +3,8 @@ the mechanisms decide, bad input that fails before anything is deployed, and a c
 
 These tests start their own Anvil nodes (backstop.chain.node) beside the one ape test runs on."""
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import pytest
 
 from backstop.chain.node import local_anvil
 from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay
-from backstop.report import validate_report
+from backstop.report import reconcile, validate_report
 from backstop.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +93,29 @@ def test_events_csv_holds_every_contract_event(mini):
     started = [r for r in rows if ",AuctionStarted," in r]
     assert len(started) == report["totals"]["liquidations"]
     assert any(",PriceAccepted," in r for r in rows) and any(",Inflow," in r for r in rows)
+
+
+def test_events_csv_names_the_contract_that_emitted_each_event(mini):
+    report, out = mini
+    rows = list(csv.DictReader(io.StringIO((out / "events.csv").read_text())))
+    by_address = {a.lower(): name for name, a in report["run"]["contracts"].items()}
+    assert all(by_address[r["address"].lower()] == r["contract"] for r in rows)
+    granted = {r["contract"] for r in rows if r["event"] == "RoleGranted"}
+    assert {"MockUSDC", "InsuranceFund", "Clearinghouse", "LiquidationAuction", "AdlQueue"} <= granted
+    times = [int(r["timestamp"]) for r in rows]
+    assert times == sorted(times)
+    assert int(rows[0]["t"]) < 0 < int(rows[-1]["t"])  # deployment before the scenario's t = 0, the crash after
+    settled = [r for r in rows if r["event"] == "ShortfallSettled"]
+    assert len(settled) > 0 and not any(r["event"] == "BadDebtRealized" for r in rows)
+
+
+def test_the_mini_report_reconciles(mini):
+    report, _ = mini
+    assert reconcile(report) == []
+    flows = {r["pool"]: r for r in report["fund_flows"]}
+    assert set(flows) == {"global", "TEST-USD"}
+    assert all(r["difference"] == 0 for r in flows.values())
+    assert flows["TEST-USD"]["outflows"]["kick_incentives"] > 0 and flows["TEST-USD"]["outflows"]["shortfalls_covered"] > 0
 
 
 def test_throughput_is_measured_against_raw_anvil(mini):

@@ -32,6 +32,7 @@ from backstop.report import (
     validate_report,
     write_report,
 )
+from backstop.report.reconcile import reconcile
 from backstop.report.schema import Throughput, Totals
 from backstop.report.schema_docs import generated_block
 
@@ -41,6 +42,7 @@ STEPS = 120  # 10 hours
 MARKETS = {"OM-USD": 6.0, "ETH-USD": 1600.0}
 START = datetime(2025, 4, 13, 18, 0, tzinfo=timezone.utc)
 TRADER = "0x" + "ab" * 20
+FUND = "0x" + "fd" * 20
 
 
 def _series() -> list[dict]:
@@ -102,6 +104,10 @@ def _liquidation(lid: int, t: int, filled_by: str, notional: float, shortfall: f
     }
 
 
+def _flow(pool: str, start: float, inflows: dict, outflows: dict, end: float) -> dict:
+    return {"pool": pool, "start": start, "inflows": inflows, "outflows": outflows, "end": end, "end_on_chain": end, "difference": 0.0}
+
+
 def synthetic_report() -> dict:
     """120 five-minute steps (10 hours), two markets, 11 liquidations of every kind, 3 ADL events."""
     kinds = ["standing_bid"] * 4 + ["auction"] * 3 + ["mixed"] * 2 + ["unfilled"] * 2
@@ -134,10 +140,14 @@ def synthetic_report() -> dict:
         "totals": {
             "liquidations": 11, "liquidated_notional": 1_234_567.891, "filled_by_standing_bids": 4,
             "filled_by_auction": 3, "partially_filled": 0, "unfilled": 2, "queued_at_end": 0, "restarts": 3, "penalties": 6_600.0, "keeper_incentives": 123.456,
-            "shortfall": 1_000.0, "fund_used": 172_000.0, "bad_debt": 0.0, "negative_equity": 2_500.0, "fund_start": 1_400_000.0,
-            "fund_end": 1_228_000.0, "peak_drawdown_pct": 42.5, "adl_notional": 3_000.0, "adl_victims": 3,
+            "shortfall": 171_876.544, "fund_used": 172_000.0, "bad_debt": 0.0, "negative_equity": 2_500.0, "fund_start": 1_400_000.0,
+            "fund_end": 1_234_600.0, "peak_drawdown_pct": 42.5, "adl_notional": 3_000.0, "adl_filled": 1, "adl_victims": 3,
             "adl_profit_taken": 450.0, "profit_haircut_beyond_need": -0.001,
         },
+        "fund_flows": [_flow("global", 1_000_000.0, {}, {"shortfalls_covered": 150_000.0}, 850_000.0),
+                       _flow("ETH-USD", 200_000.0, {}, {}, 200_000.0),
+                       _flow("OM-USD", 200_000.0, {"liquidation_penalties": 6_600.0},
+                             {"shortfalls_covered": 21_876.544, "kick_incentives": 100.0, "restart_incentives": 23.456}, 184_600.0)],
         "throughput": {"transactions": 12_345, "seconds": 10.0, "tx_per_s": 1_234.5, "raw_anvil_tx_per_s": 2_469.0,
                        "ratio": 0.5},
         "buffers": [{"t": 600, "market": "OM-USD", "drop_bps": 1200, "until_t": 1320}],
@@ -156,10 +166,10 @@ def report() -> dict:
 
 def _events() -> list[dict]:
     return [
-        {"block": 10, "tx": "0x" + "01" * 32, "log_index": 0, "contract": "InsuranceFund", "event": "Inflow",
-         "args": {"pool": b"\x00" * 2, "amount": 10**12, "kind": 1}},
-        {"block": 11, "tx": "0x" + "02" * 32, "log_index": 3, "contract": "Clearinghouse", "event": "BadDebtRealized",
-         "args": {"market": "OM-USD", "amount": 5}},
+        {"block": 10, "timestamp": 1744588800, "t": -60, "tx": "0x" + "01" * 32, "log_index": 0, "address": FUND,
+         "contract": "InsuranceFund", "event": "Inflow", "args": {"pool": b"\x00" * 2, "amount": 10**12, "kind": 1}},
+        {"block": 11, "timestamp": 1744588801, "t": -59, "tx": "0x" + "02" * 32, "log_index": 3, "address": "0x" + "cd" * 20,
+         "contract": "Clearinghouse", "event": "ShortfallSettled", "args": {"market": "OM-USD", "amount": 5}},
     ]
 
 
@@ -213,10 +223,10 @@ def test_events_csv_columns_and_args(report, tmp_path):
     paths = write_report(report, tmp_path, events=_events())
     text = paths["events"].read_text()
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["block", "tx", "log_index", "contract", "event", "args"]
-    assert rows[1][:5] == ["10", "0x" + "01" * 32, "0", "InsuranceFund", "Inflow"]
-    assert json.loads(rows[1][5]) == {"amount": 10**12, "kind": 1, "pool": "0x0000"}
-    assert rows[2][4] == "BadDebtRealized"
+    assert rows[0] == ["block", "timestamp", "t", "tx", "log_index", "address", "contract", "event", "args"]
+    assert rows[1][:8] == ["10", "1744588800", "-60", "0x" + "01" * 32, "0", FUND, "InsuranceFund", "Inflow"]
+    assert json.loads(rows[1][8]) == {"amount": 10**12, "kind": 1, "pool": "0x0000"}
+    assert rows[2][7] == "ShortfallSettled"
     assert len(rows) == 3
     write_report(report, tmp_path / "again", events=_events())
     assert (tmp_path / "again" / "events.csv").read_bytes() == paths["events"].read_bytes()
@@ -267,10 +277,11 @@ def test_markdown_summary_totals_formatted(report):
         "| Liquidations | 11 | count |",
         "| Liquidated notional | $1,234,567.89 | USD |",
         "| Keeper incentives | $123.46 | USD |",
-        "| Fund at start | $1,400,000.00 | USD |",
+        "| Fund at t = 0 (seeds + tail-risk fees at opening) | $1,400,000.00 | USD |",
         "| Bad debt | $0.00 | USD |",
-        "| Peak fund drawdown | 42.50% | % |",
-        "| ADL victims | 3 | count |",
+        "| Peak sub-pool drawdown from its 8h peak (the ADL trigger's measure) | 42.50% | % |",
+        "| Liquidations filled (wholly or partly) by ADL | 1 | count |",
+        "| ADL victims (counterparties deleveraged) | 3 | count |",
         "| Profit haircut beyond need | $0.00 | USD |",  # -0.001 rounds to zero, not "-$0.00"
         "| Transactions | 12,345 | count |",
         "| Throughput | 1,234.50 | tx/s |",
@@ -486,7 +497,7 @@ def test_report_model_dump_gives_the_same_json(report):
     dumped = Report.model_validate(report).model_dump()
     assert json.dumps(dumped, sort_keys=True) == json.dumps(report, sort_keys=True)  # ints stay ints, nothing added
     assert list(dumped) == ["schema", "scenario", "parameters", "run", "series", "liquidations", "adl", "buffers",
-                            "keepers", "mark_to_market", "totals", "throughput"]
+                            "keepers", "mark_to_market", "fund_flows", "totals", "throughput"]
     assert report["schema"] == SCHEMA_VERSION
 
 
@@ -531,3 +542,34 @@ def test_validate_unknown_keys_json_parameters_and_non_string_keys(report):
 def test_summary_rows_are_the_models_fields(report):
     summary = _table_rows(_section(render_markdown(report), "Summary"))
     assert len(summary) == len(Totals.model_fields) + len(Throughput.model_fields) + 2  # + the throughput table's header
+
+
+def test_markdown_fund_flows_table_adds_up_per_pool(report):
+    section = _section(render_markdown(report), "Fund flows")
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in _table_rows(section)}
+    assert rows["start: seeds at deployment"] == ["$1,000,000.00", "$200,000.00", "$200,000.00", "$1,400,000.00"]
+    assert rows["+ liquidation penalties"] == ["$0.00", "$0.00", "$6,600.00", "$6,600.00"]
+    assert rows["− keeper incentives: restarting stale auctions"][-1] == "$23.46"
+    assert rows["= end"] == ["$850,000.00", "$200,000.00", "$184,600.00", "$1,234,600.00"]
+    assert rows["difference"] == ["$0.00"] * 4
+    assert "+ donations" not in rows  # a kind nothing flowed through is left out
+
+
+def test_reconcile_passes_a_consistent_report_and_names_each_figure_that_is_off(report):
+    assert reconcile(report) == []
+    report["fund_flows"][2]["outflows"]["kick_incentives"] += 0.01  # one cent the table does not explain
+    report["fund_flows"][0]["end_on_chain"] = 849_999.0  # the chain disagrees with the flows
+    report["totals"]["fund_start"] = 1_500_000.0
+    problems = reconcile(report)
+    assert any(p.startswith("fund_flows[OM-USD]: start + inflows − outflows") and "off by -0.010000" in p for p in problems), problems
+    assert any(p.startswith("fund_flows[global]: end on chain") for p in problems)
+    assert any(p.startswith("totals.fund_start") for p in problems)
+    assert any(p.startswith("totals.fund_used") for p in problems)  # the extra cent is not in fund_used
+    assert any(p.startswith("totals.keeper_incentives") for p in problems)
+    assert len(problems) == 5, problems
+
+
+def test_reconcile_checks_the_shortfall_split():
+    report = synthetic_report()
+    report["totals"]["bad_debt"] = 10.0  # bad debt the shortfall does not contain
+    assert [p.split(":")[0] for p in reconcile(report)] == ["totals.shortfall"]

@@ -257,7 +257,7 @@ def test_a_bid_below_bankruptcy_leaves_a_shortfall_the_fund_covers(system, roles
     mirror.positions[(MID, "t")] = lm.Position(SIZE, to_wad(6), to_usdc(2_500))
     equity_part, penalty = mirror.liquidation_fill(MID, "t", "k", SIZE, price, PENALTY_BPS)
     assert equity_part < 0 and penalty == 0
-    bad = [e for e in tx.events if e.event_name == "BadDebtRealized"][0]
+    bad = [e for e in tx.events if e.event_name == "ShortfallSettled"][0]
     assert bad.shortfall == -equity_part and bad.uncovered == 0
     incentive = [e.amount for e in tx.events if e.event_name == "IncentivePaid"][0]
     assert fund.totalPooled() == total0 + equity_part - incentive

@@ -33,7 +33,7 @@ Invariants, after every step:
   TradeSettled with the orders the rule signed, LiquidationBegun, LiquidationFilled, MarginFunded,
   MarginAdded, Deleveraged) and computes *how* the state changes; each event's reported amounts (equity part,
   penalty, realised PnL, where the escrow went) must equal the model's, every shortfall the model realises
-  must be one the contract reports (BadDebtRealized, in order) with the same amount, and a trade the contract
+  must be one the contract reports (ShortfallSettled, in order) with the same amount, and a trade the contract
   refuses must be one the model refuses;
 - every ADL execution closed the bankrupt part at its bankruptcy price, against exactly the counterparties and
   quantities the reference ranking (backstop.model.adl) chooses at that block's price, each within its loss
@@ -306,7 +306,7 @@ class BackstopMachine(RuleBasedStateMachine):
 
     def _reported_cover(self, market: bytes, amount: int) -> int:
         """The ledger model's fund: each shortfall the model realises must be the next one the clearinghouse
-        reported (BadDebtRealized), for the same amount; the fund model splits it (see `_account`)."""
+        reported (ShortfallSettled), for the same amount; the fund model splits it (see `_account`)."""
         assert market == MID and self.shortfalls, f"the model realised a shortfall of {amount} the contract did not"
         shortfall, uncovered = self.shortfalls.pop(0)
         assert shortfall == amount, f"shortfall {amount} in the model, {shortfall} on chain"
@@ -320,7 +320,7 @@ class BackstopMachine(RuleBasedStateMachine):
         events = self._events(receipt)
         predicted: list[tuple[bytes, int, int]] = []  # the hourly snapshots the model records
         covered = incentives = 0
-        self.shortfalls = [(a["shortfall"], a["uncovered"]) for c, n, a in events if (c, n) == ("Clearinghouse", "BadDebtRealized")]
+        self.shortfalls = [(a["shortfall"], a["uncovered"]) for c, n, a in events if (c, n) == ("Clearinghouse", "ShortfallSettled")]
         marks: list[int | None] = []  # the mark of this block, read once if needed
 
         def mark() -> int:

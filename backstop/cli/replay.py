@@ -63,6 +63,7 @@ def replay(
     from ape.logging import logger  # noqa: PLC0415
 
     from backstop.replay import NothingToResume, ReplayFailed, resume_replay, run_replay  # noqa: PLC0415
+    from backstop.report.reconcile import reconcile  # noqa: PLC0415
 
     logger.set_level("WARNING")  # no line per deployment transaction; the progress bar tells the story
     if check_step:
@@ -85,8 +86,11 @@ def replay(
     t = report["totals"]
     click.echo(
         f"{report['scenario']['name']}: {t['liquidations']} liquidations (${t['liquidated_notional']:,.0f}), "
-        f"fund used ${t['fund_used']:,.0f}, bad debt ${t['bad_debt']:,.0f}, peak drawdown {t['peak_drawdown_pct']:.1f}%"
+        f"fund used ${t['fund_used']:,.0f}, bad debt ${t['bad_debt']:,.0f}, "
+        f"peak sub-pool drawdown {t['peak_drawdown_pct']:.1f}%"
     )
+    for problem in reconcile(report):
+        click.echo(f"warning: the report does not reconcile: {problem}", err=True)
     tp = report["throughput"]
     if tp.get("ratio") is not None:
         click.echo(f"throughput: {tp['tx_per_s']} tx/s, raw Anvil {tp['raw_anvil_tx_per_s']} tx/s (ratio {tp['ratio']})")

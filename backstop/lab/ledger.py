@@ -9,7 +9,7 @@ What each contract holds, and what its books say it owes, all in [usdc]:
 - **AdlQueue**: USDC held = Σ bonds of executions not yet released + Σ compensation not yet claimed after a
   successful challenge.
 - **Clearinghouse, cash**: USDC held = Σ ``Deposited`` − Σ ``Withdrawn`` + Σ shortfalls the fund paid into it
-  (``BadDebtRealized.covered``) − Σ penalties and tail-risk fees it paid to the fund (``Inflow`` from it).
+  (``ShortfallSettled.covered``) − Σ penalties and tail-risk fees it paid to the fund (``Inflow`` from it).
 - **Clearinghouse, balance sheet**: USDC held + Σ bad debt = Σ free balances + Σ margins + Σ unrealised PnL at
   the mark + dust, with 0 ≤ dust < the number of position changes recorded.
 
@@ -45,7 +45,7 @@ GLOBAL_NAME = "global"  # the global pool's name in `LedgerSnapshot.pools`
 MONEY_EVENTS = {  # (contract, event) decoded for the cash flows and the accounts they name
     ("Clearinghouse", "Deposited"),
     ("Clearinghouse", "Withdrawn"),
-    ("Clearinghouse", "BadDebtRealized"),
+    ("Clearinghouse", "ShortfallSettled"),
     ("InsuranceFund", "Inflow"),
     ("StandingBidBook", "BidPlaced"),
 }
@@ -92,7 +92,7 @@ class CashFlows:
 
     deposited: int  # Σ Deposited
     withdrawn: int  # Σ Withdrawn
-    covered: int  # Σ BadDebtRealized.covered: shortfalls the fund paid in
+    covered: int  # Σ ShortfallSettled.covered: shortfalls the fund paid in
     paid_to_fund: int  # Σ Inflow from the clearinghouse: penalties and tail-risk fees
     roundings: int  # position changes recorded (PositionChanged, LiquidationFilled, Deleveraged)
 
@@ -321,7 +321,7 @@ class LedgerReader:
         flows = CashFlows(
             deposited=sum(e["amount"] for e in args("Clearinghouse", "Deposited")),
             withdrawn=sum(e["amount"] for e in args("Clearinghouse", "Withdrawn")),
-            covered=sum(e["covered"] for e in args("Clearinghouse", "BadDebtRealized")),
+            covered=sum(e["covered"] for e in args("Clearinghouse", "ShortfallSettled")),
             paid_to_fund=sum(e["amount"] for e in args("InsuranceFund", "Inflow") if e["from"] == house),
             roundings=roundings,
         )

@@ -230,7 +230,7 @@ class Ledger:
             raise PositionInLiquidation(account, market)
         p = self.position(market, account)
         realized, released, added = self._change_position(market, account, delta, price)
-        if margin_in:
+        if margin_in and p.size != 0:  # a trade that closes the position takes none of the order's margin
             self._debit(account, margin_in)
             p.margin += margin_in
         if added:

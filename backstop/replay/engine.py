@@ -73,6 +73,7 @@ class Replay:
 
     def setup(self) -> dict[str, Any]:
         """Funds and opens the population, funds the keepers. Returns what happened."""
+        self.state.flows.start(self.ctx.pool_balances())  # the seeds: nothing else has reached the fund yet
         return Population(self.ctx, self.mirror).setup()
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:

@@ -45,7 +45,7 @@ class EventMirror:
             "AuctionRestarted": self._auction_restarted,
             "AuctionFinished": self._auction_finished,
             "LiquidationFilled": self._liquidation_filled,
-            "BadDebtRealized": self._bad_debt_realized,
+            "ShortfallSettled": self._shortfall_settled,
             "HandedToAdl": self._handed_to_adl,
             "Deleveraged": self._deleveraged,
             "ADL": self._adl_fill,
@@ -69,8 +69,10 @@ class EventMirror:
                     self.state.pending_liquidation.clear()  # re-evaluated next step
                 continue
             block_ts = chain.block_times.get(receipt["blockNumber"], chain.last_timestamp)
-            for _contract, event, args, _ in chain.decode(receipt):
+            events = [(event, args) for _contract, event, args, _ in chain.decode(receipt)]
+            for event, args in events:
                 self.on_event(event, args, block_ts)
+            self.state.flows.on_receipt(events, phase, self.ctx.pool_name)
         return receipts, values
 
     def on_event(self, event: str, args: dict[str, Any], ts: int) -> None:
@@ -169,7 +171,7 @@ class EventMirror:
         self._add("penalties", args["penalty"] / USDC)
         self._shrink(m, args["account"], args["qty"])
 
-    def _bad_debt_realized(self, args: dict[str, Any], t: int, ts: int) -> None:
+    def _shortfall_settled(self, args: dict[str, Any], t: int, ts: int) -> None:
         rec = self.record_for(self._market(args), args["account"])
         if rec is not None:
             rec["shortfall"] += args["shortfall"] / USDC

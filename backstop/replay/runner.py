@@ -209,20 +209,31 @@ def _progress(total: int, name: str):
 
 
 def _all_events(replay: Replay) -> list[dict[str, Any]]:
-    """Every event of Backstop's contracts over the whole run, decoded, in chain order."""
+    """Every event of Backstop's contracts over the whole run, decoded, in chain order, each labelled with the
+    contract that emitted it (by address: events of the same signature, such as `RoleGranted`, come from
+    several), its block's timestamp and the scenario time."""
+    from backstop.replay.builder import addresses  # noqa: PLC0415
+
     chain = replay.chain
+    names = {address.lower(): name for name, address in addresses(replay.ctx).items()}
     out: list[dict[str, Any]] = []
-    addresses = [c.address for c in replay.c.values()]
     latest = int(chain.rpc("eth_blockNumber"), 16)
+    times: dict[int, int] = dict(chain.block_times)
     for start in range(0, latest + 1, 2_000):
-        logs = chain.rpc("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(min(latest, start + 1_999)), "address": addresses}])
+        logs = chain.rpc("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(min(latest, start + 1_999)), "address": list(names)}])
         receipt = {"logs": [_format_log(chain, log) for log in logs]}
-        for contract, event, args, log in chain.decode(receipt):
+        for _contract, event, args, log in chain.decode(receipt):
+            block = log["blockNumber"]
+            if block not in times:
+                times[block] = int(chain.rpc("eth_getBlockByNumber", [hex(block), False])["timestamp"], 16)
             out.append({
-                "block": log["blockNumber"],
+                "block": block,
+                "timestamp": times[block],
+                "t": times[block] - replay.ctx.t0,
                 "tx": "0x" + bytes(log["transactionHash"]).hex(),
                 "log_index": log["logIndex"],
-                "contract": contract,
+                "address": log["address"],
+                "contract": names.get(str(log["address"]).lower(), _contract),
                 "event": event,
                 "args": {k: _plain(v) for k, v in args.items()},
             })

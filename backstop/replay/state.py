@@ -17,6 +17,7 @@ from backstop.chain.fastchain import FastChain, Wallet
 from backstop.model import ledger as lm
 from backstop.model.auction import auction_price
 from backstop.model.curves import linear_down, stairstep_down
+from backstop.replay.flows import GLOBAL, FundFlows
 from backstop.units import RAY, market_id
 
 MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
@@ -97,6 +98,7 @@ class ReplayState:
     buffers: list[dict[str, Any]] = field(default_factory=list)
     adl: list[dict[str, Any]] = field(default_factory=list)  # one entry per ADL fill (report `adl[]`)
     adl_executions: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> executor, time, reason, ...
+    flows: FundFlows = field(default_factory=FundFlows)  # the fund's inflows and outflows by pool and kind
 
     def count_failure(self, label: str) -> None:
         self.failed_txs[label] = self.failed_txs.get(label, 0) + 1
@@ -124,6 +126,15 @@ class ReplayContext:
             self.specs = {s.name: s for s in self.sc.market_specs()}
         self.mids = {name: market_id(name) for name in self.specs}
         self.names = {mid: name for name, mid in self.mids.items()}
+
+    def pool_name(self, pool: bytes) -> str:
+        """``global`` for the global pool (bytes32(0)), else the market's name."""
+        return GLOBAL if pool == bytes(32) else self.names[pool]
+
+    def pool_balances(self) -> dict[str, int]:
+        """Every pool's balance [usdc] read from the chain now, by pool name."""
+        fund = self.c["fund"].functions
+        return {name: fund.poolBalance(pool).call() for name, pool in (("global", bytes(32)), *self.mids.items())}
 
     def keeper_name(self, address: str) -> str:
         return next((k.name for k in self.keepers if k.wallet.address == address), address)

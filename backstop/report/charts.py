@@ -20,7 +20,7 @@ from backstop.model.fund import GLOBAL_DEPLETED, HOUR
 from backstop.report.access import as_dict, as_int, as_list, as_number
 from backstop.report.format import fmt_usd
 from backstop.report.schema import FILLED_BY
-from backstop.report.series import market_names, rolling_peak, time_steps
+from backstop.report.series import market_names, time_steps
 
 __all__ = ["CHART_FILES", "draw_charts", "pyplot", "save", "usd_axis"]
 
@@ -136,7 +136,6 @@ def _chart_fund(plt: Any, steps: list[dict], markets: list[str], title: str, pat
     ax = axes[0][0]
     pool = [as_number(s.get("global_pool")) for s in steps]
     ax.plot(x, _nan(pool), color="tab:blue", lw=2, label="global pool")
-    ax.plot(x, _nan(rolling_peak(ts, pool)), color="tab:gray", ls="--", label="8h peak (from series)")
     depleted = [
         any(as_int(as_dict(m).get("fund_risk"), 0) & GLOBAL_DEPLETED for m in as_dict(s.get("markets")).values()) for s in steps
     ]
@@ -147,7 +146,8 @@ def _chart_fund(plt: Any, steps: list[dict], markets: list[str], title: str, pat
         ax = row[0]
         per_step = [as_dict(as_dict(s.get("markets")).get(market)) for s in steps]
         ax.plot(x, _nan(as_number(m.get("sub_pool")) for m in per_step), color="tab:blue", lw=2, label="sub-pool")
-        ax.plot(x, _nan(as_number(m.get("peak_8h")) for m in per_step), color="tab:gray", ls="--", label="8h peak")
+        ax.plot(x, _nan(as_number(m.get("peak_8h")) for m in per_step), color="tab:gray", ls="--",
+                label="8h peak (InsuranceFund.peak8h: highest hourly snapshot)")
         ax.plot(x, _nan(as_number(m.get("drawdown_threshold")) for m in per_step), color="tab:orange", ls=":", lw=1.5,
                 label="drawdown threshold")
         for a, b in _runs(x, [as_int(m.get("fund_risk"), 0) != 0 for m in per_step]):

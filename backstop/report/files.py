@@ -17,7 +17,7 @@ from backstop.report.schema import ReportError
 
 __all__ = ["EVENT_COLUMNS", "events_csv", "report_json", "write_report"]
 
-EVENT_COLUMNS = ("block", "tx", "log_index", "contract", "event", "args")
+EVENT_COLUMNS = ("block", "timestamp", "t", "tx", "log_index", "address", "contract", "event", "args")
 
 
 def report_json(report: Mapping[str, Any]) -> str:
@@ -46,7 +46,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def events_csv(events: Sequence[Mapping[str, Any]]) -> str:
-    """block, tx, log_index, contract, event, args (compact JSON, sorted keys); rows in the given order."""
+    """block, timestamp (the block's, unix seconds), t (scenario seconds: negative before the scenario's t = 0,
+    during deployment and set-up), tx, log_index, address, contract (the emitter's contract name), event, args
+    (compact JSON, sorted keys); rows in the given order."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(EVENT_COLUMNS)

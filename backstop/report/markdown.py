@@ -77,6 +77,7 @@ def _summary(report: Mapping[str, Any]) -> list[str]:
         ((label, fmt_as(kind, totals.get(key)), unit) for key, label, unit, kind in summary_fields(Totals)),
         "lrl",
     )
+    lines += ["", *(f"- {note}" for note in SUMMARY_NOTES)]
     tp = as_dict(report.get("throughput"))
     lines += ["", "### Throughput", ""]
     lines += table(
@@ -85,6 +86,62 @@ def _summary(report: Mapping[str, Any]) -> list[str]:
         "lrl",
     )
     return lines
+
+
+SUMMARY_NOTES = (
+    "Peak sub-pool drawdown: the largest fall of a market's sub-pool below its 8-hour peak "
+    "(`InsuranceFund.peak8h`, the highest hourly snapshot of the last 8 hours), the measure the ADL trigger's "
+    "drawdown flag reads; the only drawdown this report shows.",
+    "ADL victims count the profitable counterparties deleveraged; liquidations filled by ADL count the bankrupt "
+    "positions they were closed against.",
+    "Profit haircut beyond need: profit the ADL took from its victims beyond the loss the fund could not cover "
+    "(an ADL allowed by the fund-risk or liquidity-risk status closes positions the fund could still have paid for).",
+)
+
+FLOW_LABELS = {  # report.json's flow kinds, as the fund flow table names them
+    "liquidation_penalties": "liquidation penalties",
+    "liquidation_surplus": "liquidation surplus",
+    "tail_risk_fees_at_opening": "tail-risk fees of the positions opened before t = 0",
+    "tail_risk_fees": "tail-risk fees during the replay",
+    "donations": "donations",
+    "seeds_after_deployment": "seeds deposited after deployment",
+    "shortfalls_covered": "shortfalls covered (losses beyond a position's margin)",
+    "kick_incentives": "keeper incentives: starting auctions",
+    "restart_incentives": "keeper incentives: restarting stale auctions",
+    "withdrawals": "withdrawals",
+}
+
+
+def _fund_flows(report: Mapping[str, Any]) -> list[str]:
+    rows = [as_dict(r) for r in as_list(report.get("fund_flows"))]
+    lines = [
+        "## Fund flows",
+        "",
+        "Every pool's USDC from deployment to the end, from the fund's events: start + inflows − outflows = end. "
+        "`end on chain` is `InsuranceFund.poolBalance` read when the report was written; a difference other "
+        "than 0 means the replay missed an event.",
+        "",
+    ]
+    if not rows:
+        return lines + ["none"]
+    pools = [str(r.get("pool", "n/a")) for r in rows]
+
+    def line(label: str, values: list[float | None]) -> list[str]:
+        known = [v for v in values if v is not None]
+        return [label, *(fmt_usd(v) for v in values), fmt_usd(sum(known)) if len(known) == len(values) else "n/a"]
+
+    body = [line("start: seeds at deployment", [as_number(r.get("start")) for r in rows])]
+    for side, sign in (("inflows", "+"), ("outflows", "−")):
+        kinds = [k for r in rows for k in as_dict(r.get(side))]
+        for kind in dict.fromkeys(kinds):
+            values = [as_number(as_dict(r.get(side)).get(kind)) or 0.0 for r in rows]
+            if any(values):
+                body.append(line(f"{sign} {FLOW_LABELS.get(kind, kind)}", values))
+    body.append(line("= end", [as_number(r.get("end")) for r in rows]))
+    body.append(line("end on chain", [as_number(r.get("end_on_chain")) for r in rows]))
+    body.append(line("difference", [as_number(r.get("difference")) for r in rows]))
+    header = ["", *(f"{'global pool' if p == 'global' else p + ' sub-pool'} [USD]" for p in pools), "all pools [USD]"]
+    return lines + table(header, body, "l" + "r" * (len(pools) + 1))
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -117,13 +174,13 @@ def _fund_by_hour(report: Mapping[str, Any]) -> list[str]:
     lines = [
         "## Fund by hour",
         "",
-        "State at the last step of each hour; drawdown is from the 8-hour peak (the global pool's peak is "
-        "computed from the series); fund-risk flags are those raised at any step of the hour.",
+        "State at the last step of each hour; a sub-pool's drawdown is from its 8-hour peak (`InsuranceFund.peak8h`, "
+        "the ADL trigger's measure); fund-risk flags are those raised at any step of the hour.",
         "",
     ]
     if not rows:
         return lines + ["none: the series is empty."]
-    header = ["hour", "time", "global pool [USD]", "global drawdown"]
+    header = ["hour", "time", "global pool [USD]"]
     for m in markets:
         header += [f"{m} pool [USD]", f"{m} 8h peak [USD]", f"{m} drawdown", f"{m} fund risk"]
     body = []
@@ -132,7 +189,6 @@ def _fund_by_hour(report: Mapping[str, Any]) -> list[str]:
             str(row["hour"]),
             row.get("time") or fmt_t(row.get("t")),
             fmt_usd(row["global_pool"]),
-            fmt_pct(drawdown_pct(row["global_pool"], row["global_peak"])),
         ]
         for m in markets:
             mk = row["markets"].get(m)
@@ -146,7 +202,7 @@ def _fund_by_hour(report: Mapping[str, Any]) -> list[str]:
                     fund_risk_words(row["flags"].get(m, 0)),
                 ]
         body.append(cells)
-    return lines + table(header, body, "rlrr" + "rrrl" * len(markets))
+    return lines + table(header, body, "rlr" + "rrrl" * len(markets))
 
 
 def _liquidations(report: Mapping[str, Any]) -> list[str]:
@@ -307,6 +363,7 @@ def render_markdown(report: dict) -> str:
     parts = [
         _header(report),
         _summary(report),
+        _fund_flows(report),
         _fund_by_hour(report),
         _liquidations(report),
         _adl(report),

@@ -41,6 +41,7 @@ __all__ = [
     "HOLDER_KINDS",
     "HolderRow",
     "FILL_VIA",
+    "FlowRow",
     "SCHEMA_VERSION",
     "SIDES",
     "AdlEvent",
@@ -343,6 +344,28 @@ class HolderRow(_Part):
     underwater: int = _f("positions whose margin + PnL is below zero", "count")
 
 
+class FlowRow(_Part):
+    """One pool's USDC in and out over the whole run, from the fund's events: `start` + Σ `inflows` − Σ
+    `outflows` = `end`, to the unit; `end_on_chain` is the pool's balance read from the chain at the end."""
+
+    pool: str = _f("`global` (the global pool, `bytes32(0)` on chain) or a market's name (its sub-pool)")
+    start: Number = _f("the balance when the deployment finished: the seeds", "USD")
+    inflows: dict[str, Number] = _f(
+        "kind → USD: `liquidation_penalties`, `liquidation_surplus`, `tail_risk_fees_at_opening` (paid by the "
+        "positions opened before the scenario's t = 0), `tail_risk_fees` (paid during the replay), `donations`, "
+        "`seeds_after_deployment`", "USD", key="inflow kind",
+    )
+    outflows: dict[str, Number] = _f(
+        "kind → USD: `shortfalls_covered` (losses beyond a position's margin the pool paid), `kick_incentives` and "
+        "`restart_incentives` (keeper incentives for starting and for restarting auctions), `withdrawals`",
+        "USD", key="outflow kind",
+    )
+    end: Number = _f("start + Σ inflows − Σ outflows", "USD")
+    end_on_chain: Number | None = _f("`InsuranceFund.poolBalance(pool)` read when the report was written; `null` "
+                                     "when the chain could not be read", "USD")
+    difference: Number | None = _f("end_on_chain − end: `0` unless the replay missed a fund event", "USD")
+
+
 class Totals(_Part):
     """The run's sums, in the order of report.md's Summary. `validate_report` checks their types only, not that
     they agree with the lists."""
@@ -369,11 +392,26 @@ class Totals(_Part):
         "negative equity of the positions still open at the end, at the last oracle price (see `mark_to_market`): "
         "losses not yet realised, which bad debt does not count", "USD", "Negative equity still open at the end"
     )
-    fund_start: Number = _f("all pools at the start", "USD", "Fund at start")
+    fund_start: Number = _f(
+        "all pools at the scenario's t = 0: the seeds plus the tail-risk fees the positions opened before the "
+        "crash paid (see `fund_flows`)", "USD", "Fund at t = 0 (seeds + tail-risk fees at opening)",
+    )
     fund_end: Number = _f("all pools at the end", "USD", "Fund at end")
-    peak_drawdown_pct: Number = _f("largest drawdown of the fund from its peak, in percent (0-100)", "%", "Peak fund drawdown")
+    peak_drawdown_pct: Number = _f(
+        "the largest drawdown of any market's sub-pool from its 8-hour peak over the series, in percent (0-100): "
+        "(`peak_8h` − `sub_pool`) / `peak_8h`, the measure the ADL trigger's DRAWDOWN_FROM_PEAK reads "
+        "(`InsuranceFund.peak8h` is the highest hourly snapshot of the last 8 hours, so a rise within the hour is "
+        "not in it)", "%", "Peak sub-pool drawdown from its 8h peak (the ADL trigger's measure)",
+    )
     adl_notional: Number = _f("Σ ADL size × price", "USD", "ADL notional")
-    adl_victims: int = _f("distinct ADL counterparties", "count", "ADL victims")
+    adl_filled: int = _f(
+        "liquidations with at least one ADL fill (`filled_by` `adl`, or `mixed` with an `adl` fill): bankrupt "
+        "positions closed against ADL counterparties", "count", "Liquidations filled (wholly or partly) by ADL",
+    )
+    adl_victims: int = _f(
+        "distinct ADL counterparties (profitable accounts deleveraged, per market), not the bankrupt positions "
+        "(`adl_filled`)", "count", "ADL victims (counterparties deleveraged)",
+    )
     adl_profit_taken: Number = _f("Σ `profit_taken` of `adl[]`", "USD", "ADL profit taken")
     profit_haircut_beyond_need: Number = _f(
         "Σ over ADL executions of max(0, profit taken − the loss the fund could not cover at the mark): profit taken "
@@ -417,6 +455,7 @@ class Report(BaseModel):
     buffers: list[Buffer] = _f("one entry per buffer period the throttle started")
     keepers: list[KeeperRow] = _f("one row per keeper actor")
     mark_to_market: list[HolderRow] = _f("the positions still open at the end, by kind of holder")
+    fund_flows: list[FlowRow] = _f("every pool's inflows and outflows by kind, reconciled with its balance, below")
     totals: Totals = _f("the run's sums, below")
     throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
 

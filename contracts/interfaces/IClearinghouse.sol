@@ -38,7 +38,8 @@ interface IClearinghouse {
         bytes32 market;
         int256 sizeDelta; // [wad] > 0 buys, < 0 sells
         uint256 limitPrice; // [wad] worst acceptable price; the maker's limit is the execution price
-        uint256 margin; // [usdc] moved from the free balance into the position when the order fills
+        uint256 margin; // [usdc] moved from the free balance into the position when the order fills (not
+        //                 when the fill closes the position: then nothing is moved)
         uint256 nonce; // any value: makes otherwise equal orders distinct
         uint256 deadline; // [seconds] unix time after which the order is void
     }
@@ -111,9 +112,9 @@ interface IClearinghouse {
     );
     /// @notice `amount` [usdc] of `account`'s margin paid the tail-risk fee into `market`'s sub-pool.
     event TailRiskMarginPaid(bytes32 indexed market, address indexed account, uint256 amount);
-    /// @notice A loss of `shortfall` [usdc] beyond `account`'s margin: the fund `covered` [usdc], `uncovered`
-    ///         [usdc] became bad debt of `market`.
-    event BadDebtRealized(
+    /// @notice A loss of `shortfall` [usdc] beyond `account`'s margin was settled: the fund `covered` [usdc]
+    ///         and `uncovered` [usdc] became bad debt of `market` (none when `uncovered` is 0).
+    event ShortfallSettled(
         bytes32 indexed market, address indexed account, uint256 shortfall, uint256 covered, uint256 uncovered
     );
     /// @notice `account` voided its order of EIP-712 digest `digest`.

@@ -506,14 +506,16 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @dev Applies one side of a trade: changes the position (the reduced part releases its margin), then
     ///      moves the order's margin in, charges the tail-risk fee on what was added and requires initial
-    ///      margin if the position grew.
+    ///      margin if the position grew. A trade that closes the position takes none of the order's margin:
+    ///      there is no position left for it to back, and margin left on a closed position could never be
+    ///      removed (removeMargin needs a position).
     function _applyTrade(bytes32 market, Order calldata order, uint256 price, uint256 mark) internal {
         address account = order.account;
         _requireNotInLiquidation(market, account);
         Position storage p = _positions[market][account];
         (int256 realized, uint256 released, uint256 added) = _changePosition(market, account, order.sizeDelta, price);
         // the order's margin backs what the position is after the trade, so a flip does not release it
-        if (order.margin > 0) {
+        if (order.margin > 0 && p.size != 0) {
             _debitFree(account, order.margin);
             p.margin += order.margin;
         }
@@ -638,7 +640,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function _coverShortfall(bytes32 market, address account, uint256 shortfall) internal {
         uint256 uncovered = fund.coverLoss(market, shortfall, address(this));
         if (uncovered > 0) badDebt[market] += uncovered;
-        emit BadDebtRealized(market, account, shortfall, shortfall - uncovered, uncovered);
+        emit ShortfallSettled(market, account, shortfall, shortfall - uncovered, uncovered);
     }
 
     /// @dev Call before any change of `account`'s position in `market` (size, entry, margin or frozen flag): the
