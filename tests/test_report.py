@@ -148,10 +148,14 @@ def synthetic_report() -> dict:
                        _flow("ETH-USD", 200_000.0, {}, {}, 200_000.0),
                        _flow("OM-USD", 200_000.0, {"liquidation_penalties": 6_600.0},
                              {"shortfalls_covered": 21_876.544, "kick_incentives": 100.0, "restart_incentives": 23.456}, 184_600.0)],
+        "published": [{"figure": "OM liquidations, all exchanges", "metric": "liquidated_notional", "low": 67e6, "high": 76e6,
+                       "source": "Coinglass", "note": "every exchange, 12-24 h", "replayed": 1_234_567.891,
+                       "gap": 1_234_567.891 - 67e6, "ratio": round(1_234_567.891 / 71.5e6, 6)}],
         "throughput": {"transactions": 12_345, "seconds": 10.0, "tx_per_s": 1_234.5, "raw_anvil_tx_per_s": 2_469.0,
                        "ratio": 0.5},
         "buffers": [{"t": 600, "market": "OM-USD", "drop_bps": 1200, "until_t": 1320}],
-        "keepers": [{"name": "k1", "liquidations": 5, "takes": 7, "restarts": 1, "online_steps": 100, "capital": 1e5}],
+        "keepers": [{"name": "k1", "liquidations": 5, "takes": 7, "restarts": 1, "online_steps": 100, "capital": 1e5,
+                     "address": "0x" + "0b" * 20, "incentives": 123.456, "bought_notional": 45_000.0}],
         "mark_to_market": [
             {"kind": "trader", "positions": 3, "notional": 90_000.0, "unrealised_pnl": -4_000.0, "negative_equity": 2_500.0, "underwater": 1},
             {"kind": "bidder", "positions": 1, "notional": 10_000.0, "unrealised_pnl": 0.0, "negative_equity": 0.0, "underwater": 0},
@@ -497,7 +501,7 @@ def test_report_model_dump_gives_the_same_json(report):
     dumped = Report.model_validate(report).model_dump()
     assert json.dumps(dumped, sort_keys=True) == json.dumps(report, sort_keys=True)  # ints stay ints, nothing added
     assert list(dumped) == ["schema", "scenario", "parameters", "run", "series", "liquidations", "adl", "buffers",
-                            "keepers", "mark_to_market", "fund_flows", "totals", "throughput"]
+                            "keepers", "mark_to_market", "fund_flows", "published", "totals", "throughput"]
     assert report["schema"] == SCHEMA_VERSION
 
 
@@ -573,3 +577,38 @@ def test_reconcile_checks_the_shortfall_split():
     report = synthetic_report()
     report["totals"]["bad_debt"] = 10.0  # bad debt the shortfall does not contain
     assert [p.split(":")[0] for p in reconcile(report)] == ["totals.shortfall"]
+
+
+def test_markdown_sets_the_replay_beside_the_published_figures(report):
+    section = _section(render_markdown(report), "Replay against published figures")
+    [row] = _table_rows(section)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[:6] == ["OM liquidations, all exchanges", "`liquidated_notional`", "$67,000,000.00 – $76,000,000.00",
+                         "$1,234,567.89", "-$65,765,432.11", "1.73%"]
+    report["published"] = []
+    assert "cites no published figure" in _section(render_markdown(report), "Replay against published figures")
+
+
+def test_markdown_markets_by_hour_counts_each_hours_liquidations(report):
+    section = _section(render_markdown(report), "Markets by hour")
+    rows = _table_rows(section)
+    assert len(rows) == 10
+    per_hour = {}
+    for liq in report["liquidations"]:
+        if liq["market"] == "OM-USD":
+            per_hour[liq["t"] // 3600] = per_hour.get(liq["t"] // 3600, 0) + 1
+    header = [c.strip() for c in section.splitlines()[4].split("|")[1:-1]]
+    col = header.index("OM-USD liquidations")
+    counts = {int(r.split("|")[1]): int(r.split("|")[1:-1][col].strip()) for r in rows}
+    assert counts == {h: per_hour.get(h, 0) for h in range(10)} and sum(counts.values()) > 0
+    assert "time (UTC)" in header and rows[0].split("|")[2].strip().endswith("Z")
+
+
+def test_markdown_keepers_and_auction_fill_distribution(report):
+    md = render_markdown(report)
+    [row] = _table_rows(_section(md, "Keepers"))
+    assert [c.strip() for c in row.split("|")[1:-1]] == ["k1", "5", "7", "1", "100", "$100,000.00", "$123.46", "$45,000.00"]
+    fills = _section(md, "Auction fills")
+    takes = [f for liq in report["liquidations"] for f in liq["fills"] if f["via"] == "auction"]
+    assert f"{len(takes)} auction takes" in fills
+    assert "| discount [%] |" in fills and "| time to fill |" in fills

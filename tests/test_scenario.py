@@ -893,3 +893,37 @@ def test_overrides_of_overrides_keep_reading_csv_files_relative_to_the_file(tmp_
     monkeypatch.chdir(tmp_path / "data")  # not the file's folder
     twice = s.with_overrides({"seed": 9}).with_overrides({"step": 30})
     assert twice.venue_price("OM-USD", "okx", 30) == pytest.approx(1.5)
+
+
+# --------------------------------------------------------------------------- published figures
+
+FIGURE = {"figure": "liquidations, all exchanges", "metric": "liquidated_notional", "low": 67e6, "high": 76e6, "source": "Coinglass"}
+
+
+def test_published_figures_load_and_compare_with_the_replay(tmp_path):
+    data = minimal()
+    data["published"] = [FIGURE, {**FIGURE, "metric": "shortfall", "low": 5.67e6, "high": None}]
+    sc = load_scenario(write(tmp_path, data))
+    inside, single = sc.published
+    assert inside.compare(70e6)["gap"] == 0 and inside.compare(2e6)["gap"] == 2e6 - 67e6
+    assert inside.compare(80e6)["gap"] == pytest.approx(4e6) and inside.compare(71.5e6)["ratio"] == 1.0
+    assert single.compare(1e6) | {"note": ""} == {
+        "figure": FIGURE["figure"], "metric": "shortfall", "low": 5.67e6, "high": 5.67e6, "source": "Coinglass",
+        "note": "", "replayed": 1e6, "gap": 1e6 - 5.67e6, "ratio": round(1e6 / 5.67e6, 6),
+    }
+
+
+def test_a_published_figure_names_a_known_metric_and_an_ordered_range(tmp_path):
+    rejects_change(tmp_path, lambda d: d.update(published=[{**FIGURE, "metric": "liquidated"}]), "published[0].metric",
+                   "expected one of liquidations, liquidated_notional, shortfall")
+    rejects_change(tmp_path, lambda d: d.update(published=[{**FIGURE, "high": 1.0}]), "published[0]", "high 1 is below low 6.7e+07")
+
+
+def test_bundled_crashes_cite_their_published_figures():
+    metrics = {name: [p.metric for p in load_scenario(SCENARIOS / f"{name}.yaml").published] for name in
+               ("om-2025", "luna-2022", "black-thursday-2020", "cross-venue-cascade")}
+    assert metrics == {"om-2025": ["liquidated_notional"], "luna-2022": ["liquidated_notional"],
+                       "black-thursday-2020": ["shortfall"], "cross-venue-cascade": []}  # the last one is invented
+    for name in ("om-2025", "luna-2022", "black-thursday-2020"):
+        sc = load_scenario(SCENARIOS / f"{name}.yaml")
+        assert all(any(p.source.split()[0] in s for s in sc.sources) for p in sc.published), name  # cited in sources too

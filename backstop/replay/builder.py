@@ -35,6 +35,7 @@ def build_report(
             rec["filled_by"] = "partial"
     tps = tx_in_loop / loop_seconds if loop_seconds else 0.0
     holdings = mark_to_market(ctx)
+    totals = _totals(s, fund_start, fund_end, drawdown, sum(h["negative_equity"] for h in holdings))
     try:
         on_chain: dict[str, int] | None = ctx.pool_balances()
     except Exception:  # noqa: BLE001 - a dead node: the end balances are unknown, the flows are still shown
@@ -70,13 +71,11 @@ def build_report(
         "liquidations": s.liquidations,
         "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
         "buffers": s.buffers,
-        "keepers": [
-            {"name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts, "online_steps": k.online_steps, "capital": k.capital / USDC}
-            for k in ctx.keepers
-        ],
+        "keepers": [_keeper_row(k, s) for k in ctx.keepers],
         "mark_to_market": holdings,
         "fund_flows": s.flows.rows(on_chain),
-        "totals": _totals(s, fund_start, fund_end, drawdown, sum(h["negative_equity"] for h in holdings)),
+        "published": [f.compare(totals[f.metric]) for f in getattr(ctx.sc, "published", [])],
+        "totals": totals,
         "throughput": {
             "transactions": tx_in_loop,
             "seconds": round(loop_seconds, 3),
@@ -159,6 +158,17 @@ def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float,
         "adl_victims": len({(e["market"], e["counterparty"]) for e in s.adl}),
         "adl_profit_taken": round(sum(e["profit_taken"] for e in s.adl), 6),
         "profit_haircut_beyond_need": round(sum(max(0.0, x["profit_taken"] - x["uncovered"]) for x in s.adl_executions.values()), 6),
+    }
+
+
+def _keeper_row(k: Any, s: ReplayState) -> dict[str, Any]:
+    """The report's row of keeper `k`: its counts, capital, incentives and what it bought."""
+    mine = (k.name, k.wallet.address)
+    bought = sum(f["qty"] * f["price"] for r in s.liquidations for f in r["fills"] if f["via"] != "adl" and f["keeper"] in mine)
+    return {
+        "name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts,
+        "online_steps": k.online_steps, "capital": k.capital / USDC, "address": k.wallet.address,
+        "incentives": k.incentives / USDC, "bought_notional": round(bought, 6),
     }
 
 

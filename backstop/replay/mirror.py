@@ -211,6 +211,9 @@ class EventMirror:
 
     def _incentive_paid(self, args: dict[str, Any], t: int, ts: int) -> None:
         self._add("keeper_incentives", args["amount"] / USDC)
+        keeper = next((k for k in self.ctx.keepers if k.wallet.address == args["keeper"]), None)
+        if keeper is not None:
+            keeper.incentives += args["amount"]
 
     def _loss_covered(self, args: dict[str, Any], t: int, ts: int) -> None:
         self._add("fund_used", (args["fromSubPool"] + args["fromGlobal"]) / USDC)

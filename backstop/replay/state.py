@@ -63,6 +63,7 @@ class KeeperState:
     liquidations: int = 0
     restarts: int = 0
     online_steps: int = 0
+    incentives: int = 0  # [usdc] paid to it by the fund (IncentivePaid)
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from backstop.report import tables
 from backstop.report.access import as_dict, as_int, as_list, as_number
 from backstop.report.charts import CHART_FILES
 from backstop.report.format import (
@@ -354,7 +355,8 @@ def _run(report: Mapping[str, Any]) -> list[str]:
 
 
 def render_markdown(report: dict) -> str:
-    """report.md: header, synthetic parts, summary, fund by hour, liquidations, ADL victims, charts, run.
+    """report.md: header, synthetic parts, summary, published figures, fund flows, fund and markets by hour,
+    liquidations, auction fills, ADL victims, keepers, open positions, charts, parameters, run.
 
     Renders whatever is present; a missing or malformed section becomes "none"/"n/a" text, and schema
     problems found by `validate_report` are listed at the end.
@@ -363,10 +365,14 @@ def render_markdown(report: dict) -> str:
     parts = [
         _header(report),
         _summary(report),
+        tables.published(report),
         _fund_flows(report),
         _fund_by_hour(report),
+        tables.markets_by_hour(report),
         _liquidations(report),
+        tables.auction_fills(report),
         _adl(report),
+        tables.keepers(report),
         _mark_to_market(report),
         ["## Charts", ""]
         + [f"![{key}]({name})" for key, name in CHART_FILES.items()],

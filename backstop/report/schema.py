@@ -42,6 +42,7 @@ __all__ = [
     "HolderRow",
     "FILL_VIA",
     "FlowRow",
+    "PublishedRow",
     "SCHEMA_VERSION",
     "SIDES",
     "AdlEvent",
@@ -327,6 +328,11 @@ class KeeperRow(_Part):
     restarts: int = _f("stale auctions it restarted", "count")
     online_steps: int = _f("steps in which it was online and did not fail", "count")
     capital: Number = _f("capital it committed at the start", "USD")
+    address: str | None = _optional("its account (`fills[].keeper` of its auction takes)")
+    incentives: Number | None = _optional("keeper incentives the fund paid it (`IncentivePaid`)", "USD")
+    bought_notional: Number | None = _optional(
+        "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
+    )
 
 
 HOLDER_KINDS = ("trader", "keeper", "bidder", "market_maker")
@@ -364,6 +370,20 @@ class FlowRow(_Part):
     end_on_chain: Number | None = _f("`InsuranceFund.poolBalance(pool)` read when the report was written; `null` "
                                      "when the chain could not be read", "USD")
     difference: Number | None = _f("end_on_chain − end: `0` unless the replay missed a fund event", "USD")
+
+
+class PublishedRow(_Part):
+    """A published figure of the real crash (the scenario's `published`) beside the replay's."""
+
+    figure: str = _f("what the figure is, in words")
+    metric: str = _f("the `totals` key it is compared with")
+    low: Number = _f("the published value, or the low end of its range", "as the metric")
+    high: Number = _f("the high end of the published range (= `low` for a single value)", "as the metric")
+    source: str = _f("where it was published")
+    note: str = _f("how the published figure's scope differs from the replay's (venues, window, population)")
+    replayed: Number = _f("the replay's `totals[metric]`", "as the metric")
+    gap: Number = _f("replayed − high above the range, replayed − low below it, 0 inside it", "as the metric")
+    ratio: Number | None = _f("replayed / the middle of the range; `null` when that middle is 0", "x")
 
 
 class Totals(_Part):
@@ -456,6 +476,7 @@ class Report(BaseModel):
     keepers: list[KeeperRow] = _f("one row per keeper actor")
     mark_to_market: list[HolderRow] = _f("the positions still open at the end, by kind of holder")
     fund_flows: list[FlowRow] = _f("every pool's inflows and outflows by kind, reconciled with its balance, below")
+    published: list[PublishedRow] = _f("the scenario's published figures beside the replay's (`[]` when it cites none), below")
     totals: Totals = _f("the run's sums, below")
     throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
 

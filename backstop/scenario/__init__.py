@@ -14,7 +14,7 @@ Parsing and validating a scenario imports neither Ape nor web3. The modules, by 
 - ``variants``: variants of a scenario for ``backstop compare``.
 """
 
-from backstop.scenario.document import AdlScenario, FundScenario, Scenario, check_variants, load_scenario
+from backstop.scenario.document import AdlScenario, FundScenario, PublishedFigure, Scenario, check_variants, load_scenario
 from backstop.scenario.errors import ScenarioError, ScenarioWarning
 from backstop.scenario.fields import UINT32_MAX
 from backstop.scenario.keepers import CapitalStep, KeeperScenario, Outage, StandingBid
@@ -37,6 +37,7 @@ __all__ = [
     "CapitalStep",
     "ExplicitPopulation",
     "FundScenario",
+    "PublishedFigure",
     "GeneratedPopulation",
     "KeeperScenario",
     "MarketScenario",

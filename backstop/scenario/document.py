@@ -52,6 +52,7 @@ from backstop.units import BPS, to_usdc
 __all__ = [
     "AdlScenario",
     "FundScenario",
+    "PublishedFigure",
     "Scenario",
     "ScenarioError",
     "check_variants",
@@ -83,6 +84,48 @@ class AdlScenario(ScenarioModel):
     min_bond: Usd = AdlSpec.min_bond
 
 
+PUBLISHED_METRICS = ("liquidations", "liquidated_notional", "shortfall", "bad_debt", "fund_used", "adl_notional")
+
+
+class PublishedFigure(ScenarioModel):
+    """A published figure of the real crash, set beside the replay's: ``figure`` (what it is, in words),
+    ``metric`` (the report's `totals` key it compares with, one of PUBLISHED_METRICS), ``low`` and ``high``
+    (the published value or range; ``high`` defaults to ``low``), ``source`` (the citation, as in `sources`)
+    and ``note`` (how the published figure's scope differs from the replay's: venues, window, population)."""
+
+    figure: str
+    metric: str
+    low: Annotated[float, Field(ge=0)]
+    high: Annotated[float | None, Field(ge=0)] = None
+    source: str
+    note: str = ""
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in PUBLISHED_METRICS:
+            raise ValueError(f"expected one of {', '.join(PUBLISHED_METRICS)}, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PublishedFigure:
+        if self.high is not None and self.high < self.low:
+            raise ValueError(f"high {self.high:g} is below low {self.low:g}")
+        return self
+
+    def compare(self, replayed: float) -> dict[str, Any]:
+        """The report's row: the published range, the replay's value, the gap to the range (0 inside it) and
+        replayed / the middle of the range."""
+        high = self.low if self.high is None else self.high
+        gap = replayed - high if replayed > high else replayed - self.low if replayed < self.low else 0.0
+        middle = (self.low + high) / 2
+        return {
+            "figure": self.figure, "metric": self.metric, "low": self.low, "high": high, "source": self.source,
+            "note": self.note, "replayed": replayed, "gap": round(gap, 6),
+            "ratio": round(replayed / middle, 6) if middle > 0 else None,
+        }
+
+
 class StepChange(ScenarioModel):
     """From scenario second ``at`` on, the grid's step is ``step`` [seconds] (until the next change)."""
 
@@ -108,6 +151,8 @@ class Scenario(ScenarioModel):
     - ``population``: list of :class:`ExplicitPopulation` / :class:`GeneratedPopulation`, each naming a market.
     - ``keepers``: list of :class:`KeeperScenario` with unique names.
     - ``variants`` = {}: name -> {dotted key: value} overrides (see :meth:`with_overrides`).
+    - ``published`` = []: :class:`PublishedFigure` entries, published figures of the real crash that the
+      report sets beside the replay's.
     """
 
     name: Name
@@ -125,6 +170,7 @@ class Scenario(ScenarioModel):
     population: list[PopulationSpec]
     keepers: list[KeeperScenario]
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    published: list[PublishedFigure] = Field(default_factory=list)
 
     _file: str = PrivateAttr(default="<scenario>")
     _base_dir: Path = PrivateAttr(default_factory=Path)

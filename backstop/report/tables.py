@@ -1,0 +1,147 @@
+"""report.md's tables beyond the summary: the replay beside the published figures, the markets hour by hour, the
+keepers, and how auctions filled (discount and time to fill).
+
+Each function takes the report dict and returns Markdown lines; like the rest of report.md they render whatever
+is present ("none" for a missing section).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+from backstop.model.fund import HOUR
+from backstop.report.access import as_dict, as_int, as_list, as_number
+from backstop.report.format import fmt_count, fmt_num, fmt_price, fmt_t, fmt_usd, table
+from backstop.report.series import market_names, time_steps
+
+__all__ = ["auction_fills", "keepers", "markets_by_hour", "published"]
+
+USD_METRICS = {"liquidated_notional", "shortfall", "bad_debt", "fund_used", "adl_notional"}
+
+
+def _metric(metric: str, value: Any) -> str:
+    return fmt_usd(value) if metric in USD_METRICS else fmt_count(value)
+
+
+def published(report: Mapping[str, Any]) -> list[str]:
+    rows = [as_dict(r) for r in as_list(report.get("published"))]
+    lines = ["## Replay against published figures", ""]
+    if not rows:
+        return lines + ["The scenario cites no published figure to compare with (its `published` list is empty)."]
+    lines += [
+        "The published figures of the real crash the scenario cites, beside the replay's. The replay's traders, "
+        "keepers and fund are synthetic (see Synthetic parts) and cover one venue's book, so a gap is expected: "
+        "it measures how much of the real crash this replay reproduces, and is stated, not hidden.",
+        "",
+    ]
+    body = []
+    for r in rows:
+        metric = str(r.get("metric", ""))
+        low, high = r.get("low"), r.get("high")
+        span = _metric(metric, low) if low == high else f"{_metric(metric, low)} – {_metric(metric, high)}"
+        ratio = as_number(r.get("ratio"))
+        body.append((
+            r.get("figure", "n/a"), f"`{metric}`", span, _metric(metric, r.get("replayed")), _metric(metric, r.get("gap")),
+            "n/a" if ratio is None else f"{ratio:.2%}", r.get("source", ""), r.get("note", ""),
+        ))
+    return lines + table(("figure", "metric", "published", "replayed", "gap to the range", "replayed / published",
+                          "source", "scope"), body, "llrrrrll")
+
+
+def markets_by_hour(report: Mapping[str, Any]) -> list[str]:
+    """Per hour and market: the oracle price and open interest at the hour's last step, and the liquidations
+    started, their notional and the ADL notional within the hour."""
+    lines = ["## Markets by hour", "",
+             "Oracle price and open interest (long side, at the oracle price) at the last step of each hour; "
+             "liquidations started, their notional and the notional ADL closed within the hour.", ""]
+    steps = time_steps(report)
+    if not steps:
+        return lines + ["none: the series is empty."]
+    markets = market_names({"series": report.get("series")})
+    last: dict[int, dict[str, Any]] = {}
+    times: dict[int, Any] = {}
+    for step in steps:
+        last[step["t"] // HOUR] = as_dict(step.get("markets"))
+        times[step["t"] // HOUR] = step.get("time")
+    liq: dict[tuple[int, str], list[float]] = {}
+    for x in as_list(report.get("liquidations")):
+        x = as_dict(x)
+        t = as_int(x.get("t"), -1)
+        if t >= 0:
+            cell = liq.setdefault((t // HOUR, str(x.get("market"))), [0, 0.0, 0.0])
+            cell[0] += 1
+            cell[1] += as_number(x.get("notional")) or 0.0
+    for e in as_list(report.get("adl")):
+        e = as_dict(e)
+        t = as_int(e.get("t"), -1)
+        if t >= 0:
+            cell = liq.setdefault((t // HOUR, str(e.get("market"))), [0, 0.0, 0.0])
+            cell[2] += (as_number(e.get("size")) or 0.0) * (as_number(e.get("price")) or 0.0)
+    header = ["hour", "time (UTC)"]
+    for m in markets:
+        header += [f"{m} price [USD]", f"{m} open interest [USD]", f"{m} liquidations", f"{m} liquidated [USD]", f"{m} ADL [USD]"]
+    body = []
+    for hour in sorted(last):
+        row = [str(hour), str(times[hour] or "n/a").replace("+00:00", "Z")]
+        for m in markets:
+            state = as_dict(last[hour].get(m))
+            n, notional, adl = liq.get((hour, m), [0, 0.0, 0.0])
+            row += [fmt_price(state.get("oracle")), fmt_usd(state.get("open_interest")), fmt_count(n), fmt_usd(notional), fmt_usd(adl)]
+        body.append(row)
+    return lines + table(header, body, "rl" + "rrrrr" * len(markets))
+
+
+def keepers(report: Mapping[str, Any]) -> list[str]:
+    rows = [as_dict(r) for r in as_list(report.get("keepers"))]
+    lines = ["## Keepers", ""]
+    if not rows:
+        return lines + ["none: the scenario has no keeper."]
+    lines += ["What each keeper did: liquidations it started, auction takes, restarts of stale auctions, the steps "
+              "it was online, the capital it committed, the incentives the fund paid it and the notional it "
+              "bought (auction takes and standing-bid fills).", ""]
+    body = [
+        (r.get("name", "n/a"), fmt_count(r.get("liquidations")), fmt_count(r.get("takes")), fmt_count(r.get("restarts")),
+         fmt_count(r.get("online_steps")), fmt_usd(r.get("capital")), fmt_usd(r.get("incentives")),
+         fmt_usd(r.get("bought_notional")))
+        for r in rows
+    ]
+    return lines + table(("keeper", "liquidations", "takes", "restarts", "online steps", "capital [USD]",
+                          "incentives [USD]", "bought [USD]"), body, "lrrrrrrr")
+
+
+def _quantiles(values: list[float]) -> tuple[float, float, float, float]:
+    """min, median, 90th percentile, max."""
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return ordered[0], statistics.median(ordered), p90, ordered[-1]
+
+
+def auction_fills(report: Mapping[str, Any]) -> list[str]:
+    """The distribution of auction takes' discount to the liquidation's mark and of the time from the start of
+    the liquidation to the take."""
+    lines = ["## Auction fills", ""]
+    discounts, waits = [], []
+    for x in as_list(report.get("liquidations")):
+        x = as_dict(x)
+        mark, start = as_number(x.get("mark")), as_int(x.get("t"), -1)
+        long = x.get("side") == "long"
+        for f in as_list(x.get("fills")):
+            f = as_dict(f)
+            price, t = as_number(f.get("price")), as_int(f.get("t"), -1)
+            if f.get("via") != "auction" or not mark or price is None or t < 0 or start < 0:
+                continue
+            discounts.append((mark - price) / mark * 100 if long else (price - mark) / mark * 100)
+            waits.append(t - start)
+    if not discounts:
+        return lines + ["none: no auction take in this run."]
+    lines += [f"{len(discounts)} auction takes. Discount: how far below the mark at the liquidation's start a long "
+              "sold (above it, a short bought back), in percent; negative when the price paid beat the mark. Time "
+              "to fill: from the start of the liquidation to the take.", ""]
+    d, w = _quantiles(discounts), _quantiles([float(x) for x in waits])
+    return lines + table(
+        ("", "min", "median", "90th percentile", "max"),
+        (("discount [%]", *(fmt_num(v) for v in d)), ("time to fill", *(fmt_t(int(v)) for v in w))),
+        "lrrrr",
+    )
