@@ -50,7 +50,7 @@ def mini(tmp_path_factory):
 
 def test_report_folder_has_every_file_and_a_valid_schema(mini):
     report, out = mini
-    for name in ("report.json", "report.md", "events.csv", "prices.png", "fund.png", "liquidations.png", "adl.png"):
+    for name in ("report.json", "report.md", "events.csv", "prices.png", "fund.png", "liquidations.png", "adl.png", "market.png"):
         assert (out / name).stat().st_size > 0, name
     assert validate_report(json.loads((out / "report.json").read_text())) == []
     assert report["run"]["complete"] and report["run"]["error"] is None

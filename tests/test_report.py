@@ -32,6 +32,7 @@ from backstop.report import (
     validate_report,
     write_report,
 )
+from backstop.report.charts import TimeAxis, crash_window, pyplot, usd_axis
 from backstop.report.reconcile import reconcile
 from backstop.report.schema import Throughput, Totals
 from backstop.report.schema_docs import generated_block
@@ -206,12 +207,12 @@ def test_fixture_is_valid(report):
 def test_write_report_writes_every_file(report, tmp_path):
     paths = write_report(report, tmp_path / "out", events=_events())
     expected = {"json": "report.json", "markdown": "report.md", "events": "events.csv", "prices": "prices.png",
-                "fund": "fund.png", "liquidations": "liquidations.png", "adl": "adl.png"}
+                "fund": "fund.png", "liquidations": "liquidations.png", "adl": "adl.png", "market": "market.png"}
     assert {k: p.name for k, p in paths.items()} == expected
     for path in paths.values():
         assert path.parent == tmp_path / "out"
         assert path.stat().st_size > 0, path.name
-    for key in ("prices", "fund", "liquidations", "adl"):
+    for key in ("prices", "fund", "liquidations", "adl", "market"):
         width, height = _png_size(paths[key])
         assert width >= 600 and height >= 300, (key, width, height)
         assert paths[key].stat().st_size > 10_000, key  # a drawn chart, not a blank image
@@ -266,7 +267,7 @@ def test_markdown_header_sources_and_synthetic(report):
     assert "- venue-c's quote at +4:35 (no data)" in synthetic
     assert "- trader book of 500 accounts" in synthetic
     assert "**Run status: complete.**" in md
-    for png in ("prices.png", "fund.png", "liquidations.png", "adl.png"):
+    for png in ("prices.png", "fund.png", "liquidations.png", "adl.png", "market.png"):
         assert f"]({png})" in md
 
 
@@ -612,3 +613,31 @@ def test_markdown_keepers_and_auction_fill_distribution(report):
     takes = [f for liq in report["liquidations"] for f in liq["fills"] if f["via"] == "auction"]
     assert f"{len(takes)} auction takes" in fills
     assert "| discount [%] |" in fills and "| time to fill |" in fills
+
+
+def test_crash_window_brackets_the_fall_in_log_terms():
+    ts = list(range(0, 36_000, 600))
+    prices = [6.0 if t < 10_800 else max(0.5, 6.0 * 0.5 ** ((t - 10_800) / 1_800)) for t in ts]  # halves every 30 min
+    start, end = crash_window(ts, prices)
+    assert 10_800 - 3_000 < start < 10_800 and 16_200 < end < 20_000  # around the fall from 3:00 to ~6:35
+    assert crash_window(ts, [1.0] * len(ts)) is None and crash_window([0, 1], [2.0, 1.0]) is None
+
+
+def test_charts_time_axis_is_the_scenarios_utc_time(report):
+    axis = TimeAxis(report["series"])
+    assert axis.origin == START
+    one_hour = axis.x([0, 3600])
+    assert one_hour[1] - one_hour[0] == pytest.approx(1 / 24)
+    assert TimeAxis([{"t": 0, "time": "not a time"}]).x([3600]) == [1.0]  # hours when the series has no date
+
+
+def test_usd_axis_labels_a_tiny_range_with_its_digits_not_zero():
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 0.0001])
+    ax.set_ylim(0, 0.0001)
+    usd_axis(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert len(set(labels)) == len(labels) > 2 and "$0.0001" in labels[-1], labels

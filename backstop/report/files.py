@@ -61,9 +61,9 @@ def events_csv(events: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_report(report: dict, out_dir: Path, events: list[dict] | None = None) -> dict[str, Path]:
-    """Writes report.json, report.md, events.csv (when events are given) and the four PNG charts.
+    """Writes report.json, report.md, events.csv (when events are given) and the five PNG charts.
 
-    Returns {"json", "markdown", "events"?, "prices", "fund", "liquidations", "adl"} -> path. Raises
+    Returns {"json", "markdown", "events"?, "prices", "fund", "liquidations", "adl", "market"} -> path. Raises
     ReportError (a ValueError), before writing anything, when the report holds values strict JSON cannot (NaN, objects).
     """
     out_dir = Path(out_dir)
