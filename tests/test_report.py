@@ -641,3 +641,19 @@ def test_usd_axis_labels_a_tiny_range_with_its_digits_not_zero():
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     plt.close(fig)
     assert len(set(labels)) == len(labels) > 2 and "$0.0001" in labels[-1], labels
+
+
+def test_a_replay_ending_in_adl_says_why(report):
+    assert "## Why ADL" not in render_markdown(report)  # 3 of 11 liquidations touched by ADL: no explanation needed
+    for liq in report["liquidations"]:
+        liq["fills"] = [{"t": liq["t"] + 60, "keeper": "short-1", "qty": 1.0, "price": 0.5, "via": "adl"}]
+    report["adl"][0]["reason"] = "liquidity_risk"
+    report["run"]["failed_transactions"] = {"take: AuctionStale": 40, "open: MarginBelowInitial": 2}
+    section = _section(render_markdown(report), "Why ADL closed most liquidations")
+    assert "11 of 11 liquidations" in section and "`liquidity_risk` ×1" in section and "`fund depleted` ×2" in section
+    assert "`take: AuctionStale` ×40" in section and "open: MarginBelowInitial" not in section
+    assert "auction of the market went stale" in section and "check-step" in section
+    report["keepers"][0]["takes"] = 0
+    for liq in report["liquidations"]:
+        liq["fills"] = []
+    assert "## Why no keeper took an auction" in render_markdown(report)

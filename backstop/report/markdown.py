@@ -365,6 +365,7 @@ def render_markdown(report: dict) -> str:
     parts = [
         _header(report),
         _summary(report),
+        tables.adl_explanation(report),
         tables.published(report),
         _fund_flows(report),
         _fund_by_hour(report),
@@ -382,4 +383,4 @@ def render_markdown(report: dict) -> str:
     problems = validate_report(report)
     if problems:
         parts.append(["## Schema problems", ""] + [f"- {cell(p)}" for p in problems])
-    return "\n\n".join("\n".join(p) for p in parts) + "\n"
+    return "\n\n".join("\n".join(p) for p in parts if p) + "\n"

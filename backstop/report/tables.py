@@ -16,7 +16,7 @@ from backstop.report.access import as_dict, as_int, as_list, as_number
 from backstop.report.format import fmt_count, fmt_num, fmt_price, fmt_t, fmt_usd, table
 from backstop.report.series import market_names, time_steps
 
-__all__ = ["auction_fills", "keepers", "markets_by_hour", "published"]
+__all__ = ["adl_explanation", "auction_fills", "keepers", "markets_by_hour", "published"]
 
 USD_METRICS = {"liquidated_notional", "shortfall", "bad_debt", "fund_used", "adl_notional"}
 
@@ -145,3 +145,53 @@ def auction_fills(report: Mapping[str, Any]) -> list[str]:
         (("discount [%]", *(fmt_num(v) for v in d)), ("time to fill", *(fmt_t(int(v)) for v in w))),
         "lrrrr",
     )
+
+
+ADL_DOMINATES = 0.5  # the share of liquidations closed by ADL from which report.md explains why
+ADL_REASON_WORDS = {  # AdlQueue's Reason, as report.md explains it
+    "uncovered": "the fund could not cover the loss at the mark, so ADL closed the part it could not pay for.",
+    "fund_risk": "the fund-risk status allowed ADL (a sub-pool at its drawdown threshold or fast drop, or the "
+    "global pool at its floor), even where the fund could still pay.",
+    "liquidity_risk": "an auction of the market went stale and was restarted (the auction's liquidity-risk signal): "
+    "keepers did not take it at the auction's prices before it moved too far from the mark.",
+}
+
+
+def adl_explanation(report: Mapping[str, Any]) -> list[str]:
+    """When most liquidations ended in ADL, or none was taken by a keeper, what the report says about why:
+    the ADL triggers that fired, what the keepers did and the transactions of theirs that failed. Empty
+    otherwise."""
+    liqs = [as_dict(x) for x in as_list(report.get("liquidations"))]
+    if not liqs:
+        return []
+    adl_filled = [x for x in liqs if any(as_dict(f).get("via") == "adl" for f in as_list(x.get("fills")))]
+    keepers = [as_dict(k) for k in as_list(report.get("keepers"))]
+    takes = sum(as_int(k.get("takes"), 0) for k in keepers)
+    if len(adl_filled) < ADL_DOMINATES * len(liqs) and takes > 0:
+        return []
+    lines = ["## Why ADL closed most liquidations" if adl_filled else "## Why no keeper took an auction", ""]
+    reasons: dict[str, int] = {}
+    for e in as_list(report.get("adl")):
+        reason = str(as_dict(e).get("reason") or "unknown")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    restarts = sum(as_int(x.get("restarts"), 0) for x in liqs)
+    lines.append(f"- {len(adl_filled)} of {len(liqs)} liquidations were closed (wholly or partly) against ADL "
+                 f"counterparties; the ADL fills' triggers: "
+                 + (", ".join(f"`{r}` ×{n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "none") + ".")
+    lines.append(f"- Keepers took {fmt_count(takes)} auctions and restarted stale ones {fmt_count(restarts)} times "
+                 "(an auction is stale when its price has moved too far from the oracle mark or its time ran out: "
+                 "the market fell faster than the auction's curve).")
+    failed = {k: v for k, v in as_dict(as_dict(report.get("run")).get("failed_transactions")).items() if not str(k).startswith(("open", "setup"))}
+    if failed:
+        top = sorted(failed.items(), key=lambda kv: -as_int(kv[1], 0))[:5]
+        lines.append("- Keepers' transactions that reverted, by reason: " + ", ".join(f"`{k}` ×{fmt_count(v)}" for k, v in top) + ".")
+    offline = [str(k.get("name")) for k in keepers if as_int(k.get("online_steps"), 0) == 0]
+    if offline:
+        lines.append(f"- Offline for the whole replay: {', '.join(offline)}.")
+    for reason in sorted(reasons, key=lambda r: -reasons[r]):
+        if reason in ADL_REASON_WORDS:
+            lines.append(f"- `{reason}`: {ADL_REASON_WORDS[reason]}")
+    lines.append("- A finding or an artefact? It is a finding of the rules when the keepers were online with capital "
+                 "and could not fill at the auction's prices; an artefact of the scenario when its keepers could not "
+                 "act (offline, without capital, or a grid too coarse for the fall: check `backstop replay --check-step`).")
+    return lines
