@@ -109,6 +109,17 @@ def test_events_csv_names_the_contract_that_emitted_each_event(mini):
     assert len(settled) > 0 and not any(r["event"] == "BadDebtRealized" for r in rows)
 
 
+def test_keepers_rows_account_for_what_they_bought_and_earned(mini):
+    report, _ = mini
+    rows = report["keepers"]
+    assert sum(k["incentives"] for k in rows) == pytest.approx(report["totals"]["keeper_incentives"])
+    taken = sum(f["qty"] * f["price"] for liq in report["liquidations"] for f in liq["fills"] if f["via"] == "auction")
+    assert sum(k["bought_notional"] for k in rows) == pytest.approx(taken)
+    idle = [k for k in rows if k["takes"] == 0]
+    assert idle and all(k["pnl"] == pytest.approx(k["incentives"], abs=1e-6) for k in idle)  # nothing bought: PnL is the tips
+    assert any(k["takes"] > 0 for k in rows)
+
+
 def test_the_mini_report_reconciles(mini):
     report, _ = mini
     assert reconcile(report) == []

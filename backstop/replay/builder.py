@@ -71,7 +71,7 @@ def build_report(
         "liquidations": s.liquidations,
         "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
         "buffers": s.buffers,
-        "keepers": [_keeper_row(k, s) for k in ctx.keepers],
+        "keepers": [_keeper_row(k, s, _keeper_equity(ctx, k)) for k in ctx.keepers],
         "mark_to_market": holdings,
         "fund_flows": s.flows.rows(on_chain),
         "published": [f.compare(totals[f.metric]) for f in getattr(ctx.sc, "published", [])],
@@ -161,15 +161,42 @@ def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float,
     }
 
 
-def _keeper_row(k: Any, s: ReplayState) -> dict[str, Any]:
-    """The report's row of keeper `k`: its counts, capital, incentives and what it bought."""
+def _keeper_row(k: Any, s: ReplayState, equity: float | None) -> dict[str, Any]:
+    """The report's row of keeper `k`: its counts, capital, incentives, what it bought and its PnL (`equity`: see
+    _keeper_equity; None when the chain could not be read)."""
     mine = (k.name, k.wallet.address)
     bought = sum(f["qty"] * f["price"] for r in s.liquidations for f in r["fills"] if f["via"] != "adl" and f["keeper"] in mine)
-    return {
+    row = {
         "name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts,
         "online_steps": k.online_steps, "capital": k.capital / USDC, "address": k.wallet.address,
         "incentives": k.incentives / USDC, "bought_notional": round(bought, 6),
     }
+    if equity is not None:
+        row["pnl"] = round(equity - (k.capital + k.escrow) / USDC + k.incentives / USDC, 6)
+    return row
+
+
+def _keeper_equity(ctx: ReplayContext, k: Any) -> float | None:
+    """Keeper `k`'s equity at the end [USD]: its clearinghouse free balance, its positions' margin + PnL at each
+    market's last oracle price, and the standing-bid escrow still in the book (in its live bids or released to
+    it). Its wallet (incentives, ADL bonds) is not in it. None when the chain cannot be read."""
+    last = ctx.state.series[-1]["markets"] if ctx.state.series else {}
+    try:
+        house, book = ctx.c["house"].functions, ctx.c["book"].functions
+        usdc = house.freeBalance(k.wallet.address).call() + book.withdrawable(k.wallet.address).call()
+        for bid in k.bids:
+            try:
+                usdc += book.bid(bid).call()[7]  # Bid.escrow
+            except Exception:  # noqa: BLE001 - NoSuchBid: fully used or cancelled, nothing left in it
+                continue
+    except Exception:  # noqa: BLE001 - a dead node: the equity is unknown
+        return None
+    equity = usdc / USDC
+    for (m, account), p in ctx.state.positions.items():
+        mark = (last.get(m) or {}).get("oracle")
+        if account == k.wallet.address and p.size != 0 and mark is not None:
+            equity += p.margin / USDC + lm.pnl(p.size > 0, abs(p.size), p.entry_price, to_wad(mark)) / USDC
+    return equity
 
 
 def _drawdown(m: dict[str, Any]) -> float:

@@ -51,6 +51,7 @@ class EventMirror:
             "ADL": self._adl_fill,
             "AdlExecuted": self._adl_executed,
             "IncentivePaid": self._incentive_paid,
+            "BidPlaced": self._bid_placed,
             "LossCovered": self._loss_covered,
         }
 
@@ -214,6 +215,11 @@ class EventMirror:
         keeper = next((k for k in self.ctx.keepers if k.wallet.address == args["keeper"]), None)
         if keeper is not None:
             keeper.incentives += args["amount"]
+
+    def _bid_placed(self, args: dict[str, Any], t: int, ts: int) -> None:
+        keeper = next((k for k in self.ctx.keepers if k.wallet.address == args["owner"]), None)
+        if keeper is not None:
+            keeper.bids.append(args["id"])
 
     def _loss_covered(self, args: dict[str, Any], t: int, ts: int) -> None:
         self._add("fund_used", (args["fromSubPool"] + args["fromGlobal"]) / USDC)

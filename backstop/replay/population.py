@@ -130,6 +130,7 @@ class Population:
                 escrow = escrow_required(notional, lm.tier_for(list(spec.tiers), notional).initial_margin_bps)
                 for long in (True, False):
                     bids.append((k.wallet, escrow, (ctx.mids[m], long, level, notional)))
+                    k.escrow += escrow
                 ctx.bid_markets.add(m)
                 placed.append(
                     f"{k.name} in {m} at {spec.book.levels[level]} bps (asked {sb.discount_bps}), "

@@ -64,6 +64,8 @@ class KeeperState:
     restarts: int = 0
     online_steps: int = 0
     incentives: int = 0  # [usdc] paid to it by the fund (IncentivePaid)
+    escrow: int = 0  # [usdc] minted for its standing bids on top of its capital
+    bids: list[int] = field(default_factory=list)  # ids of the standing bids it placed (BidPlaced)
 
     @property
     def name(self) -> str:

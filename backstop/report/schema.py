@@ -333,6 +333,11 @@ class KeeperRow(_Part):
     bought_notional: Number | None = _optional(
         "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
     )
+    pnl: Number | None = _optional(
+        "its equity at the end (clearinghouse free balance, positions' margin + PnL at the last oracle price, "
+        "standing-bid escrow still in the book) − its capital and escrow at the start + the incentives it was "
+        "paid; ADL bonds are not counted; absent when the chain could not be read", "USD"
+    )
 
 
 HOLDER_KINDS = ("trader", "keeper", "bidder", "market_maker")

@@ -99,16 +99,17 @@ def keepers(report: Mapping[str, Any]) -> list[str]:
     if not rows:
         return lines + ["none: the scenario has no keeper."]
     lines += ["What each keeper did: liquidations it started, auction takes, restarts of stale auctions, the steps "
-              "it was online, the capital it committed, the incentives the fund paid it and the notional it "
-              "bought (auction takes and standing-bid fills).", ""]
+              "it was online, the capital it committed, the incentives the fund paid it, the notional it "
+              "bought (auction takes and standing-bid fills) and its PnL (equity at the end at the last oracle "
+              "price, less capital and escrow at the start, plus incentives; ADL bonds not counted).", ""]
     body = [
         (r.get("name", "n/a"), fmt_count(r.get("liquidations")), fmt_count(r.get("takes")), fmt_count(r.get("restarts")),
          fmt_count(r.get("online_steps")), fmt_usd(r.get("capital")), fmt_usd(r.get("incentives")),
-         fmt_usd(r.get("bought_notional")))
+         fmt_usd(r.get("bought_notional")), fmt_usd(r.get("pnl")))
         for r in rows
     ]
     return lines + table(("keeper", "liquidations", "takes", "restarts", "online steps", "capital [USD]",
-                          "incentives [USD]", "bought [USD]"), body, "lrrrrrrr")
+                          "incentives [USD]", "bought [USD]", "PnL [USD]"), body, "lrrrrrrrr")
 
 
 def _quantiles(values: list[float]) -> tuple[float, float, float, float]:
