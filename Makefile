@@ -41,12 +41,15 @@ demo: setup
 deploy: setup
 	backstop deploy $(if $(NETWORK),--network $(NETWORK))
 
-## The test suite CI runs (short property runs; `make test-long` for the long ones).
+## The test suite CI runs (short property runs; `make test-long` for the long ones), on WORKERS processes
+## (pytest-xdist, whole files per worker) and on an Anvil without step tracing (tools/anvil-untraced/anvil).
+WORKERS ?= 2
+TEST_RUN = PATH=$(CURDIR)/tools/anvil-untraced:$$PATH ape test tests/ -p no:cacheprovider -n $(WORKERS) --dist loadfile
 test: setup
-	ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_RUN) $(PYTEST_ARGS)
 
 test-long: setup
-	BACKSTOP_PROPERTY_EXAMPLES=300 ape test tests/ -p no:cacheprovider $(PYTEST_ARGS)
+	BACKSTOP_PROPERTY_EXAMPLES=300 $(TEST_RUN) $(PYTEST_ARGS)
 
 ## The stateful invariant hunt at length: EXAMPLES x STEPS steps (default 2,000 x 50: up to 100,000 steps). It runs
 ## on its own Anvil without the step tracing Ape starts Anvil with (which doubles the cost of a transaction), at

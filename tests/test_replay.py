@@ -155,9 +155,9 @@ def test_om_2025_in_ci_size(tmp_path):
     t = report["totals"]
     assert t["liquidations"] > 20 and t["fund_used"] > 0 and t["bad_debt"] == 0
     # keepers act in continuous time: each auction is taken when its price first reaches a keeper's discount,
-    # never left to go stale; the fund pays the shortfalls and stays above the 30% drawdown that starts ADL
+    # never left to go stale; the fund pays the shortfalls and its sub-pool stays above the 30% drawdown (from its 8-hour peak) that starts ADL
     assert t["filled_by_auction"] == t["liquidations"] and t["restarts"] == 0
-    assert 5 < t["peak_drawdown_pct"] < 30 and t["adl_notional"] == 0
+    assert 0 < t["peak_drawdown_pct"] < 30 and t["adl_notional"] == 0
     assert report["scenario"]["synthetic"] and report["scenario"]["sources"]
 
 
