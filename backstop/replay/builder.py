@@ -8,7 +8,7 @@ from typing import Any
 from backstop.model import ledger as lm
 from backstop.replay.state import ADL_BOND_RESERVE, ReplayContext, ReplayState
 from backstop.report.schema import HOLDER_KINDS, SCHEMA_VERSION
-from backstop.units import USDC, WAD, to_wad
+from backstop.units import USDC, WAD, to_usdc, to_wad
 
 
 def build_report(
@@ -71,7 +71,7 @@ def build_report(
         "liquidations": s.liquidations,
         "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
         "buffers": s.buffers,
-        "keepers": [_keeper_row(k, s, _keeper_equity(ctx, k)) for k in ctx.keepers],
+        "keepers": [_keeper_row(k, s, _keeper_wealth(ctx, k)) for k in ctx.keepers],
         "mark_to_market": holdings,
         "fund_flows": s.flows.rows(on_chain),
         "published": [f.compare(totals[f.metric]) for f in getattr(ctx.sc, "published", [])],
@@ -161,9 +161,9 @@ def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float,
     }
 
 
-def _keeper_row(k: Any, s: ReplayState, equity: float | None) -> dict[str, Any]:
-    """The report's row of keeper `k`: its counts, capital, incentives, what it bought and its PnL (`equity`: see
-    _keeper_equity; None when the chain could not be read)."""
+def _keeper_row(k: Any, s: ReplayState, wealth: float | None) -> dict[str, Any]:
+    """The report's row of keeper `k`: its counts, capital, incentives, what it bought and its PnL (`wealth` at
+    the end, see _keeper_wealth, less what it started with; None when the chain could not be read)."""
     mine = (k.name, k.wallet.address)
     bought = sum(f["qty"] * f["price"] for r in s.liquidations for f in r["fills"] if f["via"] != "adl" and f["keeper"] in mine)
     row = {
@@ -171,32 +171,38 @@ def _keeper_row(k: Any, s: ReplayState, equity: float | None) -> dict[str, Any]:
         "online_steps": k.online_steps, "capital": k.capital / USDC, "address": k.wallet.address,
         "incentives": k.incentives / USDC, "bought_notional": round(bought, 6),
     }
-    if equity is not None:
-        row["pnl"] = round(equity - (k.capital + k.escrow) / USDC + k.incentives / USDC, 6)
+    if wealth is not None:
+        row["pnl"] = round(wealth - (k.capital + k.escrow + to_usdc(ADL_BOND_RESERVE)) / USDC, 6)
     return row
 
 
-def _keeper_equity(ctx: ReplayContext, k: Any) -> float | None:
-    """Keeper `k`'s equity at the end [USD]: its clearinghouse free balance, its positions' margin + PnL at each
-    market's last oracle price, and the standing-bid escrow still in the book (in its live bids or released to
-    it). Its wallet (incentives, ADL bonds) is not in it. None when the chain cannot be read."""
+def _keeper_wealth(ctx: ReplayContext, k: Any) -> float | None:
+    """Keeper `k`'s USDC at the end [USD], wherever it is: its wallet (incentives, withdrawn capital), its
+    clearinghouse free balance and positions (margin + PnL at each market's last oracle price), its standing-bid
+    escrow still in the book (in live bids or released to it) and the bonds of its ADL executions not yet
+    released (a slashed bond is lost). None when the chain cannot be read."""
     last = ctx.state.series[-1]["markets"] if ctx.state.series else {}
+    me = k.wallet.address
     try:
-        house, book = ctx.c["house"].functions, ctx.c["book"].functions
-        usdc = house.freeBalance(k.wallet.address).call() + book.withdrawable(k.wallet.address).call()
+        house, book, adl = ctx.c["house"].functions, ctx.c["book"].functions, ctx.c["adl"].functions
+        usdc = ctx.c["usdc"].functions.balanceOf(me).call() + house.freeBalance(me).call() + book.withdrawable(me).call()
         for bid in k.bids:
             try:
                 usdc += book.bid(bid).call()[7]  # Bid.escrow
             except Exception:  # noqa: BLE001 - NoSuchBid: fully used or cancelled, nothing left in it
                 continue
-    except Exception:  # noqa: BLE001 - a dead node: the equity is unknown
+        for execution in ctx.state.adl_executions:
+            e = adl.execution(execution).call()  # (market, executor, epoch, bankruptLong, challenged, bondReleased, ...)
+            if e[1] == me and not e[4] and not e[5]:
+                usdc += e[7]  # Execution.bond, still held by the queue for it
+    except Exception:  # noqa: BLE001 - a dead node: the wealth is unknown
         return None
-    equity = usdc / USDC
+    wealth = usdc / USDC
     for (m, account), p in ctx.state.positions.items():
         mark = (last.get(m) or {}).get("oracle")
-        if account == k.wallet.address and p.size != 0 and mark is not None:
-            equity += p.margin / USDC + lm.pnl(p.size > 0, abs(p.size), p.entry_price, to_wad(mark)) / USDC
-    return equity
+        if account == me and p.size != 0 and mark is not None:
+            wealth += p.margin / USDC + lm.pnl(p.size > 0, abs(p.size), p.entry_price, to_wad(mark)) / USDC
+    return wealth
 
 
 def _drawdown(m: dict[str, Any]) -> float:

@@ -334,9 +334,10 @@ class KeeperRow(_Part):
         "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
     )
     pnl: Number | None = _optional(
-        "its equity at the end (clearinghouse free balance, positions' margin + PnL at the last oracle price, "
-        "standing-bid escrow still in the book) − its capital and escrow at the start + the incentives it was "
-        "paid; ADL bonds are not counted; absent when the chain could not be read", "USD"
+        "its USDC at the end wherever it is (wallet with incentives and withdrawn capital, clearinghouse free "
+        "balance, positions' margin + PnL at the last oracle price, standing-bid escrow still in the book, ADL "
+        "bonds not yet released) − what it started with (capital, bid escrow and the synthetic ADL bond reserve); "
+        "absent when the chain could not be read", "USD"
     )
 
 

@@ -100,8 +100,8 @@ def keepers(report: Mapping[str, Any]) -> list[str]:
         return lines + ["none: the scenario has no keeper."]
     lines += ["What each keeper did: liquidations it started, auction takes, restarts of stale auctions, the steps "
               "it was online, the capital it committed, the incentives the fund paid it, the notional it "
-              "bought (auction takes and standing-bid fills) and its PnL (equity at the end at the last oracle "
-              "price, less capital and escrow at the start, plus incentives; ADL bonds not counted).", ""]
+              "bought (auction takes and standing-bid fills) and its PnL (all its USDC at the end, positions at the "
+              "last oracle price, less what it started with).", ""]
     body = [
         (r.get("name", "n/a"), fmt_count(r.get("liquidations")), fmt_count(r.get("takes")), fmt_count(r.get("restarts")),
          fmt_count(r.get("online_steps")), fmt_usd(r.get("capital")), fmt_usd(r.get("incentives")),
