@@ -173,7 +173,8 @@ def _price_axis(ax: Any, values: Sequence[float]) -> None:
     positive = [v for v in values if v is not None and not math.isnan(v) and v > 0]
     if positive and max(positive) / min(positive) > LOG_SCALE_RATIO:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        decades = math.log10(max(positive) / min(positive))
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("price [USD, log scale]")
     else:
