@@ -11,6 +11,7 @@ from backstop.model.auction import AuctionParams, auction_price, incentive, is_s
 from backstop.model.curves import linear_down
 from backstop.units import bps_up, market_id, notional_down, notional_up, to_usdc, to_wad
 from tests.ledger_helpers import MARKET, MID, fund_account, open_underwater, position, set_price, trade, units
+from tests.revert_helpers import assert_view_reverts
 
 GLOBAL = b"\0" * 32
 SIZE = units(8_000)
@@ -304,20 +305,43 @@ def test_short_auction_starts_low_and_rises(system, actors, chain):
     assert position(system, keeper)[0] == -SIZE
 
 
-def test_loss_beyond_the_fund_is_recorded_as_bad_debt(system, actors, underwater, accounts, chain):
+def test_a_take_the_fund_cannot_cover_is_refused_and_waits_for_the_fund_or_adl(system, actors, underwater, accounts, chain):
+    """A take below the bankruptcy price whose shortfall the sub-pool and the global pool cannot pay would create
+    bad debt that ADL can avoid: it is refused, nothing moves, and the same take goes through once the fund can
+    pay it."""
     trader, _, keeper, kicker = actors
-    house, auction, fund = system.clearinghouse, system.auction, system.fund
+    house, auction, fund, usdc = system.clearinghouse, system.auction, system.fund, system.usdc
     fund.grantRole(fund.COVER_ROLE(), accounts[0], sender=accounts[0])
     fund.coverLoss(MID, to_usdc(100_000), accounts[0], sender=accounts[0])  # drain the fund
     id_ = auction.liquidate(MID, trader, sender=kicker).return_value
-    _advance(chain, 300)
+    _advance(chain, 300)  # the auction is below the bankruptcy price (5.6875): the take would realise a loss
     price = auction.getStatus(id_).price
+    assert price < house.bankruptcyPrice(MID, trader)
+    before = (house.freeBalance(keeper), position(system, trader), usdc.balanceOf(fund))
+    with ape.reverts(auction.ShortfallBeyondFund, id=id_, available=0):
+        auction.take(id_, SIZE, price, to_usdc(30_000), keeper, b"", sender=keeper)
+    assert (house.freeBalance(keeper), position(system, trader), usdc.balanceOf(fund)) == before
+    assert house.badDebt(MID) == 0
+    # a donation that covers the loss lets the same take through; the fund pays the shortfall, no bad debt
+    usdc.mint(accounts[0], to_usdc(20_000), sender=accounts[0])
+    usdc.approve(fund, to_usdc(20_000), sender=accounts[0])
+    fund.deposit(MID, 4, to_usdc(20_000), sender=accounts[0])  # InflowKind.Donation
     tx = auction.take(id_, SIZE, price, to_usdc(30_000), keeper, b"", sender=keeper)
     fill = _fill_price(tx)
     shortfall = -(to_usdc(2_500) + model.pnl(True, SIZE, to_wad(6), fill))
-    assert house.badDebt(MID) == shortfall
     realized = [e for e in tx.events if e.event_name == "ShortfallSettled"][0]
-    assert (realized.shortfall, realized.uncovered) == (shortfall, shortfall)
+    assert (realized.shortfall, realized.covered, realized.uncovered) == (shortfall, shortfall, 0)
+    assert house.badDebt(MID) == 0 and fund.poolBalance(MID) == to_usdc(20_000) - shortfall
+
+
+def test_fill_shortfall_is_the_loss_a_fill_would_realise(system, actors, underwater):
+    trader = underwater
+    house = system.clearinghouse
+    p = model.Position(*position(system, trader))
+    for qty, price in ((SIZE, to_wad("5.5")), (SIZE // 4, to_wad("5.5")), (SIZE, to_wad("5.9")), (SIZE // 3, to_wad(1))):
+        assert house.fillShortfall(MID, trader, qty, price) == model.fill_shortfall(p, qty, price)
+    assert house.fillShortfall(MID, trader, SIZE, to_wad("5.5")) > 0 and house.fillShortfall(MID, trader, SIZE, to_wad(6)) == 0
+    assert_view_reverts(house.fillShortfall, (MID, trader, SIZE + 1, to_wad(6)), house.InvalidFillSize, qty=SIZE + 1, held=SIZE)
 
 
 def test_admin_functions_need_the_admin_role(system, actors):

@@ -140,6 +140,13 @@ def reduce_position(p: Position, closed: int, price: int) -> tuple[int, int, int
     return realized, released, shortfall
 
 
+def fill_shortfall(p: Position, qty: int, price: int) -> int:
+    """Clearinghouse.fillShortfall: the shortfall [usdc] a liquidation fill of `qty` units at `price` would
+    realise (0 when its margin share covers its loss); `p` is left unchanged. LiquidationAuction refuses a take
+    whose shortfall exceeds the market's sub-pool plus the global pool (ShortfallBeyondFund)."""
+    return max(0, -close_liquidated_part(Position(p.size, p.entry_price, p.margin), qty, price))
+
+
 def close_liquidated_part(p: Position, qty: int, price: int) -> int:
     """Clearinghouse._closeLiquidatedPart on one position: `qty` units of a frozen position close at `price`
     with their share of the margin (rounded down, all of it for the whole position). Returns that part's

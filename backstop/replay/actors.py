@@ -17,6 +17,7 @@ from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, is_stale
 from backstop.model.fund import GLOBAL
 from backstop.replay.clock import first_true
+from backstop.replay.flows import GLOBAL as GLOBAL_POOL
 from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext
 from backstop.units import notional_up, to_usdc
 
@@ -195,7 +196,7 @@ class KeeperActors:
         spec = self.ctx.specs[a.market]
         im_bps = max(t.initial_margin_bps for t in spec.tiers)  # the top bracket's rate: a safe bound
         qty, margin = take_size(free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust))
-        if qty == 0:
+        if qty == 0 or not self._coverable(a, qty, price):
             return None
         free[k.wallet.address] -= margin
 
@@ -214,6 +215,16 @@ class KeeperActors:
             chain.send(k.wallet, house.address, data, f"unwind:{k.name}")
 
         return Intent(("take", a.id, k.name), k, send)
+
+    def _coverable(self, a: AuctionMirror, qty: int, price: int) -> bool:
+        """Whether the fund can pay the shortfall a take of `qty` at `price` would realise, as the auction
+        requires (ShortfallBeyondFund): the pools' balances as the fund's events left them."""
+        pos = self.state.positions.get((a.market, a.trader))
+        if pos is None or qty > abs(pos.size):
+            return True  # the mirror does not know the position: let the contract decide
+        shortfall = lm.fill_shortfall(pos, qty, price)
+        flows = self.state.flows
+        return shortfall == 0 or shortfall <= flows.end(a.market) + flows.end(GLOBAL_POOL)
 
     def _mm_for(self, market: str, mm_delta: int) -> Wallet:
         """The market maker for whom a change of `mm_delta` units reduces its position the most (so that

@@ -316,6 +316,14 @@ interface IClearinghouse {
     /// @notice The price [wad] at which equity is zero.
     function bankruptcyPrice(bytes32 market, address account) external view returns (uint256);
 
+    /// @notice The shortfall [usdc] a liquidation fill of `qty` [wad] of `account`'s position at `price` [wad]
+    ///         would realise: the loss of that part beyond its share of the margin (0 when it is covered).
+    ///         Reverts InvalidFillSize when `qty` is 0 or above the position's size.
+    function fillShortfall(bytes32 market, address account, uint256 qty, uint256 price)
+        external
+        view
+        returns (uint256);
+
     /// @notice The price [wad] at which equity meets the maintenance requirement, using the bracket of the
     ///         position's notional at the current oracle price.
     function liquidationPrice(bytes32 market, address account) external view returns (uint256);

@@ -71,6 +71,10 @@ interface ILiquidationAuction {
     error TakerRefused(address who);
     /// @notice With callback data the taker `who` must be a contract.
     error TakerHasNoCode(address who);
+    /// @notice A take of auction `id` would realise a `shortfall` [usdc] (a price below the position's
+    ///         bankruptcy price) beyond the `available` [usdc] the market's sub-pool and the global pool hold:
+    ///         it would create bad debt that ADL can avoid, so the sale waits for ADL (or a better price).
+    error ShortfallBeyondFund(uint256 id, uint256 shortfall, uint256 available);
     /// @notice Liquidation `id` is not waiting in its market's queue.
     error NotQueued(uint256 id);
 

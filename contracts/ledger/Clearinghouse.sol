@@ -427,6 +427,23 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     }
 
     /// @inheritdoc IClearinghouse
+    /// @dev The same arithmetic as `_closeLiquidatedPart`: the part's margin share rounded down (all of it for
+    ///      the whole position) plus its PnL at `price`.
+    function fillShortfall(bytes32 market, address account, uint256 qty, uint256 price)
+        external
+        view
+        override
+        returns (uint256)
+    {
+        Position storage p = _positions[market][account];
+        uint256 held = FP.abs(p.size);
+        if (qty == 0 || qty > held) revert InvalidFillSize(qty, held);
+        uint256 marginShare = qty == held ? p.margin : FP.mulDivDown(p.margin, qty, held);
+        int256 equityPart = int256(marginShare) + PositionMath.pnl(p.size > 0, qty, p.entryPrice, price);
+        return equityPart < 0 ? uint256(-equityPart) : 0;
+    }
+
+    /// @inheritdoc IClearinghouse
     function liquidationPrice(bytes32 market, address account) external view override returns (uint256) {
         Position storage p = _positions[market][account];
         if (p.size == 0) return 0;

@@ -287,10 +287,20 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         if (left > 0 && FP.notionalDown(left, price) < c.dust) {
             revert WouldLeaveDust(FP.notionalDown(left, price), c.dust);
         }
+        _requireCoverable(id, s, qty, price);
         _shrinkSale(s, qty);
         clearinghouse.liquidationFill(s.market, s.trader, who, qty, price, c.penaltyBps);
         emit AuctionTaken(id, who, qty, price, left);
         if (left == 0) _finish(id);
+    }
+
+    /// @dev A take must not create bad debt that ADL could avoid: the shortfall it would realise (a price below
+    ///      the bankruptcy price) must fit in what the market's sub-pool and the global pool hold, which pay it.
+    function _requireCoverable(uint256 id, Sale storage s, uint256 qty, uint256 price) internal view {
+        uint256 shortfall = clearinghouse.fillShortfall(s.market, s.trader, qty, price);
+        if (shortfall == 0) return;
+        uint256 available = fund.poolBalance(s.market) + fund.poolBalance(bytes32(0)) /* the global pool */;
+        if (shortfall > available) revert ShortfallBeyondFund(id, shortfall, available);
     }
 
     /// @dev Removes `qty` from the sale and its share of the notional from the caps (a queued sale holds none).
