@@ -338,7 +338,13 @@ def test_a_thin_fund_hands_the_losses_to_adl(mini_thin_fund, mini):
     for e in report["adl"]:
         assert e["reason"] in ("uncovered", "fund_risk", "liquidity_risk")
         assert e["rank"] >= 1 and e["size"] >= 0
+        assert 1 <= e["lights"] <= 5 and e["score"] > 0  # as ranked at execution
         by_bankrupt.setdefault((e["bankrupt"], e["t"]), set()).add(e["price"])
+    firsts = [e for e in report["adl"] if e["rank"] == 1]
+    assert firsts and all(e["lights"] == 5 for e in firsts)  # the head of the queue is in its first fifth
+    for key in by_bankrupt:  # one execution: rank order is score order
+        mine = sorted((e for e in report["adl"] if (e["bankrupt"], e["t"]) == key), key=lambda e: e["rank"])
+        assert [e["score"] for e in mine] == sorted((e["score"] for e in mine), reverse=True)
     # one execution closes at one price: the bankrupt position's bankruptcy price
     assert all(len(prices) == 1 for prices in by_bankrupt.values())
     adl_fills = [f for r in report["liquidations"] for f in r["fills"] if f["via"] == "adl"]

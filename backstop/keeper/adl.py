@@ -10,7 +10,7 @@ one leaves) and sends the transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from backstop.model import adl as adl_model
@@ -30,6 +30,7 @@ class AdlExecutor:
     chain: Any  # backstop.chain.fastchain.FastChain (or any object with its encode/send/view)
     adl: Any  # the AdlQueue contract (web3)
     loss_cap_bps: int  # [bps] AdlQueue.lossCapBps
+    last_scores: dict[str, tuple[int, int]] = field(default_factory=dict)  # account -> (score [wad], lights) of the last execute
 
     def read_book(self, house: Any, market: bytes, accounts: Iterable[str], frozen: bool = False) -> tuple[dict[str, Position], set[str]]:
         """The positions of `accounts` in `market`, read from the chain in one batch, and (with `frozen`) which
@@ -69,6 +70,10 @@ class AdlExecutor:
         fills are applied to it and to `book`, so a following execution is ranked on the state this one leaves.
         Raises CannotAbsorb (and sends nothing)."""
         fills = self.choose(book, long, plan.qty, plan.price, plan.mark, exclude)
+        eligible = len(adl_model.ranking(book, long, plan.mark, exclude))
+        self.last_scores = {  # each named counterparty's score [wad] and lights, as ranked for this execution
+            f.account: (adl_model.score(book[f.account], plan.mark), adl_model.lights(f.rank, eligible)) for f in fills
+        }
         if bankrupt is not None:
             for f in fills:
                 if f.qty:

@@ -303,6 +303,7 @@ class KeeperActors:
         frozen = {tr for (mm, tr) in self.state.in_auction if mm == m}
         try:
             self.executor.execute(executor.wallet, id_, books[(m, long)], plan, long, frozen | {trader}, bankrupt, f"adl:{executor.name}")
+            self.state.adl_scores.update({(m, a): v for a, v in self.executor.last_scores.items()})
         except CannotAbsorb:
             self.state.count_failure(NO_ADL_ABSORBER)
             return False

@@ -246,12 +246,17 @@ class EventMirror:
             self.state.in_auction.discard((m, args["account"]))
 
     def _adl_fill(self, args: dict[str, Any], t: int, ts: int) -> None:
-        self.state.adl.append({
-            "t": t, "market": self._market(args), "bankrupt": args["trader"],
+        m = self._market(args)
+        entry = {
+            "t": t, "market": m, "bankrupt": args["trader"],
             "counterparty": args["counterparty"], "rank": args["rank"], "size": args["qty"] / WAD,
             "price": args["price"] / WAD, "profit_taken": args["profitTaken"] / USDC, "reason": "",
             "execution": args["execution"],
-        })
+        }
+        scored = self.state.adl_scores.get((m, args["counterparty"]))
+        if scored is not None:  # as the executor ranked it (the queue checked the same order)
+            entry["score"], entry["lights"] = scored[0] / WAD, scored[1]
+        self.state.adl.append(entry)
 
     def _adl_executed(self, args: dict[str, Any], t: int, ts: int) -> None:
         reason = adl_model.REASONS[args["reason"]]

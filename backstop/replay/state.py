@@ -102,6 +102,7 @@ class ReplayState:
     adl: list[dict[str, Any]] = field(default_factory=list)  # one entry per ADL fill (report `adl[]`)
     adl_executions: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> executor, time, reason, ...
     flows: FundFlows = field(default_factory=FundFlows)  # the fund's inflows and outflows by pool and kind
+    adl_scores: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (market, account) -> (score, lights) when last named
 
     def count_failure(self, label: str) -> None:
         self.failed_txs[label] = self.failed_txs.get(label, 0) + 1

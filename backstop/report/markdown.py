@@ -279,14 +279,14 @@ def _adl(report: Mapping[str, Any]) -> list[str]:
     lines += ["", "### ADL events", ""]
     ordered = sorted(events, key=lambda e: (as_int(e.get("t"), 0), str(e.get("market")), as_int(e.get("rank"), 0)))
     lines += table(
-        ("t", "market", "bankrupt", "counterparty", "rank", "size", "price [USD]", "profit taken [USD]", "reason"),
+        ("t", "market", "bankrupt", "counterparty", "rank", "lights", "score", "size", "price [USD]", "profit taken [USD]", "reason"),
         (
             (fmt_t(e.get("t")), e.get("market", "n/a"), short_account(e.get("bankrupt")), short_account(e.get("counterparty")),
-             e.get("rank", "n/a"), fmt_num(e.get("size"), 4), fmt_price(e.get("price")), fmt_usd(e.get("profit_taken")),
-             e.get("reason", ""))
+             e.get("rank", "n/a"), e.get("lights", "n/a"), fmt_num(e.get("score"), 4), fmt_num(e.get("size"), 4),
+             fmt_price(e.get("price")), fmt_usd(e.get("profit_taken")), e.get("reason", ""))
             for e in ordered[:MAX_ADL_ROWS]
         ),
-        "rlllrrrrl",
+        "rlllrrrrrrl",
     )
     if len(ordered) > MAX_ADL_ROWS:
         lines += ["", f"{len(ordered) - MAX_ADL_ROWS} more ADL events are in report.json."]

@@ -304,6 +304,8 @@ class AdlEvent(_Part):
     size: Number = _f("size closed", "units")
     price: Number = _f("closing price (the bankruptcy price)", "USD per unit")
     profit_taken: Number = _f("unrealised profit the victim gave up", "USD")
+    score: Number | None = _optional("its ADL score at execution (`AdlQueue.score`: leveraged profit at the mark)", "ratio")
+    lights: int | None = _optional("its 1-5 lights at execution (`AdlQueue.lights(rank, eligible)`: 5 for the first fifth of the queue)", "count")
     reason: str = _f(
         f"why ADL ran, one of {', '.join(f'`{r}`' for r in ADL_REASONS)}: the fund could not cover the loss at the "
         "mark (only that part is closed), the fund-risk status allowed it, or an auction of the market went unfilled"
