@@ -13,9 +13,10 @@ from backstop.report.files import events_csv, report_json, write_report
 from backstop.report.format import fmt_count, fmt_pct, fmt_price, fmt_usd, fund_risk_words, table
 from backstop.report.markdown import render_markdown
 from backstop.report.reconcile import reconcile
-from backstop.report.schema import SCHEMA_VERSION, Report, ReportError, validate_report
+from backstop.report.schema import SCHEMA_VERSION, Report, ReportError
 from backstop.report.schema_docs import schema_markdown
 from backstop.report.series import hourly_rows, market_names, rolling_peak
+from backstop.report.validate import validate_report
 
 __all__ = [
     "SCHEMA_VERSION",

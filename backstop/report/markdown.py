@@ -28,8 +28,9 @@ from backstop.report.format import (
     short_account,
     table,
 )
-from backstop.report.schema import FILLED_BY, Throughput, Totals, summary_fields, validate_report
+from backstop.report.schema import FILLED_BY, Throughput, Totals, summary_fields
 from backstop.report.series import drawdown_pct, hourly_rows, market_names, time_steps
+from backstop.report.validate import validate_report
 
 __all__ = ["MAX_ADL_ROWS", "TOP_LIQUIDATIONS", "render_markdown"]
 
