@@ -19,6 +19,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from backstop.chain.node import local_anvil
 from backstop.cli import main
 from backstop.cli.errors import BackstopCommand
 from backstop.errors import BackstopError
@@ -279,7 +280,9 @@ def test_scenario_warnings_are_one_backstop_warning_line_each(tmp_path):
 
 @pytest.mark.parametrize("command", ["keeper", "adl-queue"])
 def test_keeper_and_adl_queue_on_a_chain_without_the_deployment_say_so_in_one_line(command, files):
-    """The deployment was made on a chain `backstop deploy` started (and stopped): the Anvil started now is empty."""
+    """The deployment was made on a chain `backstop deploy` started (and stopped): the Anvil started now is empty
+    (started here, not by Ape, so that no Ape start-up timeout makes the test depend on the machine's load)."""
     extra = ["--market", "OM-USD"] if command == "adl-queue" else ["--rounds", "1"]
-    _assert_one_line(_run(command, "--deployment", str(files["deployment"]), *extra),
-                     "no Clearinghouse at", "started and stopped", "deploy to a node you run")
+    with local_anvil() as node:
+        result = _run(command, "--deployment", str(files["deployment"]), "--network", node.uri, *extra)
+    _assert_one_line(result, "no Clearinghouse at", "started and stopped", "deploy to a node you run")

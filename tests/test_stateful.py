@@ -758,8 +758,23 @@ class BackstopMachine(RuleBasedStateMachine):
                 self._send(w.keepers[1], "LiquidationAuction", "redo", id_)
             before = len(self.left_running)
             if self._take(id_, 100) is None and len(self.left_running) == before:
-                self.left_running.append(f"auction {id_}: take refused ({w.fast.revert_reason(self.last_revert) if self.last_revert else 'not active'})")
+                reason = w.fast.revert_reason(self.last_revert) if self.last_revert else "not active"
+                if reason.startswith("ShortfallBeyondFund("):
+                    self._beyond_fund(id_, reason, Web3.to_checksum_address(sales[id_][1]))
+                else:
+                    self.left_running.append(f"auction {id_}: take refused ({reason})")
         self.keeper_acted = True
+
+    def _beyond_fund(self, id_: int, reason: str, trader: str) -> None:
+        """A take refused because the fund cannot pay the shortfall it would realise: right only if the shortfall
+        does exceed the sub-pool and the global pool together; the sale then waits for ADL."""
+        sale_id, shortfall, available = (int(x) for x in reason[len("ShortfallBeyondFund("):-1].split(","))
+        fund = self.w.c["InsuranceFund"]
+        sub, glob = self.w.fast.view([(fund, "poolBalance", [MID]), (fund, "poolBalance", [GLOBAL])])
+        assert sale_id == id_ and available == sub + glob and shortfall > available, reason
+        OUTCOMES["keeper round: take beyond what the fund can pay, left to ADL"] += 1
+        self.left_running.append(f"auction {id_}: the fund cannot pay its shortfall ({reason}): waits for ADL")
+        self.untakeable.add(trader)
 
     # -------------------------------------------------------------- invariants
 
@@ -861,7 +876,7 @@ class BackstopMachine(RuleBasedStateMachine):
             assert house_usdc + bad_debt >= owed
             # no position below zero equity once a keeper had the chance to act
             if self.keeper_acted:  # (an auction no keeper may take — each is its trader or frozen — may stay, and its position)
-                unable = [x for x in self.left_running if "no keeper able" in x]
+                unable = [x for x in self.left_running if "no keeper able" in x or "waits for ADL" in x]
                 OUTCOMES["keeper round: auction no keeper may take"] += len(unable)
                 assert active == len(unable), f"{active} auctions left running after a keeper round: {self.left_running}"
                 for p, pos, eq in zip(people, r["positions"], r["equity"]):
