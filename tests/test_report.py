@@ -352,6 +352,18 @@ def test_markdown_adl_victims(report):
     assert victims[0].startswith("| short-1 | 1 | OM-USD |") and "$2,500.00" in victims[0]
 
 
+def test_long_adl_tables_are_truncated_alike_with_the_rest_in_report_json(report):
+    from backstop.report.markdown import MAX_ADL_ROWS
+    n = MAX_ADL_ROWS + 7
+    report["adl"] = [{**report["adl"][0], "counterparty": f"short-{i}", "profit_taken": float(n - i), "t": 80 * STEP + i}
+                     for i in range(n)]
+    section = _section(render_markdown(report), "ADL victims")
+    victims_part, events_part = section.split("### ADL events")
+    assert len(_table_rows(victims_part)) == MAX_ADL_ROWS and "7 more counterparties" in victims_part
+    assert _table_rows(victims_part)[0].startswith("| short-0 |")  # the largest profit taken first
+    assert len(_table_rows(events_part)) == MAX_ADL_ROWS and "7 more ADL events are in report.json" in events_part
+
+
 def test_empty_adl_and_liquidations_render_none(report, tmp_path):
     report["adl"] = []
     report["liquidations"] = []

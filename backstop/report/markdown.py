@@ -273,10 +273,12 @@ def _adl(report: Mapping[str, Any]) -> list[str]:
         (
             (short_account(k), victims[k]["n"], ", ".join(sorted(victims[k]["markets"])), fmt_num(victims[k]["size"], 4),
              fmt_usd(victims[k]["profit"]))
-            for k in order
+            for k in order[:MAX_ADL_ROWS]
         ),
         "lrlrr",
     )
+    if len(order) > MAX_ADL_ROWS:
+        lines += ["", f"{len(order) - MAX_ADL_ROWS} more counterparties, who gave up less, are in report.json (`adl`)."]
     lines += ["", "### ADL events", ""]
     ordered = sorted(events, key=lambda e: (as_int(e.get("t"), 0), str(e.get("market")), as_int(e.get("rank"), 0)))
     lines += table(
