@@ -36,6 +36,7 @@ def build_report(
     tps = tx_in_loop / loop_seconds if loop_seconds else 0.0
     holdings = mark_to_market(ctx)
     totals = _totals(s, fund_start, fund_end, drawdown, sum(h["negative_equity"] for h in holdings))
+    bonds = _held_bonds(ctx)
     try:
         on_chain: dict[str, int] | None = ctx.pool_balances()
     except Exception:  # noqa: BLE001 - a dead node: the end balances are unknown, the flows are still shown
@@ -71,7 +72,7 @@ def build_report(
         "liquidations": s.liquidations,
         "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
         "buffers": s.buffers,
-        "keepers": [_keeper_row(k, s, _keeper_wealth(ctx, k)) for k in ctx.keepers],
+        "keepers": [_keeper_row(k, s, _keeper_wealth(ctx, k, bonds)) for k in ctx.keepers],
         "mark_to_market": holdings,
         "fund_flows": s.flows.rows(on_chain),
         "published": [f.compare(totals[f.metric]) for f in getattr(ctx.sc, "published", [])],
@@ -176,27 +177,41 @@ def _keeper_row(k: Any, s: ReplayState, wealth: float | None) -> dict[str, Any]:
     return row
 
 
-def _keeper_wealth(ctx: ReplayContext, k: Any) -> float | None:
+def _held_bonds(ctx: ReplayContext) -> dict[str, int] | None:
+    """Executor -> Σ bonds [usdc] of its ADL executions the queue still holds (neither released nor slashed by a
+    challenge), read once for every keeper; None when the chain cannot be read."""
+    held: dict[str, int] = {}
+    try:
+        adl = ctx.c["adl"].functions
+        for execution in ctx.state.adl_executions:
+            e = adl.execution(execution).call()  # (market, executor, epoch, bankruptLong, challenged, bondReleased, mark, bond, ...)
+            if not e[4] and not e[5]:
+                held[e[1]] = held.get(e[1], 0) + e[7]
+    except Exception:  # noqa: BLE001 - a dead node: the bonds are unknown
+        return None
+    return held
+
+
+def _keeper_wealth(ctx: ReplayContext, k: Any, bonds: dict[str, int] | None) -> float | None:
     """Keeper `k`'s USDC at the end [USD], wherever it is: its wallet (incentives, withdrawn capital), its
     clearinghouse free balance and positions (margin + PnL at each market's last oracle price), its standing-bid
     escrow still in the book (in live bids or released to it) and the bonds of its ADL executions not yet
     released (a slashed bond is lost). None when the chain cannot be read."""
     last = ctx.state.series[-1]["markets"] if ctx.state.series else {}
     me = k.wallet.address
+    if bonds is None:
+        return None
     try:
-        house, book, adl = ctx.c["house"].functions, ctx.c["book"].functions, ctx.c["adl"].functions
+        house, book = ctx.c["house"].functions, ctx.c["book"].functions
         usdc = ctx.c["usdc"].functions.balanceOf(me).call() + house.freeBalance(me).call() + book.withdrawable(me).call()
         for bid in k.bids:
             try:
                 usdc += book.bid(bid).call()[7]  # Bid.escrow
             except Exception:  # noqa: BLE001 - NoSuchBid: fully used or cancelled, nothing left in it
                 continue
-        for execution in ctx.state.adl_executions:
-            e = adl.execution(execution).call()  # (market, executor, epoch, bankruptLong, challenged, bondReleased, ...)
-            if e[1] == me and not e[4] and not e[5]:
-                usdc += e[7]  # Execution.bond, still held by the queue for it
     except Exception:  # noqa: BLE001 - a dead node: the wealth is unknown
         return None
+    usdc += bonds.get(me, 0)
     wealth = usdc / USDC
     for (m, account), p in ctx.state.positions.items():
         mark = (last.get(m) or {}).get("oracle")
