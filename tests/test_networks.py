@@ -37,8 +37,18 @@ def test_attach_usdc_refuses_an_address_without_code(accounts):
         attach_usdc(str(accounts[5].address))
 
 
+@pytest.fixture
+def patient_node_start(monkeypatch):
+    """Ape starts a Hardhat node with a fixed 20-s start-up timeout (ape-hardhat calls `start()` without one); under
+    `make test`'s two workers a cold Node.js start can take longer, so this test allows it 120 s."""
+    from ape.api.providers import SubprocessProvider  # noqa: PLC0415
+
+    start = SubprocessProvider.start
+    monkeypatch.setattr(SubprocessProvider, "start", lambda self, timeout=120: start(self, timeout=timeout))
+
+
 @pytest.mark.hardhat
-def test_deploy_system_on_a_hardhat_node(accounts):
+def test_deploy_system_on_a_hardhat_node(accounts, patient_node_start):
     with networks.ethereum.local.use_provider("hardhat") as provider:
         assert "hardhat" in provider.name
         system = deploy_system(accounts[0], SPECS)
