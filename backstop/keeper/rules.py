@@ -21,13 +21,18 @@ def take_is_attractive(price: int, mark: int, long: bool, discount_bps: int) -> 
     return price * BPS >= mark * (BPS + discount_bps)
 
 
-def take_size(free: int, qty_left: int, price: int, mark: int, long: bool, im_bps: int, dust: int) -> tuple[int, int]:
-    """(units [wad], margin [usdc]) a keeper with `free` [usdc] takes of an auction with `qty_left` units: margin
-    per unit is the initial margin at the mark plus any gap the keeper pays above it, with a 10% buffer. A
-    part that would leave less than twice the auction's `dust` [usdc] behind becomes all or nothing."""
+def take_size(
+    free: int, qty_left: int, price: int, mark: int, long: bool, im_bps: int, dust: int, most: int | None = None
+) -> tuple[int, int]:
+    """(units [wad], margin [usdc]) a keeper with `free` [usdc] takes of an auction with `qty_left` units, at
+    most `most` units (None: no limit of its own): margin per unit is the initial margin at the mark plus any
+    gap the keeper pays above it, with a 10% buffer. A part that would leave less than twice the auction's
+    `dust` [usdc] behind becomes all or nothing."""
     gap = max(0, (price - mark) if long else (mark - price))
     per_unit = (mark * im_bps // BPS + gap) * MARGIN_BUFFER_PCT // 100
     affordable = free * NOTIONAL_SCALE // max(per_unit, 1)
+    if most is not None:
+        affordable = min(affordable, most)
     qty = min(qty_left, affordable)
     left = qty_left - qty
     if left and notional_up(left, price) < 2 * dust:

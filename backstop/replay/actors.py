@@ -126,12 +126,15 @@ class KeeperActors:
             # whoever holds it (a keeper's or a bidder's position too): another keeper liquidates it
             k = next((k for k in by_latency if t - first >= k.spec.latency and k.wallet.address != trader), None)
             if k is not None:
-                intents.append(Intent(("liquidate", key), k, self._liquidate_sender(k, key)))
+                intents.append(Intent(("liquidate", key), k, self._liquidate_sender(k, key, t)))
         return intents
 
-    def _liquidate_sender(self, k: KeeperState, key: tuple[str, str]) -> Callable[[], None]:
+    def _liquidate_sender(self, k: KeeperState, key: tuple[str, str], t: int) -> Callable[[], None]:
         def send() -> None:
             m, trader = key
+            if m in self.ctx.market.books:  # its cascade generation, from the prices it was liquidated on
+                p = self.state.positions[key]
+                self.state.generations[key] = self.ctx.market.generation(m, t, lambda mark: self.ctx.liquidatable(m, p, mark), self.ctx.specs[m])
             self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "liquidate", self.ctx.mids[m], trader, label=f"liquidate:{k.name}")
             self.state.pending_liquidation.add(key)
             k.liquidations += 1
@@ -177,7 +180,7 @@ class KeeperActors:
                 if stale:
                     intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
                     break
-                take = self._take(k, a, price, mark, free)
+                take = self._take(k, a, t, price, mark, free)
                 if take is not None:
                     intents.append(take)
                     break
@@ -190,12 +193,17 @@ class KeeperActors:
 
         return send
 
-    def _take(self, k: KeeperState, a: AuctionMirror, price: int, mark: int, free: dict[str, int]) -> Intent | None:
+    def _take(self, k: KeeperState, a: AuctionMirror, t: int, price: int, mark: int, free: dict[str, int]) -> Intent | None:
         if not take_is_attractive(price, mark, a.long, k.spec.take_discount_bps):
             return None
         spec = self.ctx.specs[a.market]
+        book = self.ctx.market.books.get(a.market)
+        venue = book.deepest(t + 1) if book else None
+        most = book.most_to_unwind(venue, t + 1, a.long, price, mark, k.spec.take_discount_bps, spec.price_band_bps) if book else None
+        if most == 0:
+            return None
         im_bps = max(t.initial_margin_bps for t in spec.tiers)  # the top bracket's rate: a safe bound
-        qty, margin = take_size(free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust))
+        qty, margin = take_size(free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust), most)
         if qty == 0 or not self._coverable(a, qty, price):
             return None
         free[k.wallet.address] -= margin
@@ -204,15 +212,24 @@ class KeeperActors:
             chain, house = self.ctx.chain, self.ctx.c["house"]
             chain.call_fn(k.wallet, self.ctx.c["auction"], "take", a.id, qty, price, margin, k.wallet.address, b"", label=f"take:{k.name}")
             k.taken += 1
-            # unwind against a market maker at the oracle price, so the keeper's capital is free again
+            # unwind against a market maker at the oracle price (with liquidity: less the slippage the sale
+            # pays on the deepest venue), so the keeper's capital is free again
             mid = self.ctx.mids[a.market]
             size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
+            at, notional = book.unwind_price(venue, t + 1, size, mark) if book else (mark, 0.0)
             mm = self._mm_for(a.market, -size)
-            mm_order = Order(mm.address, mid, -size, mark, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
-            keeper_order = Order(k.wallet.address, mid, size, mark, 0, self._nonce(), 2**40)
+            mm_order = Order(mm.address, mid, -size, at, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
+            keeper_order = Order(k.wallet.address, mid, size, at, 0, self._nonce(), 2**40)
             sig = sign_order(mm_order, mm.account.key, chain.chain_id, house.address)
             data = chain.encode(house, "trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
-            chain.send(k.wallet, house.address, data, f"unwind:{k.name}")
+            tx = chain.send(k.wallet, house.address, data, f"unwind:{k.name}")
+            if book is not None:
+                generation = a.record.get("generation", 0)
+
+                def traded() -> None:
+                    k.slippage += book.trade(venue, t + 1, notional, generation)
+
+                self.state.on_mined[tx] = traded
 
         return Intent(("take", a.id, k.name), k, send)
 

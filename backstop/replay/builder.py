@@ -72,11 +72,12 @@ def build_report(
         "liquidations": s.liquidations,
         "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
         "buffers": s.buffers,
-        "keepers": [_keeper_row(k, s, _keeper_wealth(ctx, k, bonds)) for k in ctx.keepers],
+        "keepers": [_keeper_row(k, s, _keeper_wealth(ctx, k, bonds), ctx.market.active) for k in ctx.keepers],
         "mark_to_market": holdings,
         "fund_flows": s.flows.rows(on_chain),
         "published": [f.compare(totals[f.metric]) for f in getattr(ctx.sc, "published", [])],
         "totals": totals,
+        "impact": ctx.market.report(),
         "throughput": {
             "transactions": tx_in_loop,
             "seconds": round(loop_seconds, 3),
@@ -162,9 +163,10 @@ def _totals(s: ReplayState, fund_start: float, fund_end: float, drawdown: float,
     }
 
 
-def _keeper_row(k: Any, s: ReplayState, wealth: float | None) -> dict[str, Any]:
+def _keeper_row(k: Any, s: ReplayState, wealth: float | None, impact: bool = False) -> dict[str, Any]:
     """The report's row of keeper `k`: its counts, capital, incentives, what it bought and its PnL (`wealth` at
-    the end, see _keeper_wealth, less what it started with; None when the chain could not be read)."""
+    the end, see _keeper_wealth, less what it started with; None when the chain could not be read); with
+    market impact (`impact`), the slippage it paid unwinding."""
     mine = (k.name, k.wallet.address)
     bought = sum(f["qty"] * f["price"] for r in s.liquidations for f in r["fills"] if f["via"] != "adl" and f["keeper"] in mine)
     row = {
@@ -172,6 +174,8 @@ def _keeper_row(k: Any, s: ReplayState, wealth: float | None) -> dict[str, Any]:
         "online_steps": k.online_steps, "capital": k.capital / USDC, "address": k.wallet.address,
         "incentives": k.incentives / USDC, "bought_notional": round(bought, 6),
     }
+    if impact:
+        row["slippage"] = round(k.slippage, 6)
     if wealth is not None:
         row["pnl"] = round(wealth - (k.capital + k.escrow + to_usdc(ADL_BOND_RESERVE)) / USDC, 6)
     return row

@@ -48,7 +48,7 @@ class KeeperClock:
         now = self.ctx.t0 + t
         for m, spec in self.ctx.specs.items():
             answers = [
-                oracle_model.SourceAnswer(max(1, round(self.ctx.sc.venue_price(m, v, t) * 10**spec.source_decimals)), spec.source_decimals, now)
+                oracle_model.SourceAnswer(max(1, round(self.ctx.market.price(m, v, t) * 10**spec.source_decimals)), spec.source_decimals, now)
                 for v in spec.venues
             ]
             try:

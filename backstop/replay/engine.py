@@ -111,11 +111,14 @@ class Replay:
         a trigger holds, the keepers act one second later (the action block); at grid points a series row."""
         ctx = self.ctx
         ts = ctx.t0 + t
+        market = ctx.market
         for m, venues in ctx.sources.items():
             decimals = ctx.specs[m].source_decimals
             for venue, src in venues.items():
-                answer = max(1, round(ctx.sc.venue_price(m, venue, t) * 10**decimals))
+                answer = max(1, round(market.price(m, venue, t) * 10**decimals))
                 self.chain.call_fn(ctx.admin, src, "setAnswer", answer, label="price")
+        for book in market.books.values():
+            book.sample(t)
         # the oracle prices and the keepers' free balances are read in the round trip that fetches the receipts
         oracles = [(ctx.c["oracle"], "price", [mid]) for mid in ctx.mids.values()]
         values = self.mirror.mine(ts, "price", oracles + self.actors.free_reads())[1]
@@ -153,7 +156,7 @@ class Replay:
             oi = sum(notional_up(p.size, mark) for (pm, _), p in self.state.positions.items() if pm == m and p.size > 0) if mark else 0
             markets[m] = {
                 "oracle": mark / WAD if mark is not None else None,
-                "venues": {v: self.ctx.sc.venue_price(m, v, t) for v in self.ctx.sources[m]},
+                "venues": {v: self.ctx.market.price(m, v, t) for v in self.ctx.sources[m]},
                 "sub_pool": sub / USDC,
                 "peak_8h": peak / USDC,
                 "fund_risk": risk,
@@ -161,6 +164,10 @@ class Replay:
                 "liquidity_risk": bool(liquidity_risk),
                 "drawdown_threshold": peak * (10_000 - drawdown_bps) / 10_000 / USDC,
             }
+            book = self.ctx.market.books.get(m)
+            if book is not None:  # with liquidity: the paths without this platform's flows, and the depth
+                markets[m]["exogenous"] = {v: book.exogenous_price(v, t) for v in book.venues}
+                markets[m]["depth"] = {v: book.depth(v, t) for v in book.venues}
         self.state.series.append({"t": t, "time": self.ctx.iso(t), "global_pool": glob / USDC, "markets": markets})
 
     def report(self, setup: dict[str, Any], wall: float, complete: bool, error: str | None, raw_tps: float | None) -> dict[str, Any]:

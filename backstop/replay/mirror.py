@@ -63,6 +63,7 @@ class EventMirror:
         chain = self.ctx.chain
         receipts, values = chain.mine_and_view(timestamp, reads or [], skip_empty)
         for sent, receipt in receipts:
+            done = self.state.on_mined.pop(sent.tx_hash, None)
             if receipt["status"] != 1:
                 label = f"{sent.label.split(':')[0]}: {chain.revert_reason(sent.tx_hash, args=False)}"  # counted by error name
                 self.state.count_failure(label)
@@ -74,6 +75,8 @@ class EventMirror:
             for event, args in events:
                 self.on_event(event, args, block_ts)
             self.state.flows.on_receipt(events, phase, self.ctx.pool_name)
+            if done is not None:
+                done()
         return receipts, values
 
     def on_event(self, event: str, args: dict[str, Any], ts: int) -> None:
@@ -132,7 +135,11 @@ class EventMirror:
     def _liquidation_begun(self, args: dict[str, Any], t: int, ts: int) -> None:
         # the record is opened here: standing bids may fill before any auction
         size = args["size"]
-        self.state.liquidations.append(new_record(None, t, self._market(args), args["account"], size > 0, abs(size), args["mark"]))
+        market, trader = self._market(args), args["account"]
+        rec = new_record(None, t, market, trader, size > 0, abs(size), args["mark"])
+        if market in self.ctx.market.books:
+            rec["generation"] = self.state.generations.pop((market, trader), 0)
+        self.state.liquidations.append(rec)
 
     def _bid_filled(self, args: dict[str, Any], t: int, ts: int) -> None:
         rec = next((r for r in reversed(self.state.liquidations) if r["id"] in (args["liquidation"], None)), None)

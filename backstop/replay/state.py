@@ -18,6 +18,7 @@ from backstop.model import ledger as lm
 from backstop.model.auction import auction_price
 from backstop.model.curves import linear_down, stairstep_down
 from backstop.replay.flows import GLOBAL, FundFlows
+from backstop.replay.market import Market
 from backstop.units import RAY, market_id
 
 MM_NOTIONAL_CAP = 4_000_000  # [USD] per market-maker account and market (the top tier allows $10M at 2x)
@@ -64,6 +65,7 @@ class KeeperState:
     restarts: int = 0
     online_steps: int = 0
     incentives: int = 0  # [usdc] paid to it by the fund (IncentivePaid)
+    slippage: float = 0.0  # [USD] paid unwinding into the venues' books (with liquidity)
     escrow: int = 0  # [usdc] minted for its standing bids on top of its capital
     bids: list[int] = field(default_factory=list)  # ids of the standing bids it placed (BidPlaced)
 
@@ -103,6 +105,8 @@ class ReplayState:
     adl_executions: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> executor, time, reason, ...
     flows: FundFlows = field(default_factory=FundFlows)  # the fund's inflows and outflows by pool and kind
     adl_scores: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (market, account) -> (score, lights) when last named
+    generations: dict[tuple[str, str], int] = field(default_factory=dict)  # (market, trader) -> cascade generation of its liquidation sent
+    on_mined: dict[bytes, Any] = field(default_factory=dict)  # tx hash -> called with the receipt once mined successfully
 
     def count_failure(self, label: str) -> None:
         self.failed_txs[label] = self.failed_txs.get(label, 0) + 1
@@ -124,12 +128,15 @@ class ReplayContext:
     mms: dict[str, list[tuple[Wallet, float]]] = field(default_factory=dict)  # market -> market makers
     t0: int = 0  # [chain seconds] of the scenario's t = 0
     bid_markets: set[str] = field(default_factory=set)  # markets with standing bids: `release` offers them liquidations
+    market: Market | None = None  # the venues' traded prices (backstop.replay.market)
 
     def __post_init__(self) -> None:
         if not self.specs:
             self.specs = {s.name: s for s in self.sc.market_specs()}
         self.mids = {name: market_id(name) for name in self.specs}
         self.names = {mid: name for name, mid in self.mids.items()}
+        if self.market is None:
+            self.market = Market(self.sc)
 
     def pool_name(self, pool: bytes) -> str:
         """``global`` for the global pool (bytes32(0)), else the market's name."""

@@ -146,10 +146,8 @@ def _optional(description: str, unit: str = "") -> Any:
     return _f(description, unit, default=None)
 
 
-class _Part(BaseModel):
-    """A part of the report: strict types (no coercion), finite numbers, other keys kept."""
-
-    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
+class _OmitsUnset(BaseModel):
+    """Dumps without the optional fields the input did not have."""
 
     @model_serializer(mode="wrap")
     def _omit_unset_optional(self, handler: Any) -> dict[str, Any]:
@@ -158,6 +156,12 @@ class _Part(BaseModel):
             if not info.is_required() and name not in self.model_fields_set:
                 data.pop(name, None)
         return data
+
+
+class _Part(_OmitsUnset):
+    """A part of the report: strict types (no coercion), finite numbers, other keys kept."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -248,6 +252,11 @@ class MarketStep(_Part):
     drawdown_threshold: Number = _f(
         "the sub-pool level below which DRAWDOWN_FROM_PEAK fires (`peak_8h × drawdownBps / 10,000`)", "USD"
     )
+    exogenous: dict[str, Number] | None = _optional(
+        "with `liquidity`: venue name → the venue's price without this platform's liquidation flows (its path moved by "
+        "the scenario's own flows only); `venues` are the traded prices", "USD per unit"
+    )
+    depth: dict[str, Number] | None = _optional("with `liquidity`: venue name → its 1% depth at the step", "USD")
 
 
 class Step(_Part):
@@ -291,6 +300,10 @@ class Liquidation(_Part):
     penalty: Number = _f("liquidation penalty paid to the fund", "USD")
     returned: Number = _f("surplus returned to the trader", "USD")
     released_t: int | None = _optional("when the throttle released it from its queue: the time its auction started", "s since start")
+    generation: int | None = _optional(
+        "with `liquidity`: its cascade generation: 0 when the exogenous prices alone made it liquidatable, k + 1 when it "
+        "took the price impact of generations 0..k", "count"
+    )
 
 
 class AdlEvent(_Part):
@@ -335,6 +348,7 @@ class KeeperRow(_Part):
     bought_notional: Number | None = _optional(
         "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
     )
+    slippage: Number | None = _optional("with `liquidity`: what it paid unwinding into the venues' books beyond the pre-trade price", "USD")
     pnl: Number | None = _optional(
         "its USDC at the end wherever it is (wallet with incentives and withdrawn capital, clearinghouse free "
         "balance, positions' margin + PnL at the last oracle price, standing-bid escrow still in the book, ADL "
@@ -344,6 +358,34 @@ class KeeperRow(_Part):
 
 
 HOLDER_KINDS = ("trader", "keeper", "bidder", "market_maker")
+
+
+class VenueImpact(_Part):
+    """`impact.<market>.venues.<venue>`: how far the venue fell and how much of it this platform's flows caused."""
+
+    start: Number = _f("its price at t = 0", "USD per unit")
+    min_exogenous: Number = _f("its lowest price without this platform's liquidation flows", "USD per unit")
+    min_traded: Number = _f("its lowest traded price", "USD per unit")
+    endogenous_share: Number = _f(
+        "the endogenous share of the fall: (min_exogenous − min_traded) / (start − min_traded), the part of the fall "
+        "the liquidations themselves caused", "ratio"
+    )
+    liquidation_volume: Number = _f("Σ |notional| keepers unwound on it", "USD")
+    slippage: Number = _f("what those unwinds paid beyond the pre-trade price", "USD")
+    unwinds: int = _f("keeper unwinds on it", "count")
+    min_depth: Number = _f("its thinnest 1% depth", "USD")
+
+
+class MarketImpact(_Part):
+    """`impact.<market>`: a market with `liquidity` (docs/scenarios.md): the depth model and what it did."""
+
+    model: str = _f("the impact model, in words")
+    resilience: Number = _f("the rate at which displacements decay", "1/s")
+    arbitrage: Number = _f("the rate at which gaps between venues close", "1/s")
+    depth_usd: dict[str, Number] = _f("venue name → its 1% depth before any withdrawal", "USD")
+    venues: dict[str, VenueImpact] = _f("venue name → its figures, below", key="venue")
+    generations: int = _f("cascade generations whose flows moved prices (0: none)", "count")
+    exogenous_flows: list[dict[str, JsonValue]] = _f("the scenario's own flows, as given")
 
 
 class HolderRow(_Part):
@@ -461,7 +503,7 @@ class Throughput(_Part):
     ratio: Number | None = _f("`tx_per_s / raw_anvil_tx_per_s`; `null` when not measured", "x", "Ratio to raw Anvil")
 
 
-class Report(BaseModel):
+class Report(_OmitsUnset):
     """One run of one crash scenario against the contracts: report.json. Unknown top-level keys are invalid."""
 
     model_config = ConfigDict(
@@ -486,6 +528,9 @@ class Report(BaseModel):
     fund_flows: list[FlowRow] = _f("every pool's inflows and outflows by kind, reconciled with its balance, below")
     published: list[PublishedRow] = _f("the scenario's published figures beside the replay's (`[]` when it cites none), below")
     totals: Totals = _f("the run's sums, below")
+    impact: dict[str, MarketImpact] | None = _optional(
+        "market name → price impact and cascades in a market with `liquidity`, below; `null` when no market has any"
+    )
     throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
 
 

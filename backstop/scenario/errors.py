@@ -81,7 +81,7 @@ def short(value: Any) -> str:
 
 
 # union tags pydantic puts into error locations; they are not part of the file's field path
-_UNION_TAGS = {"explicit", "generated", "points", "csv"}
+_UNION_TAGS = {"explicit", "generated", "points", "csv", "one", "each"}
 
 
 def _file_path(loc: tuple[Any, ...], data: Any) -> list[str | int]:

@@ -17,6 +17,7 @@ from backstop.model.ledger import MAX_PRICE_BAND_BPS, MAX_TIERS
 from backstop.model.oracle import MAX_SOURCE_DECIMALS, MAX_SOURCES
 from backstop.scenario.errors import FieldProblem, Loc, field_problem
 from backstop.scenario.fields import UINT16_MAX, Bps, Float, Int, Name, ScenarioModel, Seconds, Usd
+from backstop.scenario.liquidity import LiquidityScenario
 from backstop.scenario.prices import PricePoint, VenuePath, check_points, interpolate, read_csv
 from backstop.units import BPS, from_usdc
 
@@ -138,6 +139,8 @@ class MarketScenario(ScenarioModel):
     - ``price_band_bps`` [bps] = 500: trades must be this close to the oracle mark; 1..5000.
     - ``auction``: :class:`AuctionScenario` (defaults as AuctionSpec).
     - ``fund_seed`` [USD] = 0: seeded into the market's sub-pool of the insurance fund.
+    - ``liquidity`` = None: :class:`~backstop.scenario.liquidity.LiquidityScenario`, the venues' depth and the
+      flows that move their prices; none: infinite depth, the venues trade at their paths exactly.
     """
 
     name: Name
@@ -148,6 +151,7 @@ class MarketScenario(ScenarioModel):
     price_band_bps: Annotated[Int, Field(ge=1, le=MAX_PRICE_BAND_BPS)] = MarketSpec.price_band_bps
     auction: AuctionScenario = Field(default_factory=AuctionScenario)
     fund_seed: Usd = 0
+    liquidity: LiquidityScenario | None = None
 
     _points: dict[str, list[PricePoint]] = PrivateAttr(default_factory=dict)
 
@@ -166,6 +170,8 @@ class MarketScenario(ScenarioModel):
             problems.append(
                 (("oracle", "min_sources"), f"at most the number of venues ({len(self.venues)}), got {self.oracle.min_sources}")
             )
+        if self.liquidity is not None:
+            problems += [(("liquidity",) + loc, msg) for loc, msg in self.liquidity.venue_problems(list(self.venues))]
         for i in range(1, len(self.tiers)):
             prev, t = self.tiers[i - 1], self.tiers[i]
             if t.max_notional <= prev.max_notional:

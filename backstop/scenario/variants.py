@@ -128,6 +128,10 @@ def _maker_1_2(sc: Scenario, arg: str | None) -> dict[str, Any]:
     return out
 
 
+def _no_impact(sc: Scenario, arg: str | None) -> dict[str, Any]:
+    return {f"markets.{i}.liquidity": None for i, m in enumerate(sc.markets) if m.liquidity is not None}
+
+
 BUILTINS: dict[str, Builtin] = {
     b.name: b
     for b in (
@@ -160,6 +164,12 @@ BUILTINS: dict[str, Builtin] = {
             f"(auction.tail = {UINT32_MAX}, the most; auction.stale_bps = 10000: no redo unless the price is "
             "more than twice the oracle's) - an auction nobody takes in time ends at a price of zero",
             _maker_1_2,
+        ),
+        Builtin(
+            "no_impact",
+            "without price impact: every market's liquidity removed (infinite depth), so the venues trade at their "
+            "scripted paths and no flow moves a price",
+            _no_impact,
         ),
     )
 }

@@ -1,0 +1,283 @@
+"""The market a replay trades into: each venue's traded price is its scripted (exogenous) path moved by the
+flows that hit its book, and those moves decay and spread between venues (backstop.scenario.liquidity has the
+model and its parameters).
+
+Displacements are kept in log price, in layers that add up: layer ``exogenous`` holds the scenario's own
+flows (a holder selling a block), precomputed at load; layer g = 0, 1, ... holds the flows of liquidations of
+cascade generation g (a keeper unwinding what it took). A liquidation is of generation 0 when the position
+would be liquidatable on the exogenous prices alone, of generation k + 1 when it needs the displacement of
+generations 0..k to be (see `Market.generation`).
+
+Each layer is a list of checkpoints, one per impulse in time order. Between impulses the state decays in
+closed form: with weights w_v = depth_v / sum of depths, the depth-weighted mean M decays at the resilience
+rate r and each venue's deviation from it at r + a (a: the arbitrage rate), so an impulse of d on venue A
+leaves, after age s, ``w_A d e^(-r s) + (1[v = A] - w_A) d e^(-(r + a) s)`` on venue v. A query at second t
+reads the last checkpoint at or before t: the replay asks for any second, in any order, and the answer
+depends only on the impulses up to t.
+
+Without ``liquidity`` a market is not modelled: its prices are the scripted paths, bit for bit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from backstop.model import oracle as oracle_model
+from backstop.scenario.liquidity import LiquidityScenario
+from backstop.units import BPS, WAD
+
+ONE_PERCENT = 0.01  # the log move a trade of one depth_usd makes
+EXOGENOUS = "exogenous"
+
+
+class Layer:
+    """Displacements [log price] of one market's venues by one kind of flow: checkpoints after each impulse."""
+
+    def __init__(self, venues: list[str], weights: list[float], resilience: float, arbitrage: float) -> None:
+        self.venues = venues
+        self.weights = weights
+        self.r = resilience
+        self.ra = resilience + arbitrage
+        self.times: list[int] = []
+        self.states: list[tuple[float, list[float]]] = []  # (mean, deviations by venue index) after the impulse
+
+    def _state(self, t: float) -> tuple[float, list[float]] | None:
+        i = bisect.bisect_right(self.times, t) - 1
+        if i < 0:
+            return None
+        age = t - self.times[i]
+        mean, devs = self.states[i]
+        if age == 0:
+            return mean, devs
+        a, b = math.exp(-self.r * age), math.exp(-self.ra * age)
+        return mean * a, [d * b for d in devs]
+
+    def at(self, t: float) -> list[float]:
+        """Each venue's displacement [log price] at second `t`."""
+        state = self._state(t)
+        if state is None:
+            return [0.0] * len(self.venues)
+        mean, devs = state
+        return [mean + d for d in devs]
+
+    def add(self, t: int, venue: int, delta: float) -> None:
+        """An impulse of `delta` [log price] on venue index `venue` at second `t` (not before the last one)."""
+        if self.times and t < self.times[-1]:
+            raise ValueError(f"impulse at t = {t} before the last one at t = {self.times[-1]}")
+        mean, devs = self._state(t) or (0.0, [0.0] * len(self.venues))
+        w = self.weights[venue]
+        devs = [d - w * delta for d in devs]
+        devs[venue] += delta
+        self.times.append(t)
+        self.states.append((mean + w * delta, devs))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+@dataclass
+class VenueFigures:
+    """What the report says of one venue: its start, lowest exogenous and traded prices [USD], the
+    liquidation-driven volume and the slippage keepers paid [USD]."""
+
+    start: float
+    min_exogenous: float
+    min_traded: float
+    volume: float = 0.0
+    slippage: float = 0.0
+    unwinds: int = 0
+    min_depth: float = math.inf
+
+    def row(self) -> dict[str, Any]:
+        fall = self.start - self.min_traded
+        share = (self.min_exogenous - self.min_traded) / fall if fall > 0 else 0.0
+        return {
+            "start": self.start,
+            "min_exogenous": self.min_exogenous,
+            "min_traded": self.min_traded,
+            "endogenous_share": max(0.0, share),
+            "liquidation_volume": self.volume,
+            "slippage": self.slippage,
+            "unwinds": self.unwinds,
+            "min_depth": self.min_depth,
+        }
+
+
+class VenueBook:
+    """One market's venues with liquidity: exogenous path, displacement layers, depth and figures."""
+
+    def __init__(self, market: Any, liquidity: LiquidityScenario) -> None:
+        self.market = market
+        self.liq = liquidity
+        self.venues = list(market.venues)
+        self.index = {v: i for i, v in enumerate(self.venues)}
+        depths = [liquidity.depth(v) for v in self.venues]
+        self.weights = [d / sum(depths) for d in depths]
+        self.exogenous = self._layer()
+        for t, venue, notional in self._flow_slices():
+            self.exogenous.add(t, self.index[venue], self.delta(venue, t, notional))
+        self.generations: list[Layer] = []
+        self.figures = {v: VenueFigures(market.price(v, 0), market.price(v, 0), market.price(v, 0)) for v in self.venues}
+
+    def _layer(self) -> Layer:
+        return Layer(self.venues, self.weights, self.liq.resilience, self.liq.arbitrage)
+
+    def _flow_slices(self) -> list[tuple[int, str, float]]:
+        slices = []
+        for flow in self.liq.flows:
+            n = max(1, math.ceil(flow.duration / flow.slice))
+            slices += [(flow.start + i * flow.slice, flow.venue, flow.notional_usd / n) for i in range(n)]
+        return sorted(slices, key=lambda s: s[0])
+
+    def depth(self, venue: str, t: float) -> float:
+        """The venue's 1% depth [USD] at second `t`."""
+        return self.liq.depth(venue) * self.liq.remaining(t)
+
+    def delta(self, venue: str, t: float, notional: float) -> float:
+        """The log move [log price] of a trade of signed `notional` [USD] on `venue` at `t`."""
+        return ONE_PERCENT * notional / self.depth(venue, t)
+
+    def exogenous_price(self, venue: str, t: float) -> float:
+        return self.market.price(venue, t) * math.exp(self.exogenous.at(t)[self.index[venue]])
+
+    def price(self, venue: str, t: float, upto: int | None = None) -> float:
+        """The venue's traded price [USD] at `t`: the exogenous price moved by the generations below `upto`
+        (all of them by default)."""
+        i = self.index[venue]
+        log = self.exogenous.at(t)[i] + sum(layer.at(t)[i] for layer in self.generations[:upto])
+        return self.market.price(venue, t) * math.exp(log)
+
+    def deepest(self, t: float) -> str:
+        """The venue with the most depth at `t` (the first listed on a tie): where keepers unwind."""
+        return max(self.venues, key=lambda v: (self.depth(v, t), -self.index[v]))
+
+    def most_to_unwind(self, venue: str, t: int, long: bool, price: int, mark: int, discount_bps: int, band_bps: int) -> int:
+        """The most units [wad] a keeper takes of an auction of a `long` (or short) at `price` [wad], given
+        the book it unwinds into: the slippage of selling them on `venue` at `t` (buying back, for a short)
+        must leave the take `discount_bps` [bps] in its favour against the oracle `mark` [wad], and keep the
+        unwind within the market's price band `band_bps` [bps]. 0: none."""
+        if long:  # sells: needs vwap_factor >= ratio
+            ratio = max(price * BPS / (mark * (BPS - discount_bps)), 1 - (band_bps - 1) / BPS)
+            if ratio >= 1:
+                return 0
+        else:  # buys back: needs vwap_factor <= ratio
+            ratio = min(price * BPS / (mark * (BPS + discount_bps)), 1 + (band_bps - 1) / BPS)
+            if ratio <= 1:
+                return 0
+        notional = abs(delta_for_factor(ratio)) / ONE_PERCENT * self.depth(venue, t)  # [USD] the largest unwind accepted
+        return int(notional / self.price(venue, t) * WAD)
+
+    def unwind_price(self, venue: str, t: int, size: int, mark: int) -> tuple[int, float]:
+        """(price [wad], notional [USD, signed]) of an unwind of `size` units [wad, signed] on `venue` at `t`:
+        the oracle `mark` moved by the slippage the trade pays on the venue's book."""
+        notional = size * self.price(venue, t) / WAD
+        return int(mark * vwap_factor(self.delta(venue, t, notional))), notional
+
+    def trade(self, venue: str, t: int, notional: float, generation: int) -> float:
+        """A liquidation flow of signed `notional` [USD at the pre-trade price] on `venue` at `t`, of cascade
+        `generation`: moves the book, counts volume and slippage. Returns the slippage paid [USD]."""
+        delta = self.delta(venue, t, notional)
+        while len(self.generations) <= generation:
+            self.generations.append(self._layer())
+        slippage = abs(notional) * abs(1 - vwap_factor(delta))
+        fig = self.figures[venue]
+        fig.volume += abs(notional)
+        fig.slippage += slippage
+        fig.unwinds += 1
+        self.generations[generation].add(t, self.index[venue], delta)
+        self.sample(t)
+        return slippage
+
+    def sample(self, t: float) -> None:
+        """Counts the prices and depths at `t` into the venues' lows."""
+        for v in self.venues:
+            fig = self.figures[v]
+            fig.min_exogenous = min(fig.min_exogenous, self.exogenous_price(v, t))
+            fig.min_traded = min(fig.min_traded, self.price(v, t))
+            fig.min_depth = min(fig.min_depth, self.depth(v, t))
+
+
+def vwap_factor(delta: float) -> float:
+    """Average price of a trade that moves the log price by `delta`, relative to the pre-trade price: the
+    block-shaped book's (e^delta - 1) / delta (below 1 for a sale, above for a purchase)."""
+    return math.expm1(delta) / delta if delta else 1.0
+
+
+def delta_for_factor(factor: float) -> float:
+    """The log move whose vwap_factor is `factor` (> 0): Newton's method on e^d - 1 - factor * d."""
+    if factor == 1:
+        return 0.0
+    d = 2 * (factor - 1)  # vwap_factor(d) ~ 1 + d / 2
+    for _ in range(50):
+        g = math.expm1(d) - factor * d
+        step = g / (math.exp(d) - factor)
+        d -= step
+        if abs(step) < 1e-12:
+            break
+    return d
+
+
+@dataclass
+class Market:
+    """Every market of a replay: traded prices, liquidation flows, cascade generations."""
+
+    sc: Any  # backstop.scenario.Scenario
+    books: dict[str, VenueBook] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for m in self.sc.markets:
+            if getattr(m, "liquidity", None) is not None:
+                self.books[m.name] = VenueBook(m, m.liquidity)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.books)
+
+    def price(self, market: str, venue: str, t: float) -> float:
+        """The venue's traded price [USD] at `t` (the scripted path where the market has no liquidity)."""
+        book = self.books.get(market)
+        return book.price(venue, t) if book else self.sc.venue_price(market, venue, t)
+
+    def generation(self, market: str, t: int, liquidatable: Any, spec: Any) -> int:
+        """The cascade generation of a liquidation at `t`: the fewest generations of displacement under which
+        `liquidatable(mark)` holds, marks by the reference oracle as the market's `spec` (MarketSpec) reads it."""
+        book = self.books.get(market)
+        if book is None:
+            return 0
+        o = spec.oracle
+        config = oracle_model.OracleConfig(o.max_age, o.max_deviation_bps, o.min_sources)
+        for k in range(len(book.generations) + 1):
+            mark = reference_mark([book.price(v, t, upto=k) for v in book.venues], t, config, spec.source_decimals)
+            if mark is not None and liquidatable(mark):
+                return k
+        return len(book.generations)
+
+    def report(self) -> dict[str, Any] | None:
+        """report.json's ``impact`` section (None without liquidity)."""
+        if not self.books:
+            return None
+        out: dict[str, Any] = {}
+        for name, book in self.books.items():
+            liq = book.liq
+            out[name] = {
+                "model": "Obizhaeva-Wang block-shaped book in log price, exponential resilience, arbitrage to the depth-weighted mean",
+                "resilience": liq.resilience,
+                "arbitrage": liq.arbitrage,
+                "depth_usd": {v: liq.depth(v) for v in book.venues},
+                "venues": {v: book.figures[v].row() for v in book.venues},
+                "generations": len(book.generations),
+                "exogenous_flows": [f.model_dump() for f in liq.flows],
+            }
+        return out
+
+
+def reference_mark(prices: list[float], t: int, config: Any, decimals: int) -> int | None:
+    """The oracle's price [wad] over fresh answers `prices` [USD] by the reference model, None if it has none."""
+    answers = [oracle_model.SourceAnswer(max(1, round(p * 10**decimals)), decimals, t) for p in prices]
+    try:
+        return oracle_model.median_with_band(answers, t, config)[0]
+    except oracle_model.OracleError:
+        return None
