@@ -64,6 +64,7 @@ def local_anvil(hardfork: str = "cancun", startup_timeout: float = 20) -> Iterat
     cmd = [
         find_anvil(), "--port", str(port), "--mnemonic", MNEMONIC, "--accounts", "10", "--balance", "10000",
         "--block-base-fee-per-gas", "0", "--gas-price", "0", "--hardfork", hardfork, "--silent",
+        "--max-persisted-states", "0",  # old states are dropped, not written to ~/.foundry/anvil/tmp (left behind when killed)
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
