@@ -139,6 +139,13 @@ def test_a_cascade_that_exists_only_because_of_impact(tmp_path):
     # the same crash on a book without impact liquidates no one: the path never reaches a liquidation price
     flat = run_replay(CASCADE, tmp_path / "flat", progress=False, measure_raw=False, variant="flat_book")
     assert flat["liquidations"] == [] and flat["impact"] is None
+    # a buffer period queues the liquidations the first sale sets off: the book recovers before they are sold
+    buffered = run_replay(CASCADE, tmp_path / "buffered", progress=False, measure_raw=False, variant="buffered")
+    assert buffered["buffers"], "the block sale's fall starts a buffer period"
+    calmer = buffered["impact"]["CAS-USD"]["venues"]["venue-a"]
+    assert calmer["endogenous_share"] < venue["endogenous_share"] - 0.1
+    assert calmer["min_traded"] > venue["min_traded"]
+    assert len(buffered["liquidations"]) < len(liqs)
     # same seed, same report
     again = run_replay(CASCADE, tmp_path / "again", progress=False, measure_raw=False)
     assert report_digest(again) == report_digest(report)

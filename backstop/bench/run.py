@@ -72,9 +72,30 @@ def run_benchmarks(
         figures.append(Figure("om_replay_seconds", f"full OM replay, whole command ({om.scenario})", round(om.wall_seconds, 1), "s", om.command))
         figures += replay_figures(om, "om", keyed=True)
         log(f"OM replay: {om.wall_seconds:.0f} s; {om.tx_per_s} tx/s, raw {om.raw_tx_per_s} tx/s, ratio {om.ratio}")
+        figures += impact_figures(om, log)
 
     results.machine["load_avg_1m_end"] = load_average()
     return write_results(results, out)
+
+
+NO_IMPACT_SETS = ("markets.0.liquidity=null",)  # OM without its venues' books: the engine before price impact
+
+
+def impact_figures(om: ReplaySpeed, log: Log = print) -> list[Figure]:
+    """The OM replay's time loop with price impact (`om`, as bundled) beside the same replay without it, run
+    right after on the same machine: what the market model costs."""
+    log("full OM replay without price impact: 1.5-5 min ...")
+    flat = full_replay(OM_SCENARIO, NO_IMPACT_SETS)
+    ratio = om.loop_seconds / flat.loop_seconds if flat.loop_seconds else 0.0
+    log(f"OM time loop: {om.loop_seconds:.1f} s with impact, {flat.loop_seconds:.1f} s without ({ratio:.2f}x)")
+    return [
+        Figure("om_no_impact_loop_seconds", "full OM replay without price impact: time loop", round(flat.loop_seconds, 1), "s", flat.command,
+               f"{flat.transactions:,} transactions"),
+        Figure("om_impact_loop_seconds", "full OM replay with price impact: time loop", round(om.loop_seconds, 1), "s", om.command,
+               f"{om.transactions:,} transactions"),
+        Figure("om_impact_loop_ratio", "OM time loop with / without price impact (same run)", round(ratio, 3), "ratio", om.command,
+               "target <= 1.10"),
+    ]
 
 
 def adl_figures(sizes: tuple[int, ...], log: Log = print) -> list[GasFigure]:

@@ -84,9 +84,11 @@ def replay_throughput(scenario: Path = MINI_CRASH) -> ReplaySpeed:
     return _speed(report, scenario, f"run_replay('{scenario}', measure_raw=True)", wall)
 
 
-def full_replay(scenario: Path = OM_SCENARIO) -> ReplaySpeed:
-    """`backstop replay SCENARIO` in a subprocess, timed as a user runs it; its report gives the throughput."""
+def full_replay(scenario: Path = OM_SCENARIO, sets: tuple[str, ...] = ()) -> ReplaySpeed:
+    """`backstop replay SCENARIO [--set KEY=VALUE ...]` in a subprocess, timed as a user runs it; its report
+    gives the throughput."""
+    extra = [arg for kv in sets for arg in ("--set", kv)]
     with tempfile.TemporaryDirectory(prefix="bench-om-") as out:
-        timed = _run(["backstop", "replay", str(scenario), "--out", out, "--no-progress"])
+        timed = _run(["backstop", "replay", str(scenario), "--out", out, "--no-progress", *extra])
         report = json.loads((Path(out) / "report.json").read_text())
-    return _speed(report, scenario, f"backstop replay {scenario}", timed.seconds)
+    return _speed(report, scenario, " ".join(["backstop replay", str(scenario), *extra]), timed.seconds)
