@@ -185,7 +185,9 @@ def _price_axis(ax: Any, values: Sequence[float]) -> None:
 def _chart_prices(plt: Any, steps: list[dict], markets: list[str], title: str, path: Path, axis: TimeAxis) -> None:
     n = max(1, len(markets))
     fig, axes = plt.subplots(n, 2, figsize=(13, 3.4 * n + 0.6), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
-    fig.suptitle(f"{title}: venue prices and the oracle median (right: the crash window)")
+    fig.suptitle(f"{title}: venue prices (dotted: without this platform's flows) and the oracle median (right: the crash window)"
+                 if any("exogenous" in as_dict(m) for s in steps for m in as_dict(s.get("markets")).values())
+                 else f"{title}: venue prices and the oracle median (right: the crash window)")
     if not steps or not markets:
         _placeholder(axes[0][0], "No price series")
         axes[0][1].set_visible(False)
@@ -202,7 +204,11 @@ def _chart_prices(plt: Any, steps: list[dict], markets: list[str], title: str, p
             for i, venue in enumerate(venues):
                 line = _nan(as_number(as_dict(m.get("venues")).get(venue)) for m in per_step)
                 drawn += line if panel is ax else []
-                panel.plot(x, line, lw=1.6, alpha=0.9, ls=VENUE_STYLES[i % len(VENUE_STYLES)], label=venue, zorder=2)
+                style = VENUE_STYLES[i % len(VENUE_STYLES)]
+                drawn_line = panel.plot(x, line, lw=1.6, alpha=0.9, ls=style, label=venue, zorder=2)[0]
+                exogenous = _nan(as_number(as_dict(m.get("exogenous")).get(venue)) for m in per_step)
+                if any(not math.isnan(v) for v in exogenous):  # with price impact: the path without this platform's flows
+                    panel.plot(x, exogenous, lw=0.9, alpha=0.6, ls=":", color=drawn_line.get_color(), label=f"{venue} exogenous", zorder=1)
             panel.plot(x, oracle, color="black", lw=1.0, ls="--", label="oracle median", zorder=3)
             panel.grid(alpha=0.3)
         _price_axis(ax, drawn)

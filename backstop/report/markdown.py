@@ -28,6 +28,7 @@ from backstop.report.format import (
     short_account,
     table,
 )
+from backstop.report.impact import impact
 from backstop.report.schema import FILLED_BY, Throughput, Totals, summary_fields
 from backstop.report.series import drawdown_pct, hourly_rows, market_names, time_steps
 from backstop.report.validate import validate_report
@@ -359,7 +360,7 @@ def _run(report: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(report: dict) -> str:
     """report.md: header, synthetic parts, summary, published figures, fund flows, fund and markets by hour,
-    liquidations, auction fills, ADL victims, keepers, open positions, charts, parameters, run.
+    price impact, liquidations, auction fills, ADL victims, keepers, open positions, charts, parameters, run.
 
     Renders whatever is present; a missing or malformed section becomes "none"/"n/a" text, and schema
     problems found by `validate_report` are listed at the end.
@@ -373,6 +374,7 @@ def render_markdown(report: dict) -> str:
         _fund_flows(report),
         _fund_by_hour(report),
         tables.markets_by_hour(report),
+        impact(report),
         _liquidations(report),
         tables.auction_fills(report),
         _adl(report),

@@ -102,14 +102,16 @@ def keepers(report: Mapping[str, Any]) -> list[str]:
               "it was online, the capital it committed, the incentives the fund paid it, the notional it "
               "bought (auction takes and standing-bid fills) and its PnL (all its USDC at the end, positions at the "
               "last oracle price, less what it started with).", ""]
+    slippage = any("slippage" in r for r in rows)  # with price impact: what unwinding into the books cost
     body = [
         (r.get("name", "n/a"), fmt_count(r.get("liquidations")), fmt_count(r.get("takes")), fmt_count(r.get("restarts")),
          fmt_count(r.get("online_steps")), fmt_usd(r.get("capital")), fmt_usd(r.get("incentives")),
-         fmt_usd(r.get("bought_notional")), fmt_usd(r.get("pnl")))
+         fmt_usd(r.get("bought_notional")), *((fmt_usd(r.get("slippage")),) if slippage else ()), fmt_usd(r.get("pnl")))
         for r in rows
     ]
-    return lines + table(("keeper", "liquidations", "takes", "restarts", "online steps", "capital [USD]",
-                          "incentives [USD]", "bought [USD]", "PnL [USD]"), body, "lrrrrrrrr")
+    header = ("keeper", "liquidations", "takes", "restarts", "online steps", "capital [USD]", "incentives [USD]", "bought [USD]",
+              *(("slippage [USD]",) if slippage else ()), "PnL [USD]")
+    return lines + table(header, body, "l" + "r" * (len(header) - 1))
 
 
 def _quantiles(values: list[float]) -> tuple[float, float, float, float]:

@@ -103,6 +103,12 @@ def _single_venue(sc: Scenario, arg: str | None) -> dict[str, Any]:
             out[f"markets.{i}.venues"] = {venue: data["markets"][i]["venues"][venue]}
         if m.oracle.min_sources != 1:
             out[f"markets.{i}.oracle.min_sources"] = 1
+        liq = m.liquidity
+        if liq is not None and len(m.venues) > 1:  # the kept venue's book; flows on the others go with them
+            if isinstance(liq.depth_usd, dict):
+                out[f"markets.{i}.liquidity.depth_usd"] = {venue: liq.depth_usd[venue]}
+            if any(f.venue != venue for f in liq.flows):
+                out[f"markets.{i}.liquidity.flows"] = [f.model_dump() for f in liq.flows if f.venue == venue]
     return out
 
 
