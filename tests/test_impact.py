@@ -15,6 +15,7 @@ from backstop.replay.market import Layer, Market, delta_for_factor, vwap_factor
 from backstop.report import reconcile, validate_report
 from backstop.scenario import ScenarioError, load_scenario
 from backstop.scenario.variants import builtin_variant
+from backstop.studies.compare import variant_metrics
 from tests.impact_helpers import report_digest
 from tests.test_fidelity import CI_SIZE
 
@@ -139,6 +140,10 @@ def test_a_cascade_that_exists_only_because_of_impact(tmp_path):
     # the same crash on a book without impact liquidates no one: the path never reaches a liquidation price
     flat = run_replay(CASCADE, tmp_path / "flat", progress=False, measure_raw=False, variant="flat_book")
     assert flat["liquidations"] == [] and flat["impact"] is None
+    # backstop compare's columns (docs/compare.md)
+    assert variant_metrics(report)["endogenous_share_pct"] == pytest.approx(100 * venue["endogenous_share"], abs=1e-3)
+    assert variant_metrics(report)["unwound_usd"] == pytest.approx(venue["liquidation_volume"], abs=0.01)
+    assert variant_metrics(flat)["endogenous_share_pct"] is None
     # a buffer period queues the liquidations the first sale sets off: the book recovers before they are sold
     buffered = run_replay(CASCADE, tmp_path / "buffered", progress=False, measure_raw=False, variant="buffered")
     assert buffered["buffers"], "the block sale's fall starts a buffer period"

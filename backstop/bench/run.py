@@ -87,6 +87,7 @@ def impact_figures(om: ReplaySpeed, log: Log = print) -> list[Figure]:
     log("full OM replay without price impact: 1.5-5 min ...")
     flat = full_replay(OM_SCENARIO, NO_IMPACT_SETS)
     ratio = om.loop_seconds / flat.loop_seconds if flat.loop_seconds else 0.0
+    per_tx = (om.loop_seconds / max(om.transactions, 1)) / (flat.loop_seconds / max(flat.transactions, 1)) if flat.loop_seconds else 0.0
     log(f"OM time loop: {om.loop_seconds:.1f} s with impact, {flat.loop_seconds:.1f} s without ({ratio:.2f}x)")
     return [
         Figure("om_no_impact_loop_seconds", "full OM replay without price impact: time loop", round(flat.loop_seconds, 1), "s", flat.command,
@@ -95,6 +96,8 @@ def impact_figures(om: ReplaySpeed, log: Log = print) -> list[Figure]:
                f"{om.transactions:,} transactions"),
         Figure("om_impact_loop_ratio", "OM time loop with / without price impact (same run)", round(ratio, 3), "ratio", om.command,
                "target <= 1.10"),
+        Figure("om_impact_per_tx_ratio", "OM time loop per transaction, with / without price impact (same run)",
+               round(per_tx, 3), "ratio", om.command, "the model's own cost: keepers sized by slippage send more, smaller takes"),
     ]
 
 

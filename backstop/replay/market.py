@@ -120,6 +120,7 @@ class VenueBook:
         for t, venue, notional in self._flow_slices():
             self.exogenous.add(t, self.index[venue], self.delta(venue, t, notional))
         self.generations: list[Layer] = []
+        self._last: tuple[tuple, list[float]] | None = None  # offsets' last (key, answer)
         self.figures = {v: VenueFigures(market.price(v, 0), market.price(v, 0), market.price(v, 0)) for v in self.venues}
 
     def _layer(self) -> Layer:
@@ -143,12 +144,22 @@ class VenueBook:
     def exogenous_price(self, venue: str, t: float) -> float:
         return self.market.price(venue, t) * math.exp(self.exogenous.at(t)[self.index[venue]])
 
+    def offsets(self, t: float, upto: int | None = None) -> list[float]:
+        """Every venue's displacement [log price] at `t` by the exogenous flows and the generations below
+        `upto` (all by default). The last answer is kept: the engine asks for every venue at the same second."""
+        key = (t, upto, sum(len(layer) for layer in self.generations))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        total = self.exogenous.at(t)
+        for layer in self.generations[:upto]:
+            total = [a + b for a, b in zip(total, layer.at(t))]
+        self._last = (key, total)
+        return total
+
     def price(self, venue: str, t: float, upto: int | None = None) -> float:
         """The venue's traded price [USD] at `t`: the exogenous price moved by the generations below `upto`
         (all of them by default)."""
-        i = self.index[venue]
-        log = self.exogenous.at(t)[i] + sum(layer.at(t)[i] for layer in self.generations[:upto])
-        return self.market.price(venue, t) * math.exp(log)
+        return self.market.price(venue, t) * math.exp(self.offsets(t, upto)[self.index[venue]])
 
     def deepest(self, t: float) -> str:
         """The venue with the most depth at `t` (the first listed on a tie): where keepers unwind."""

@@ -51,6 +51,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("adl_notional_usd", "ADL'd notional", "usd"),
     ("adl_victims", "ADL victims", "int"),
     ("adl_excess_profit_usd", "profit taken beyond need", "usd"),
+    ("endogenous_share_pct", "endogenous share of the fall", "pct"),
 )
 CONTEXT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("liquidations", "liquidations", "int"),
@@ -58,6 +59,7 @@ CONTEXT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("restarts", "restarts", "int"),
     ("fund_start_usd", "fund at start", "usd"),
     ("fund_end_usd", "fund at end", "usd"),
+    ("unwound_usd", "keepers' unwinds", "usd"),
 )
 # metric -> totals field of the replay report
 _TOTALS = {
@@ -85,7 +87,19 @@ def variant_metrics(report: Mapping[str, Any]) -> dict[str, float | int | None]:
     """The comparison's figures of one replay report; a figure the report lacks is None ("n/a"), never 0."""
     totals = report.get("totals") or {}
     fields = {**_TOTALS, **ADL_TOTALS}
-    return {key: totals.get(field) for key, field in fields.items()}
+    return {key: totals.get(field) for key, field in fields.items()} | impact_metrics(report)
+
+
+def impact_metrics(report: Mapping[str, Any]) -> dict[str, float | None]:
+    """The largest endogenous share of the fall of any venue [%] and the notional keepers unwound into the
+    books [USD]; None without price impact (`impact: null`)."""
+    venues = [v for m in (report.get("impact") or {}).values() for v in (m.get("venues") or {}).values()]
+    if not venues:
+        return {"endogenous_share_pct": None, "unwound_usd": None}
+    return {
+        "endogenous_share_pct": round(100 * max(v["endogenous_share"] for v in venues), 4),
+        "unwound_usd": round(sum(v["liquidation_volume"] for v in venues), 2),
+    }
 
 
 def slug(name: str) -> str:
@@ -204,8 +218,10 @@ def render_compare_markdown(data: Mapping[str, Any]) -> str:
     lines += [
         "",
         "Bad debt is the loss neither the fund nor ADL covered (`totals.bad_debt`); peak drawdown is the largest "
-        "fall of all pools together from their peak. n/a: the replay report has no such figure (reports "
-        "written before the ADL queue existed).",
+        "fall of a sub-pool from its 8-hour peak (the ADL trigger's measure). The endogenous share of the fall is "
+        "the largest, over venues, of (lowest exogenous − lowest traded) / (start − lowest traded): the part of the "
+        "crash the liquidations themselves caused (`impact` in the report). n/a: the replay report has no such "
+        "figure (a market without `liquidity`, or a report written before the ADL queue existed).",
         "",
         "## What each variant changes",
         "",
