@@ -127,6 +127,8 @@ def test_a_cascade_that_exists_only_because_of_impact(tmp_path):
     # the scripted path holds at $95, above every liquidation; the block sale alone takes it to ~$93
     assert venue["min_exogenous"] > 92.5
     for liq in liqs:
+        # generation 0 the exogenous prices reach; every later one they never would: impact caused it
+        assert liq["impact_only"] is (liq["generation"] > 0), liq
         if liq["generation"] > 0:
             assert liq["mark"] < venue["min_exogenous"], liq  # below anything the exogenous price reached
     assert venue["min_traded"] < venue["min_exogenous"] - 4

@@ -134,7 +134,7 @@ class KeeperActors:
             m, trader = key
             if m in self.ctx.market.books:  # its cascade generation, from the prices it was liquidated on
                 p = self.state.positions[key]
-                self.state.generations[key] = self.ctx.market.generation(m, t, lambda mark: self.ctx.liquidatable(m, p, mark), self.ctx.specs[m])
+                self.state.generations[key] = self.ctx.market.cascade(m, t, lambda mark: self.ctx.liquidatable(m, p, mark), p.size > 0, self.ctx.specs[m])
             self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "liquidate", self.ctx.mids[m], trader, label=f"liquidate:{k.name}")
             self.state.pending_liquidation.add(key)
             k.liquidations += 1

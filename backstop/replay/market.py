@@ -30,6 +30,7 @@ from backstop.scenario.liquidity import LiquidityScenario
 from backstop.units import BPS, WAD
 
 ONE_PERCENT = 0.01  # the log move a trade of one depth_usd makes
+EXOGENOUS_SAMPLE = 10  # [seconds] how often the exogenous marks are sampled for `impact_only`
 EXOGENOUS = "exogenous"
 
 
@@ -121,6 +122,7 @@ class VenueBook:
             self.exogenous.add(t, self.index[venue], self.delta(venue, t, notional))
         self.generations: list[Layer] = []
         self._last: tuple[tuple, list[float]] | None = None  # offsets' last (key, answer)
+        self._worst: tuple[list[int], list[int | None], list[int | None]] | None = None  # exogenous marks' suffix extremes
         self.figures = {v: VenueFigures(market.price(v, 0), market.price(v, 0), market.price(v, 0)) for v in self.venues}
 
     def _layer(self) -> Layer:
@@ -160,6 +162,29 @@ class VenueBook:
         """The venue's traded price [USD] at `t`: the exogenous price moved by the generations below `upto`
         (all of them by default)."""
         return self.market.price(venue, t) * math.exp(self.offsets(t, upto)[self.index[venue]])
+
+    def worst_exogenous_mark(self, t: int, long: bool, config: Any, decimals: int, duration: int) -> int | None:
+        """The lowest (for a long; highest for a short) oracle mark [wad] the exogenous prices reach from `t`
+        to `duration`, sampled every EXOGENOUS_SAMPLE seconds and at every path point and flow slice."""
+        if self._worst is None:
+            times = set(range(0, duration + 1, EXOGENOUS_SAMPLE)) | set(self.exogenous.times)
+            times |= {p.t for v in self.venues for p in self.market.points(v) if p.t <= duration}
+            ts = sorted(times)
+            marks = [reference_mark([self.exogenous_price(v, x) for v in self.venues], x, config, decimals) for x in ts]
+            lows: list[int | None] = [None] * len(ts)
+            highs: list[int | None] = [None] * len(ts)
+            low = high = None
+            for i in range(len(ts) - 1, -1, -1):
+                if marks[i] is not None:
+                    low = marks[i] if low is None else min(low, marks[i])
+                    high = marks[i] if high is None else max(high, marks[i])
+                lows[i], highs[i] = low, high
+            self._worst = (ts, lows, highs)
+        ts, lows, highs = self._worst
+        i = bisect.bisect_left(ts, t)
+        if i >= len(ts):
+            return None
+        return lows[i] if long else highs[i]
 
     def deepest(self, t: float) -> str:
         """The venue with the most depth at `t` (the first listed on a tie): where keepers unwind."""
@@ -252,19 +277,24 @@ class Market:
         book = self.books.get(market)
         return book.price(venue, t) if book else self.sc.venue_price(market, venue, t)
 
-    def generation(self, market: str, t: int, liquidatable: Any, spec: Any) -> int:
-        """The cascade generation of a liquidation at `t`: the fewest generations of displacement under which
-        `liquidatable(mark)` holds, marks by the reference oracle as the market's `spec` (MarketSpec) reads it."""
+    def cascade(self, market: str, t: int, liquidatable: Any, long: bool, spec: Any) -> tuple[int, bool]:
+        """(generation, impact_only) of a liquidation at `t` of a position that is `liquidatable(mark)`, marks
+        by the reference oracle as the market's `spec` (MarketSpec) reads it. The generation is the fewest
+        generations of displacement under which it is liquidatable at `t`; impact_only says that the exogenous
+        prices never make it liquidatable, at `t` or later: impact did not bring it forward, it caused it."""
         book = self.books.get(market)
         if book is None:
-            return 0
+            return 0, False
         o = spec.oracle
         config = oracle_model.OracleConfig(o.max_age, o.max_deviation_bps, o.min_sources)
+        generation = len(book.generations)
         for k in range(len(book.generations) + 1):
             mark = reference_mark([book.price(v, t, upto=k) for v in book.venues], t, config, spec.source_decimals)
             if mark is not None and liquidatable(mark):
-                return k
-        return len(book.generations)
+                generation = k
+                break
+        worst = book.worst_exogenous_mark(t, long, config, spec.source_decimals, self.sc.duration)
+        return generation, generation > 0 and (worst is None or not liquidatable(worst))
 
     def report(self) -> dict[str, Any] | None:
         """report.json's ``impact`` section (None without liquidity)."""

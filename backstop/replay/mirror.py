@@ -138,7 +138,7 @@ class EventMirror:
         market, trader = self._market(args), args["account"]
         rec = new_record(None, t, market, trader, size > 0, abs(size), args["mark"])
         if market in self.ctx.market.books:
-            rec["generation"] = self.state.generations.pop((market, trader), 0)
+            rec["generation"], rec["impact_only"] = self.state.generations.pop((market, trader), (0, False))
         self.state.liquidations.append(rec)
 
     def _bid_filled(self, args: dict[str, Any], t: int, ts: int) -> None:

@@ -105,7 +105,7 @@ class ReplayState:
     adl_executions: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> executor, time, reason, ...
     flows: FundFlows = field(default_factory=FundFlows)  # the fund's inflows and outflows by pool and kind
     adl_scores: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (market, account) -> (score, lights) when last named
-    generations: dict[tuple[str, str], int] = field(default_factory=dict)  # (market, trader) -> cascade generation of its liquidation sent
+    generations: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)  # (market, trader) -> (generation, impact_only) of its liquidation sent
     on_mined: dict[bytes, Any] = field(default_factory=dict)  # tx hash -> called with the receipt once mined successfully
 
     def count_failure(self, label: str) -> None:

@@ -37,20 +37,29 @@ def impact(report: Mapping[str, Any]) -> list[str]:
                     "liquidation volume [USD]", "keepers' slippage [USD]", "unwinds", "thinnest 1% depth [USD]"), body, "llrrrrrrrr")
     lines += ["", "### Cascade generations", "",
               "A liquidation is of generation 0 when the exogenous prices alone made the position liquidatable, of "
-              "generation k + 1 when it took the impact of generations 0..k.", ""]
+              "generation k + 1 when it took the impact of generations 0..k. *Caused by impact*: the exogenous prices "
+              "never make it liquidatable, then or later; the rest of generation 1 and above impact only brought "
+              "forward.", ""]
     counts: dict[tuple[str, int], list[float]] = {}
     for liq in as_list(report.get("liquidations")):
         liq = as_dict(liq)
         if "generation" not in liq:
             continue
-        gen = as_int(liq.get("generation"))
-        entry = counts.setdefault((str(liq.get("market")), gen), [0, 0.0])
+        entry = counts.setdefault((str(liq.get("market")), as_int(liq.get("generation"))), [0, 0.0, 0, 0.0])
+        notional = as_number(liq.get("notional")) or 0.0
         entry[0] += 1
-        entry[1] += as_number(liq.get("notional")) or 0.0
+        entry[1] += notional
+        if liq.get("impact_only") is True:
+            entry[2] += 1
+            entry[3] += notional
     if not counts:
         return lines + ["none: no liquidation in a market with `liquidity`."]
-    rows = [(m, str(g), fmt_count(n), fmt_usd(notional)) for (m, g), (n, notional) in sorted(counts.items())]
-    return lines + table(("market", "generation", "liquidations", "notional [USD]"), rows, "lrrr")
+    rows = [(m, str(g), fmt_count(n), fmt_usd(notional), fmt_count(caused), fmt_usd(caused_usd))
+            for (m, g), (n, notional, caused, caused_usd) in sorted(counts.items())]
+    caused = sum(c[2] for c in counts.values())
+    caused_usd = sum(c[3] for c in counts.values())
+    lines += table(("market", "generation", "liquidations", "notional [USD]", "caused by impact", "caused by impact [USD]"), rows, "lrrrrr")
+    return lines + ["", f"Caused by impact in all: {fmt_count(caused)} liquidations, {fmt_usd(caused_usd)}."]
 
 
 def _pct(share: Any) -> float | None:

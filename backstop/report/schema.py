@@ -304,6 +304,10 @@ class Liquidation(_Part):
         "with `liquidity`: its cascade generation: 0 when the exogenous prices alone made it liquidatable, k + 1 when it "
         "took the price impact of generations 0..k", "count"
     )
+    impact_only: bool | None = _optional(
+        "with `liquidity`: `true` when the exogenous prices never made the position liquidatable, then or later: "
+        "impact caused this liquidation rather than bringing it forward"
+    )
 
 
 class AdlEvent(_Part):

@@ -63,17 +63,13 @@ def hourly_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     Pools and peaks are the state at the last step of the hour; fund-risk flags are the OR over every step
     of the hour, so a flag raised and cleared within the hour still shows.
     """
-    steps = time_steps(report)
-    ts = [s["t"] for s in steps]
-    global_peak = rolling_peak(ts, [as_number(s.get("global_pool")) for s in steps])
     rows: dict[int, dict[str, Any]] = {}
-    for step, gpeak in zip(steps, global_peak):
+    for step in time_steps(report):
         hour = step["t"] // HOUR
         row = rows.setdefault(hour, {"hour": hour, "flags": {}})
         row["t"] = step["t"]
         row["time"] = step.get("time")
         row["global_pool"] = as_number(step.get("global_pool"))
-        row["global_peak"] = gpeak
         row.setdefault("markets", {})
         for name, m in as_dict(step.get("markets")).items():
             m = as_dict(m)
