@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from backstop.model import oracle as oracle_model
+from backstop.replay.market import reference_mark
 from backstop.replay.state import ReplayContext
 
 PROBE = 30  # [seconds] how often the search samples an interval before bisecting
@@ -47,14 +48,8 @@ class KeeperClock:
         out: dict[str, int | None] = {}
         now = self.ctx.t0 + t
         for m, spec in self.ctx.specs.items():
-            answers = [
-                oracle_model.SourceAnswer(max(1, round(self.ctx.market.price(m, v, t) * 10**spec.source_decimals)), spec.source_decimals, now)
-                for v in spec.venues
-            ]
-            try:
-                out[m] = oracle_model.median_with_band(answers, now, self.configs[m])[0]
-            except oracle_model.OracleError:
-                out[m] = None
+            prices = [self.ctx.market.price(m, v, t) for v in spec.venues]
+            out[m] = reference_mark(prices, now, self.configs[m], spec.source_decimals)
         return out
 
     def found_futile(self, keys: Iterable[Any], version: int) -> None:
