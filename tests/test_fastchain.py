@@ -134,3 +134,20 @@ def test_the_gas_price_follows_the_nodes_base_fee(chain: FastChain, monkeypatch:
     monkeypatch.setattr(FastChain, "batch", lambda self, calls: [block, gas_price])
     chain.fees.reprice(chain)
     assert chain.gas_price == price
+
+
+@pytest.mark.parametrize("values", [
+    (0, -1, True, "0x" + "ab" * 20, b"OM-USD".ljust(32, b"\0"), 2**256 - 1),
+    (12345, -(2**255), False, "0x" + "00" * 19 + "01", bytes(32), 0),
+])
+def test_static_words_decode_as_eth_abi_decodes_them(values):
+    from backstop.chain.codec import static_decoder
+
+    types = ["uint64", "int256", "bool", "address", "bytes32", "uint256"]
+    data = encode(types, list(values))
+    assert static_decoder(types)(data) == Web3().codec.decode(types, data)
+    assert static_decoder(["uint256", "(uint256,bool)"]) is None  # a tuple goes through eth_abi
+    with pytest.raises(ValueError, match="bool"):
+        static_decoder(["bool"])(encode(["uint256"], [2]))
+    with pytest.raises(ValueError, match="expected"):
+        static_decoder(["uint256", "uint256"])(encode(["uint256"], [2]))

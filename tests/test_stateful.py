@@ -86,8 +86,9 @@ from web3 import Web3
 from web3._utils.method_formatters import receipt_formatter
 
 from backstop.chain.deploy import DEFAULT_TIERS, AuctionSpec, BookSpec, MarketSpec, deploy_system
-from backstop.chain.fastchain import FastChain, abi_selector, web3_contract
+from backstop.chain.fastchain import FastChain, web3_contract
 from backstop.chain.orders import Order, sign_order
+from backstop.chain.reverts import abi_selector
 from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model import oracle as oracle_model

@@ -116,7 +116,8 @@ def deploy_system(
 ) -> System:
     """Deploy the core ledger: oracle (with one mock source per venue), insurance fund, clearinghouse; list
     every market everywhere; seed the fund. `deployer` holds every admin role. With `usdc_address` the fund
-    can only be seeded if `deployer` already holds that USDC."""
+    can only be seeded if `deployer` already holds that USDC. `deployer` is an Ape account on the network Ape is
+    connected to, or a backstop.chain.direct.DirectDeployer on a chain of its own (the embedded EVM)."""
     usdc = attach_usdc(usdc_address) if usdc_address else deploy_mock_usdc(deployer)
     oracle = deployer.deploy(project.PriceOracle, deployer)
     fund = deployer.deploy(project.InsuranceFund, usdc, deployer, withdrawal_delay)
@@ -160,10 +161,10 @@ def deploy_system(
         _seed(fund, usdc, deployer, mid, to_usdc(spec.fund_seed), mock=usdc_address is None)
     _seed(fund, usdc, deployer, b"\0" * 32, to_usdc(global_seed), mock=usdc_address is None)
 
-    network = chain.provider.network
+    network, chain_id = _where(deployer)
     deployment = Deployment(
-        network=f"{network.ecosystem.name}:{network.name}:{chain.provider.name}",
-        chain_id=chain.chain_id,
+        network=network,
+        chain_id=chain_id,
         deployer=str(deployer.address),
         contracts={
             "USDC": str(usdc.address),
@@ -185,6 +186,17 @@ def deploy_system(
         usdc_is_mock=usdc_address is None,
     )
     return System(usdc, oracle, fund, house, auction, curves, sources, deployment, queue, book)
+
+
+def _where(deployer: Any) -> tuple[str, int]:
+    """(network label, chain id) of the chain `deployer` deploys to: Ape's connection, or a DirectDeployer's own
+    (backstop.chain.direct: a chain Ape does not know, such as the embedded EVM)."""
+    from backstop.chain.direct import DirectDeployer  # noqa: PLC0415
+
+    if isinstance(deployer, DirectDeployer):
+        return deployer.network, deployer.chain_id
+    network = chain.provider.network
+    return f"{network.ecosystem.name}:{network.name}:{chain.provider.name}", chain.chain_id
 
 
 def deploy_book(deployer: AccountAPI, house: ContractInstance, usdc: ContractInstance, auction: ContractInstance) -> ContractInstance:

@@ -12,7 +12,6 @@ import http.client
 import json
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Iterable
 from urllib.parse import unquote, urlparse
 
@@ -26,8 +25,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from backstop.chain.codec import AbiCodec, AbiEvent, AbiFunction, checksum
 from backstop.chain.fees import Fees, rpc_message
-from backstop.chain.reverts import abi_selector, abi_type, decode_revert
+from backstop.chain.reverts import decode_revert
 from backstop.errors import BackstopError
 
 BATCH_MAX = 1_000  # JSON-RPC calls per HTTP request
@@ -64,19 +64,27 @@ class Sent:
     tx_hash: bytes
     label: str
     raw: bytes | None = None  # signed bytes until flushed to the node
+    unsigned: dict[str, str] | None = None  # on the embedded EVM: the eth_sendTransaction request until flushed
+
+
+def unsigned_hash(sender: str, nonce: int, gas_price: int, gas: int, to: str, data: bytes) -> bytes:
+    """The hash of a transaction handed over unsigned (to the embedded EVM, as to an impersonated account on
+    Anvil): keccak of its legacy fields and its sender, RLP-encoded. The node computes the same."""
+    to_bytes = bytes.fromhex(to[2:]) if to and to != "0x" else b""
+    return keccak(rlp.encode([nonce, gas_price, gas, to_bytes, 0, data, bytes.fromhex(sender[2:])]))
 
 
 @dataclass
-class FastChain:
+class FastChain(AbiCodec):
     """Batches signed transactions into blocks on a local node (Anvil or Hardhat)."""
 
     w3: Web3
     chain_id: int = 0
     sent_total: int = 0
     _pending: list[Sent] = field(default_factory=list)
-    _decoders: dict[bytes, tuple[str, Any, "_Event | None"]] = field(default_factory=dict)
+    _decoders: dict[bytes, tuple[str, Any, "AbiEvent | None"]] = field(default_factory=dict)
     _errors: dict[bytes, dict[str, Any]] = field(default_factory=dict)  # 4-byte selector -> custom error (ABI item)
-    _fns: dict[tuple[str, str], "_Function | None"] = field(default_factory=dict)  # (address, name) -> its ABI, pre-parsed
+    _fns: dict[tuple[str, str], "AbiFunction | None"] = field(default_factory=dict)  # (address, name) -> its ABI, pre-parsed
     uri: str = ""
     timeout: float = 60
     last_timestamp: int = 0
@@ -86,6 +94,7 @@ class FastChain:
     _keys: dict[str, PrivateKey] = field(default_factory=dict)  # address -> signing key, parsed once
     _client: str | None = None  # web3_clientVersion, asked once
     fees: Fees = field(default_factory=Fees)  # the gas price signed with, gas money for a dev node's senders
+    unsigned: bool = False  # hand transactions over unsigned (the embedded EVM; see `embedded`)
 
     def __post_init__(self) -> None:
         self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
@@ -96,6 +105,16 @@ class FastChain:
         retries, which would multiply the wait, are off; a failed request raises ChainDied)."""
         w3 = Web3(Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
         chain = cls(w3, uri=uri, timeout=timeout)
+        chain.fees.reprice(chain)
+        return chain
+
+    @classmethod
+    def embedded(cls, node: Any) -> "FastChain":
+        """A FastChain on an in-process node (backstop.chain.revm.RevmNode): the same calls, answered by `node.post`
+        with no HTTP and no JSON in between. Its web3 has no provider: it only encodes and decodes. Transactions
+        go over unsigned (eth_sendTransaction from the sender, as to an account Anvil impersonates): the node is
+        in this process and trusts it; the EIP-712 orders inside them are still signed and checked on-chain."""
+        chain = cls(Web3(), uri=node.uri, _http=node, unsigned=True)
         chain.fees.reprice(chain)
         return chain
 
@@ -158,34 +177,6 @@ class FastChain:
         extra: list[Any] = [{}, block] if block else []
         return [("eth_call", [{"to": c.address, "data": self.encode(c, fn, args)}, "latest", *extra]) for c, fn, args in requests]
 
-    def _decode_views(self, requests: list[tuple[Contract, str, list]], answers: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        for (c, fn, _args), raw in zip(requests, answers):
-            if not isinstance(raw, str):
-                out.append(None)
-                continue
-            f = self._function(c, fn)
-            types = f.outputs if f else [abi_type(o) for o in c.get_function_by_name(fn).abi["outputs"]]
-            values = self.w3.codec.decode(types, bytes.fromhex(raw[2:]))
-            out.append(values[0] if len(values) == 1 else values)
-        return out
-
-    def encode(self, contract: Contract, fn: str, args: list | tuple) -> str:
-        """Calldata of `contract.fn(*args)`, the same bytes as web3's `encode_abi` (which re-validates the whole
-        ABI, a few ms a call): the function's selector and types are parsed once per contract. An overloaded
-        name goes through web3."""
-        f = self._function(contract, fn)
-        if f is None:
-            return contract.encode_abi(fn, list(args))
-        return "0x" + f.selector.hex() + self.w3.codec.encode(f.inputs, list(args)).hex()
-
-    def _function(self, contract: Contract, fn: str) -> "_Function | None":
-        key = (contract.address, fn)
-        if key not in self._fns:
-            found = [i for i in contract.abi if i.get("type") == "function" and i.get("name") == fn]
-            self._fns[key] = _Function.of(found[0]) if len(found) == 1 else None
-        return self._fns[key]
-
     def _key(self, wallet: Wallet) -> PrivateKey:
         key = self._keys.get(wallet.address)
         if key is None:
@@ -211,25 +202,33 @@ class FastChain:
     def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS) -> bytes:
         """Signs one transaction; it goes to the node with the next `flush()` or `mine()`."""
         calldata = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
-        raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata, self.fees.price)
         self.fees.sender(wallet.address)
-        tx_hash = keccak(raw)
+        if self.unsigned:  # the embedded EVM: no signature to make and recover (0.2 ms a transaction)
+            tx_hash = unsigned_hash(wallet.address, wallet.nonce, self.fees.price, gas, to, calldata)
+            request = {"from": wallet.address, "to": to if to != "0x" else None, "data": "0x" + calldata.hex(),
+                       "gas": hex(gas), "gasPrice": hex(self.fees.price), "nonce": hex(wallet.nonce)}
+            sent = Sent(tx_hash, label, unsigned=request)
+        else:
+            raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata, self.fees.price)
+            sent = Sent(keccak(raw), label, raw)
         wallet.nonce += 1
         self.sent_total += 1
-        self._pending.append(Sent(tx_hash, label, raw))
-        return tx_hash
+        self._pending.append(sent)
+        return sent.tx_hash
 
     def flush(self) -> None:
         """Sends every signed, unsent transaction to the node in one batch (they wait in its pool). A transaction
         the node refuses raises TransactionRefused at once, naming it and the node's reason."""
         for address, why in self.fees.fund_senders(self):
             raise TransactionRefused(f"the node at {self.uri} cannot give {address} gas money (hardhat_setBalance): {why}")
-        unsent = [s for s in self._pending if s.raw is not None]
-        answers = self.batch([("eth_sendRawTransaction", ["0x" + s.raw.hex()]) for s in unsent])
+        unsent = [s for s in self._pending if s.raw is not None or s.unsigned is not None]
+        answers = self.batch([
+            ("eth_sendRawTransaction", ["0x" + s.raw.hex()]) if s.raw is not None else ("eth_sendTransaction", [s.unsigned]) for s in unsent
+        ])
         for sent, answer in zip(unsent, answers):
             if not isinstance(answer, str):
                 raise TransactionRefused(f"the node at {self.uri} refused transaction {sent.label!r}: {rpc_message(answer)}")
-            sent.raw = None
+            sent.raw = sent.unsigned = None
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
         return self.send(wallet, contract.address, self.encode(contract, fn, args), label or fn)
@@ -249,7 +248,7 @@ class FastChain:
         costs as much as a full one: Anvil recomputes the state root) and `reads` are answered as in the block
         that would have been mined: on its state (the latest, which an empty block does not change) with its
         timestamp and number (eth_call block overrides; Anvil only, other nodes mine the empty block)."""
-        if skip_empty and not self._pending and self.is_anvil:
+        if skip_empty and not self._pending and self.overrides_blocks:
             self._sync_head()
             block = {"time": hex(max(timestamp or 0, self.last_timestamp + 1)), "number": hex(self.head + 1)}
             return [], self._decode_views(reads, self.batch(self._view_calls(reads, block)))
@@ -307,9 +306,19 @@ class FastChain:
         return self.client.startswith("anvil")
 
     @property
+    def is_embedded(self) -> bool:
+        """The in-process EVM of backstop.chain.revm."""
+        return self.client.startswith("backstop-revm")
+
+    @property
+    def overrides_blocks(self) -> bool:
+        """The node answers eth_call with block overrides (time, number): Anvil and the embedded EVM."""
+        return self.is_anvil or self.is_embedded
+
+    @property
     def is_dev(self) -> bool:
-        """A development node (Anvil or Hardhat): it sets balances on request (hardhat_setBalance)."""
-        return self.client.startswith(("anvil", "hardhat"))
+        """A development node (Anvil, Hardhat, the embedded EVM): it sets balances on request (hardhat_setBalance)."""
+        return self.client.startswith(("anvil", "hardhat", "backstop-revm"))
 
     def _mine_block(self, timestamp: int | None) -> None:
         """One block at `timestamp`, or one second after the last block when that is later or not given."""
@@ -322,16 +331,6 @@ class FastChain:
 
     # -------------------------------------------------------------- events
 
-    def register(self, name: str, contract: Contract) -> None:
-        """Makes `decode` understand the events of `contract` (by topic, emitted at any address), and
-        `revert_reason` its errors."""
-        for item in contract.abi:
-            if item.get("type") == "error":
-                self._errors[abi_selector(item)[:4]] = item
-            if item.get("type") != "event":
-                continue
-            self._decoders[abi_selector(item)] = (name, getattr(contract.events, item["name"])(), _Event.of(item))
-
     def revert_reason(self, tx_hash: bytes, args: bool = True) -> str:
         """What a mined, failed transaction ended with, from the node's trace: its custom error by name with its
         arguments, ``UnknownMarket(0x4f4d…)`` (decoded against every compiled Backstop contract's errors and
@@ -341,22 +340,6 @@ class FastChain:
             return error or "unknown"
         return decode_revert(data, self._errors, self.w3.codec, args) if data else (error or "reverted without a reason")
 
-    def decode(self, receipt: TxReceipt) -> list[tuple[str, str, dict[str, Any], Any]]:
-        """(contract name, event name, args, log) for every log of `receipt` that a registered ABI knows."""
-        out = []
-        for log in receipt["logs"]:
-            if not log["topics"]:
-                continue
-            found = self._decoders.get(bytes(log["topics"][0]))
-            if not found:
-                continue
-            name, event, fast = found
-            if fast is not None:
-                out.append((name, fast.name, fast.decode(self.w3.codec, log), log))
-                continue
-            decoded = event.process_log(log)
-            out.append((name, decoded["event"], dict(decoded["args"]), log))
-        return out
 
 
 def _sign_legacy(key: PrivateKey, chain_id: int, nonce: int, gas: int, to: str, data: bytes, gas_price: int = 0) -> bytes:
@@ -439,52 +422,6 @@ def _timed_out(exc: Exception, timeout: float) -> str:
     return f": no answer within {timeout:g} s" if isinstance(exc, (requests.Timeout, TimeoutError)) else ""
 
 
-@dataclass(frozen=True)
-class _Function:
-    selector: bytes
-    inputs: list[str]
-    outputs: list[str]
-
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> "_Function":
-        return cls(abi_selector(item)[:4], [abi_type(i) for i in item["inputs"]], [abi_type(o) for o in item.get("outputs", [])])
-
-
-@dataclass(frozen=True)
-class _Event:
-    """An event of plain arguments (no tuples, no arrays), decoded as web3's `process_log` decodes it (addresses
-    checksummed; an indexed dynamic value is its topic) at a fraction of its cost."""
-
-    name: str
-    fields: list[tuple[str, str, bool]]  # (name, type, indexed)
-    data_types: list[str]
-
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> "_Event | None":
-        fields = [(i["name"], abi_type(i), bool(i.get("indexed"))) for i in item["inputs"]]
-        if item.get("anonymous") or any("(" in t or "[" in t for _, t, _ in fields):
-            return None
-        return cls(item["name"], fields, [t for _, t, indexed in fields if not indexed])
-
-    def decode(self, codec: Any, log: Any) -> dict[str, Any]:
-        topics = iter(log["topics"][1:])
-        data = iter(codec.decode(self.data_types, bytes(log["data"])))
-        args: dict[str, Any] = {}
-        for name, t, indexed in self.fields:
-            if indexed:
-                topic = bytes(next(topics))
-                value = topic if t in ("bytes", "string") else codec.decode([t], topic)[0]
-            else:
-                value = next(data)
-            args[name] = _checksum(value) if t == "address" else value
-        return args
-
-
-@cache
-def _checksum(address: str) -> str:
-    return Web3.to_checksum_address(address)
-
-
 _INTS = ("blockNumber", "transactionIndex", "cumulativeGasUsed", "status", "gasUsed", "effectiveGasPrice", "type", "blobGasPrice", "blobGasUsed", "logIndex")
 _BYTES = ("blockHash", "transactionHash", "logsBloom", "data")
 _ADDRESSES = ("from", "to", "contractAddress", "address")
@@ -506,7 +443,7 @@ def _formatted(raw: dict[str, Any]) -> dict[str, Any]:
             out[k] = HexBytes(out[k])
     for k in _ADDRESSES:
         if isinstance(out.get(k), str):
-            out[k] = _checksum(out[k])
+            out[k] = checksum(out[k])
     if "topics" in out:
         out["topics"] = [HexBytes(t) for t in out["topics"]]
     if isinstance(out.get("logs"), list):

@@ -1,9 +1,9 @@
 """`backstop`, the one command line (also reachable command by command as `ape run <script>`, see scripts/).
 
-    backstop replay SCENARIO [--out DIR] [--network anvil|hardhat|URL] [--set KEY=VALUE ...] [--variant NAME]
+    backstop replay SCENARIO [--out DIR] [--network anvil|revm|hardhat|URL] [--set KEY=VALUE ...] [--variant NAME]
     backstop replay --resume DIR [--network ...]      (finish a replay that left a partial report in DIR)
-    backstop compare SCENARIO [--vary KEY=V1,V2 ...] [--variant NAME ...] [--builtin NAME ...] [--out DIR] [--jobs N]
-    backstop size-fund SCENARIO [--out DIR] [--tolerance F] [--safety F] [--jobs N] [--fund-triggers-only]
+    backstop compare SCENARIO [--vary KEY=V1,V2 ...] [--variant NAME ...] [--builtin NAME ...] [--out DIR] [--jobs N] [--network anvil|revm]
+    backstop size-fund SCENARIO [--out DIR] [--tolerance F] [--safety F] [--jobs N] [--fund-triggers-only] [--network anvil|revm]
     backstop deploy [--network anvil|hardhat|URL] [--market NAME:PRICE ...] [--usdc ADDRESS] [--out FILE]
     backstop keeper --deployment FILE [--network ...] [--account ALIAS] [--latency S] [--rounds N] ...
     backstop adl-queue --deployment FILE --market NAME [--network ...] [--limit N]

@@ -35,7 +35,8 @@ from eth_utils import to_checksum_address
 from eth_utils.abi import get_abi_output_types
 
 from backstop.chain.deploy import System, attach
-from backstop.chain.fastchain import FastChain, abi_selector
+from backstop.chain.fastchain import FastChain
+from backstop.chain.reverts import abi_selector
 from backstop.lab.errors import ConservationError, LabError
 from backstop.model.fund import GLOBAL
 from backstop.model.ledger import Position, pnl

@@ -65,6 +65,7 @@ def build_report(
             "error": error,
             "setup": setup,
             "failed_transactions": dict(sorted(s.failed_txs.items())),
+            "gas": dict(sorted(s.gas.items())),
             "chain_id": ctx.chain.chain_id,
             "contracts": addresses(ctx),
         },
@@ -186,9 +187,10 @@ def _held_bonds(ctx: ReplayContext) -> dict[str, int] | None:
     challenge), read once for every keeper; None when the chain cannot be read."""
     held: dict[str, int] = {}
     try:
-        adl = ctx.c["adl"].functions
-        for execution in ctx.state.adl_executions:
-            e = adl.execution(execution).call()  # (market, executor, epoch, bankruptLong, challenged, bondReleased, mark, bond, ...)
+        executions = ctx.chain.view([(ctx.c["adl"], "execution", [x]) for x in ctx.state.adl_executions])
+        for e in executions:  # (market, executor, epoch, bankruptLong, challenged, bondReleased, mark, bond, ...)
+            if e is None:
+                raise ValueError("an ADL execution the replay ran cannot be read")
             if not e[4] and not e[5]:
                 held[e[1]] = held.get(e[1], 0) + e[7]
     except Exception:  # noqa: BLE001 - a dead node: the bonds are unknown
@@ -206,13 +208,12 @@ def _keeper_wealth(ctx: ReplayContext, k: Any, bonds: dict[str, int] | None) -> 
     if bonds is None:
         return None
     try:
-        house, book = ctx.c["house"].functions, ctx.c["book"].functions
-        usdc = ctx.c["usdc"].functions.balanceOf(me).call() + house.freeBalance(me).call() + book.withdrawable(me).call()
-        for bid in k.bids:
-            try:
-                usdc += book.bid(bid).call()[7]  # Bid.escrow
-            except Exception:  # noqa: BLE001 - NoSuchBid: fully used or cancelled, nothing left in it
-                continue
+        house, book = ctx.c["house"], ctx.c["book"]
+        reads = [(ctx.c["usdc"], "balanceOf", [me]), (house, "freeBalance", [me]), (book, "withdrawable", [me])]
+        *held, = ctx.chain.view(reads + [(book, "bid", [bid]) for bid in k.bids])
+        if any(v is None for v in held[:3]):
+            return None
+        usdc = sum(held[:3]) + sum(b[7] for b in held[3:] if b is not None)  # Bid.escrow; None: NoSuchBid (used up or cancelled)
     except Exception:  # noqa: BLE001 - a dead node: the wealth is unknown
         return None
     usdc += bonds.get(me, 0)

@@ -33,14 +33,19 @@ from backstop.units import USDC, WAD, notional_up
 class Replay:
     """One replay of one scenario on one connected chain. Use `run_replay` for the whole life cycle."""
 
-    def __init__(self, scenario: Any, system: Any, admin_key: str, path: Path | None = None, uri: str | None = None) -> None:
+    def __init__(
+        self, scenario: Any, system: Any, admin_key: str, path: Path | None = None, uri: str | None = None, chain: FastChain | None = None
+    ) -> None:
+        """`chain`: the FastChain to replay on (the embedded EVM's); else one connected to `uri`, by default the
+        node Ape is connected to."""
         from eth_account import Account  # noqa: PLC0415
 
-        if uri is None:
-            from ape import chain as ape_chain  # noqa: PLC0415
+        if chain is None:
+            if uri is None:
+                from ape import chain as ape_chain  # noqa: PLC0415
 
-            uri = ape_chain.provider.http_uri
-        chain = FastChain.connect(uri)
+                uri = ape_chain.provider.http_uri
+            chain = FastChain.connect(uri)
         c = {name: web3_contract(chain.w3, str(getattr(system, attr).address), abi_of(getattr(system, attr))) for name, attr in CONTRACTS}
         for name, contract in c.items():
             chain.register(name, contract)

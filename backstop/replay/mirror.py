@@ -64,6 +64,7 @@ class EventMirror:
         receipts, values = chain.mine_and_view(timestamp, reads or [], skip_empty)
         for sent, receipt in receipts:
             done = self.state.on_mined.pop(sent.tx_hash, None)
+            self.state.count_gas(sent.label.split(":")[0], receipt["gasUsed"])
             if receipt["status"] != 1:
                 label = f"{sent.label.split(':')[0]}: {chain.revert_reason(sent.tx_hash, args=False)}"  # counted by error name
                 self.state.count_failure(label)

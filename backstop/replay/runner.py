@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from backstop.chain.fastchain import ChainDied, FastChain, raw_throughput
 from backstop.chain.node import local_anvil
@@ -18,6 +18,7 @@ from backstop.replay.engine import Replay
 from backstop.units import to_usdc
 
 NETWORKS = {"hardhat": "ethereum:local:hardhat"}  # "anvil" (the default): a node started here, see backstop.chain.node
+EMBEDDED = "revm"  # the embedded EVM, in this process: see backstop.chain.revm
 
 
 class ReplayFailed(BackstopError, RuntimeError):
@@ -60,6 +61,8 @@ def run_replay(
     with ExitStack() as stack:
         if network in (None, "anvil"):
             choice = stack.enter_context(local_anvil()).uri
+        elif network == EMBEDDED:
+            choice = EMBEDDED
         else:
             choice = NETWORKS.get(network, network)
         return _replay_on(scenario, Path(scenario_path), out, choice, progress, measure_raw, on_step, resumed)
@@ -121,20 +124,11 @@ def _replay_on(
     on_step: Callable[[int], None] | None,
     resumed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from ape import accounts, networks  # noqa: PLC0415
-
     from backstop.report import write_report  # noqa: PLC0415
 
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    try:
-        context = networks.parse_network_choice(choice)
-        provider = context.__enter__()
-    except Exception as exc:  # noqa: BLE001 - ape raises many kinds for an unreachable network
-        raise ReplayFailed(f"cannot connect to network {choice!r}: {exc}", None) from exc
-    try:
-        admin = accounts.test_accounts[0]
-        replay = Replay(scenario, deploy_scenario(scenario, admin), admin.private_key, path=scenario_path)
+    with _deployed(scenario, scenario_path, choice) as replay:
         setup: dict[str, Any] = {}
         error: str | None = None
         raw_tps: float | None = None
@@ -169,16 +163,45 @@ def _replay_on(
             replay.chain.set_automine(True)
         except ChainDied:
             pass
+    if error:
+        raise ReplayFailed(f"{error}; partial report in {out}", out)
+    return report
+
+
+@contextmanager
+def _deployed(scenario: Any, scenario_path: Path, choice: str) -> Iterator[Replay]:
+    """A Replay of `scenario` on a fresh deployment: on the embedded EVM (choice EMBEDDED: deployed through
+    backstop.chain.direct, no Ape connection), else on the network Ape connects to (`choice`: an Ape network
+    choice or URL), disconnected after."""
+    if choice == EMBEDDED:
+        from backstop.chain.direct import DirectDeployer  # noqa: PLC0415
+        from backstop.chain.node import MNEMONIC  # noqa: PLC0415
+        from backstop.chain.revm import RevmNode  # noqa: PLC0415
+
+        node = RevmNode(MNEMONIC)
+        chain = FastChain.embedded(node)
+        chain.set_automine(False)
+        admin = node.test_accounts[0]
+        deployer = DirectDeployer(chain, chain.wallet(admin))
+        system = deploy_scenario(scenario, deployer)
+        yield Replay(scenario, system, bytes(admin.key).hex(), path=scenario_path, chain=chain)
+        return
+    from ape import accounts, networks  # noqa: PLC0415
+
+    try:
+        context = networks.parse_network_choice(choice)
+        provider = context.__enter__()
+    except Exception as exc:  # noqa: BLE001 - ape raises many kinds for an unreachable network
+        raise ReplayFailed(f"cannot connect to network {choice!r}: {exc}", None) from exc
+    try:
+        admin = accounts.test_accounts[0]
+        yield Replay(scenario, deploy_scenario(scenario, admin), admin.private_key, path=scenario_path)
         del provider
     finally:
         try:
             context.__exit__(None, None, None)
         except Exception:  # noqa: BLE001 - a dead node cannot be disconnected cleanly; nothing is lost
             pass
-    if error:
-        raise ReplayFailed(f"{error}; partial report in {out}", out)
-    return report
-
 
 
 def deploy_scenario(scenario: Any, admin: Any) -> Any:

@@ -94,6 +94,7 @@ class ReplayState:
     liquidations: list[dict[str, Any]] = field(default_factory=list)
     series: list[dict[str, Any]] = field(default_factory=list)
     failed_txs: dict[str, int] = field(default_factory=dict)
+    gas: dict[str, dict[str, int]] = field(default_factory=dict)  # action -> {"transactions", "gas"} of every receipt
     totals: dict[str, float] = field(default_factory=dict)
     first_liquidatable: dict[tuple[str, str], int] = field(default_factory=dict)
     pending_liquidation: set[tuple[str, str]] = field(default_factory=set)
@@ -110,6 +111,11 @@ class ReplayState:
 
     def count_failure(self, label: str) -> None:
         self.failed_txs[label] = self.failed_txs.get(label, 0) + 1
+
+    def count_gas(self, action: str, gas_used: int) -> None:
+        row = self.gas.setdefault(action, {"transactions": 0, "gas": 0})
+        row["transactions"] += 1
+        row["gas"] += gas_used
 
 
 @dataclass
@@ -144,8 +150,11 @@ class ReplayContext:
 
     def pool_balances(self) -> dict[str, int]:
         """Every pool's balance [usdc] read from the chain now, by pool name."""
-        fund = self.c["fund"].functions
-        return {name: fund.poolBalance(pool).call() for name, pool in (("global", bytes(32)), *self.mids.items())}
+        pools = (("global", bytes(32)), *self.mids.items())
+        values = self.chain.view([(self.c["fund"], "poolBalance", [pool]) for _name, pool in pools])
+        if any(v is None for v in values):
+            raise RuntimeError("InsuranceFund.poolBalance reverted")
+        return {name: v for (name, _pool), v in zip(pools, values)}
 
     def keeper_name(self, address: str) -> str:
         return next((k.name for k in self.keepers if k.wallet.address == address), address)

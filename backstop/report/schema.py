@@ -202,10 +202,20 @@ class Resumed(_Part):
     restarted_from_t: int = _f("always 0: a resumed replay restarts from the beginning (replays are deterministic)", "s")
 
 
+class GasRow(_Part):
+    """The transactions of one action and the gas they used."""
+
+    transactions: int = _f("transactions mined, succeeded or reverted", "count")
+    gas: int = _f("gas used by them, summed over their receipts", "gas")
+
+
 class RunInfo(_Part):
     """How the run went."""
 
-    network: str = _f("where it ran: the node's URL, or an Ape network choice such as `ethereum:local:hardhat`")
+    network: str = _f(
+        "where it ran: the node's URL, an Ape network choice such as `ethereum:local:hardhat`, or `revm` (the "
+        "embedded EVM, in the replaying process)"
+    )
     wall_seconds: Number = _f("wall-clock duration", "s")
     steps: int = _f("steps executed", "count")
     complete: bool = _f("`true` when every step of the scenario ran")
@@ -216,6 +226,10 @@ class RunInfo(_Part):
     setup: Setup | None = _optional("what the replay set up, below")
     failed_transactions: dict[str, int] | None = _optional(
         "reverted transactions by `action: revert reason` → count", "count"
+    )
+    gas: dict[str, GasRow] | None = _optional(
+        "every transaction the replay mined (set-up and loop) by action (`price`, `open`, `liquidate`, `take`, "
+        "`adl`, ...) → count and gas used: the same on Anvil and on the embedded EVM"
     )
     started_at: IsoTime = _f("wall-clock start of the run")
     overrides: dict[str, Any] | None = _optional(

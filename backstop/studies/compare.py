@@ -119,9 +119,10 @@ def compare(
     base_overrides: Mapping[str, Any] | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    network: str | None = None,
 ) -> dict[str, Any]:
-    """Replays the scenario as given and under every variant, writes the comparison folder, returns
-    compare.json's content. Every variant is validated first (VariantError / ScenarioError before any run)."""
+    """Replays the scenario as given and under every variant (each on its own local Anvil, or on the embedded
+    EVM with `network` "revm"), writes the comparison folder, returns compare.json's content. Every variant is validated first (VariantError / ScenarioError before any run)."""
     path = Path(scenario_path)
     base = load_scenario(path)
     if base_overrides:
@@ -137,7 +138,7 @@ def compare(
     wall0 = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     total = sum(len(sc.times()) for _, sc in planned)
-    results = run_parallel(path, runs, jobs, total, progress, desc=f"compare {base.name} ({len(runs)} variants, {jobs} jobs)")
+    results = run_parallel(path, runs, jobs, total, progress, desc=f"compare {base.name} ({len(runs)} variants, {jobs} jobs)", network=network)
     data = {
         "schema": COMPARE_SCHEMA,
         "scenario": {
@@ -149,7 +150,7 @@ def compare(
             "base_overrides": dict(base_overrides or {}),
             "synthetic": list(base.synthetic),
         },
-        "run": {"jobs": jobs, "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2)},
+        "run": {"jobs": jobs, "network": network or "anvil", "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2)},
         "columns": [{"key": k, "title": t, "format": f} for k, t, f in COLUMNS + CONTEXT_COLUMNS],
         "variants": [_variant_row(v, sc, r, out) for (v, sc), r in zip(planned, results)],
     }

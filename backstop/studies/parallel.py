@@ -49,8 +49,11 @@ class RunResult:
     wall_seconds: float
 
 
-def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str, ticks: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """Worker: one replay on its own Anvil. Runs in a spawned process; ``ticks`` receives one item per step."""
+def _run_one(
+    scenario_path: str, out: str, overrides: dict[str, Any], label: str, ticks: Any, network: str | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Worker: one replay on its own chain (a local Anvil, or the embedded EVM with network "revm"). Runs in a
+    spawned process; ``ticks`` receives one item per step."""
     import warnings  # noqa: PLC0415
 
     from ape.logging import logger  # noqa: PLC0415
@@ -62,7 +65,7 @@ def _run_one(scenario_path: str, out: str, overrides: dict[str, Any], label: str
     warnings.simplefilter("ignore", BackstopWarning)  # the scenario's warnings: told once, by the parent process
     on_step = (lambda _t: ticks.put(label)) if ticks is not None else None
     try:
-        report = run_replay(scenario_path, out, progress=False, overrides=overrides, measure_raw=False, on_step=on_step)
+        report = run_replay(scenario_path, out, network=network, progress=False, overrides=overrides, measure_raw=False, on_step=on_step)
         return report, None
     except ReplayFailed as exc:
         partial = Path(out) / "report.json"
@@ -80,14 +83,16 @@ def run_parallel(
     desc: str = "replays",
     on_done: Callable[[RunResult], None] | None = None,
     pool: ProcessPoolExecutor | None = None,
+    network: str | None = None,
 ) -> list[RunResult]:
     """Replays ``scenario_path`` once per ``(label, overrides, out dir)``, at most ``jobs`` at a time, each
-    in its own process on its own Anvil. Shows one progress bar over ``total_steps`` steps of all runs.
+    in its own process on its own chain (`network`: None or "anvil" for a local Anvil each, "revm" for the
+    embedded EVM; see backstop.replay.runner). Shows one progress bar over ``total_steps`` steps of all runs.
     Returns the results in the order of ``runs``. Pass a `pool` (see :func:`worker_pool`) to keep the same
     workers, and their imports, over several batches."""
     if pool is None:
         with worker_pool(min(jobs, len(runs))) as own:
-            return run_parallel(scenario_path, runs, jobs, total_steps, progress, desc, on_done, own)
+            return run_parallel(scenario_path, runs, jobs, total_steps, progress, desc, on_done, own, network)
     ctx = get_context("spawn")
     manager = ctx.Manager() if progress else None
     ticks = manager.Queue() if manager else None
@@ -113,7 +118,7 @@ def run_parallel(
     try:
         started = time.perf_counter()
         futures = {
-            pool.submit(_run_one, str(scenario_path), str(out), overrides, label, ticks): (i, label, out)
+            pool.submit(_run_one, str(scenario_path), str(out), overrides, label, ticks, network): (i, label, out)
             for i, (label, overrides, out) in enumerate(runs)
         }
         for fut in as_completed(futures):

@@ -258,8 +258,10 @@ def size_fund(
     progress: bool = True,
     max_factor: float = 64.0,
     fund_triggers_only: bool = False,
+    network: str | None = None,
 ) -> dict[str, Any]:
-    """Searches the smallest starting fund for the scenario, writes sizing.json, sizing.md and sizing.png
+    """Searches the smallest starting fund for the scenario (each replay on its own local Anvil, or on the
+    embedded EVM with `network` "revm"), writes sizing.json, sizing.md and sizing.png
     (and every evaluated replay under runs/) into `out_dir`, and returns sizing.json's content. With
     `fund_triggers_only`, ADL started by liquidity risk (stale auctions) is not counted (see sizing_measure).
     When no size up to `max_factor` works, the SizingError says which triggers the remaining ADL had."""
@@ -279,7 +281,7 @@ def size_fund(
     def evaluate(factors: list[float]) -> list[float]:
         runs = [(f"{f:.6g}x", {**dict(base_overrides or {}), **fund_overrides(base, f)}, out / "runs" / f"f{f:.6g}") for f in factors]
         desc = f"size-fund {base.name}: {', '.join(r[0] for r in runs)}"
-        results = run_parallel(path, runs, jobs, len(base.times()) * len(runs), progress, desc, pool=pool)
+        results = run_parallel(path, runs, jobs, len(base.times()) * len(runs), progress, desc, pool=pool, network=network)
         for f, r in zip(factors, results):
             if r.error or r.report is None:
                 raise SizingError(f"the replay at {r.label} failed: {r.error}")
@@ -315,7 +317,7 @@ def size_fund(
         "message": result.message,
         "points": [asdict(p) for p in sorted(result.points, key=lambda p: p.factor)],
         "run": {
-            "jobs": jobs, "replays": len(result.points), "rounds": max(p.round for p in result.points) + 1,
+            "jobs": jobs, "network": network or "anvil", "replays": len(result.points), "rounds": max(p.round for p in result.points) + 1,
             "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2),
         },
     }
