@@ -134,6 +134,6 @@ def test_cli_replays_on_the_embedded_evm(tmp_path):
 
     result = CliRunner(mix_stderr=False).invoke(main, ["replay", str(MINI), "--network", "revm", "--out", str(tmp_path / "r"), "--no-progress"])
     assert result.exit_code == 0, result.output + result.stderr
-    assert "liquidations" in result.output and "raw the embedded EVM" in result.output
+    assert "liquidations" in result.output and "raw embedded EVM" in result.output
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["run"]["network"] == "revm" and report["run"]["complete"]

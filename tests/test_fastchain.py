@@ -146,8 +146,27 @@ def test_static_words_decode_as_eth_abi_decodes_them(values):
     types = ["uint64", "int256", "bool", "address", "bytes32", "uint256"]
     data = encode(types, list(values))
     assert static_decoder(types)(data) == Web3().codec.decode(types, data)
-    assert static_decoder(["uint256", "(uint256,bool)"]) is None  # a tuple goes through eth_abi
+    assert static_decoder(["uint256", "(uint256,(bool,uint8))"]) is None and static_decoder(["uint256[]"]) is None  # through eth_abi
     with pytest.raises(ValueError, match="bool"):
         static_decoder(["bool"])(encode(["uint256"], [2]))
     with pytest.raises(ValueError, match="expected"):
         static_decoder(["uint256", "uint256"])(encode(["uint256"], [2]))
+
+
+def test_static_structs_decode_and_static_words_encode_as_eth_abi_does():
+    from backstop.chain.codec import static_decoder, static_encoder
+
+    codec = Web3().codec
+    types = ["(int256,uint256,uint128)", "bool", "(address,bytes32)"]
+    values = ((-5, 7, 2**128 - 1), True, ("0x" + "cd" * 20, b"x".ljust(32, b"\0")))
+    data = encode(types, list(values))
+    assert static_decoder(types)(data) == codec.decode(types, data)
+    words = ["uint256", "int128", "bool", "address", "bytes32", "uint8"]
+    args = [2**200, -(2**100), False, Web3.to_checksum_address("0x" + "ef" * 20), b"OM-USD".ljust(32, b"\0"), 255]
+    assert static_encoder(words)(args) == codec.encode(words, args)
+    for bad in ([-1], [2**256], [True], ["7"]):  # refused: FastChain.encode then asks eth_abi, which names why
+        with pytest.raises(ValueError):
+            static_encoder(["uint256"])(bad)
+    with pytest.raises(ValueError):
+        static_encoder(["address"])(["0x" + "Ab" * 20])  # a broken checksum
+    assert static_encoder(["uint256[]"]) is None

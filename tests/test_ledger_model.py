@@ -69,3 +69,31 @@ def test_liquidation_fill_conserves_the_traders_equity(q, entry, m, percent, fil
         assert covers == [-equity] and ledger.free.get("t", 0) == 0
     keeper = ledger.position(MID, "c")
     assert keeper.size == (qty if long else -qty) and keeper.entry_price == fill_price and keeper.margin == 0
+
+
+@given(
+    st.integers(-(10**25), 10**25).filter(bool),  # size [wad], signed
+    st.integers(10**15, 10**20),  # entry [wad]
+    st.integers(0, to_usdc(2_000_000)),  # margin
+    st.integers(10**14, 10**21),  # mark [wad]
+)
+def test_inside_its_safe_band_a_position_is_never_liquidatable(size, entry, margin_, mark):
+    from backstop.chain.specs import DEFAULT_TIERS  # noqa: PLC0415
+
+    tiers = list(DEFAULT_TIERS)
+    p = lm.Position(size, entry, margin_)
+    lo, hi = lm.safe_band(p, tiers)
+    if lo < mark < hi:
+        assert not lm.below_maintenance(p, tiers, mark)  # and no NotionalAboveTopTier either
+    for edge in (lo + 1, hi - 1):  # the band's own edges, where rounding bites first
+        if lo < edge < hi:
+            assert not lm.below_maintenance(p, tiers, edge)
+
+
+def test_the_safe_band_is_wide_for_an_ordinary_position():
+    from backstop.chain.specs import DEFAULT_TIERS  # noqa: PLC0415
+
+    p = lm.Position(10**21, 6 * 10**18, to_usdc(1_200))  # 1,000 units long at $6 on $1,200 of margin (5x)
+    lo, hi = lm.safe_band(p, list(DEFAULT_TIERS))
+    assert 4.9 * 10**18 < lo < 5 * 10**18 and hi > 49 * 10**18  # liquidated near $4.92 (2.5%); safe up to its bracket ($50k)
+    assert lm.below_maintenance(p, list(DEFAULT_TIERS), lo - lo // 100)  # 1% under the band: liquidatable

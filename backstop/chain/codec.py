@@ -13,7 +13,7 @@ from web3.types import TxReceipt
 
 from backstop.chain.reverts import abi_selector, abi_type
 
-__all__ = ["AbiCodec", "AbiEvent", "AbiFunction", "checksum", "static_decoder", "word_decoder"]
+__all__ = ["AbiCodec", "AbiEvent", "AbiFunction", "checksum", "static_decoder", "static_encoder", "word_decoder", "word_encoder"]
 
 
 class AbiCodec:
@@ -46,6 +46,11 @@ class AbiCodec:
         f = self._function(contract, fn)
         if f is None:
             return contract.encode_abi(fn, list(args))
+        if f.fast_in is not None:
+            try:
+                return "0x" + f.selector.hex() + f.fast_in(args).hex()
+            except (TypeError, ValueError, OverflowError):
+                pass  # eth_abi below names what is wrong with the arguments
         return "0x" + f.selector.hex() + self.w3.codec.encode(f.inputs, list(args)).hex()
 
     def _function(self, contract: Contract, fn: str) -> "AbiFunction | None":
@@ -89,11 +94,13 @@ class AbiFunction:
     inputs: list[str]
     outputs: list[str]
     fast: Any = None  # a decoder of its outputs when every one is a static word (see static_decoder)
+    fast_in: Any = None  # an encoder of its inputs, likewise (see static_encoder)
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "AbiFunction":
         outputs = [abi_type(o) for o in item.get("outputs", [])]
-        return cls(abi_selector(item)[:4], [abi_type(i) for i in item["inputs"]], outputs, static_decoder(outputs))
+        inputs = [abi_type(i) for i in item["inputs"]]
+        return cls(abi_selector(item)[:4], inputs, outputs, static_decoder(outputs), static_encoder(inputs))
 
 
 def word_decoder(kind: str) -> Any:
@@ -112,14 +119,29 @@ def word_decoder(kind: str) -> Any:
     return None
 
 
+def _flat(kind: str) -> list[str] | None:
+    """The components of a tuple of elementary words, "(int256,uint256)" -> ["int256", "uint256"] (else None)."""
+    if not (kind.startswith("(") and kind.endswith(")")) or "(" in kind[1:] or "[" in kind:
+        return None
+    return kind[1:-1].split(",")
+
+
 def static_decoder(types: list[str]) -> Any:
-    """A decoder of `types` from ABI data when each is one static word (uint/int/bool/address/bytesN): 30x faster
-    than eth_abi's, and strict as it is (the data must hold every word, a bool word must be 0 or 1). None when
-    any type is another kind (tuples, arrays, strings go through eth_abi)."""
-    words = [word_decoder(t) for t in types]
+    """A decoder of `types` from ABI data when each is one static word (uint/int/bool/address/bytesN) or a tuple
+    of them (a static struct: its words inline): 30x faster than eth_abi's, and strict as it is (the data must
+    hold every word, a bool word must be 0 or 1). None when any type is another kind (arrays, strings, nested
+    tuples go through eth_abi)."""
+    shape: list[int | None] = []  # per type: None for a word, n for a tuple of n words
+    words: list[Any] = []
+    kinds: list[str] = []
+    for t in types:
+        parts = _flat(t)
+        shape.append(None if parts is None else len(parts))
+        kinds += parts or [t]
+    words = [word_decoder(k) for k in kinds]
     if not words or any(w is None for w in words):
         return None
-    bools = [i for i, t in enumerate(types) if t == "bool"]
+    bools = [i for i, k in enumerate(kinds) if k == "bool"]
     size = 32 * len(words)
 
     def decode(data: bytes) -> tuple[Any, ...]:
@@ -128,9 +150,79 @@ def static_decoder(types: list[str]) -> Any:
         for i in bools:
             if data[32 * i : 32 * i + 31].strip(b"\0") or data[32 * i + 31] > 1:
                 raise ValueError("a bool word that is not 0 or 1")
-        return tuple(w(data[32 * i : 32 * i + 32]) for i, w in enumerate(words))
+        flat = [w(data[32 * i : 32 * i + 32]) for i, w in enumerate(words)]
+        out: list[Any] = []
+        at = 0
+        for n in shape:
+            out.append(flat[at] if n is None else tuple(flat[at : at + n]))
+            at += 1 if n is None else n
+        return tuple(out)
 
     return decode
+
+
+def word_encoder(kind: str) -> Any:
+    """An encoder of one value of elementary static type `kind` into its 32-byte word, or None (not one). It
+    raises (TypeError, ValueError, OverflowError) on a value eth_abi would refuse: the caller then asks eth_abi,
+    which names what is wrong."""
+    if kind.startswith("uint") and kind[4:].isdigit():
+        bits = int(kind[4:])
+
+        def uint(v: Any) -> bytes:
+            if type(v) is not int or v < 0 or v >> bits:
+                raise ValueError(kind)
+            return v.to_bytes(32, "big")
+
+        return uint
+    if kind.startswith("int") and kind[3:].isdigit():
+        bits = int(kind[3:])
+
+        def sint(v: Any) -> bytes:
+            if type(v) is not int or not -(1 << (bits - 1)) <= v < 1 << (bits - 1):
+                raise ValueError(kind)
+            return v.to_bytes(32, "big", signed=True)
+
+        return sint
+    if kind == "bool":
+
+        def boolean(v: Any) -> bytes:
+            if type(v) is not bool:
+                raise ValueError(kind)
+            return bytes(31) + bytes([v])
+
+        return boolean
+    if kind == "address":
+
+        def address(v: Any) -> bytes:
+            if not isinstance(v, str) or len(v) != 42 or (v[2:] != v[2:].lower() and checksum(v) != v):
+                raise ValueError(kind)
+            return bytes(12) + bytes.fromhex(v[2:])
+
+        return address
+    if kind.startswith("bytes") and kind[5:].isdigit():
+        size = int(kind[5:])
+
+        def fixed(v: Any) -> bytes:
+            if not isinstance(v, (bytes, bytearray)) or len(v) != size:  # eth_abi (strict) wants the exact length
+                raise ValueError(kind)
+            return bytes(v).ljust(32, b"\0")
+
+        return fixed
+    return None
+
+
+def static_encoder(types: list[str]) -> Any:
+    """An encoder of arguments of `types` when each is one static word (see word_encoder), else None."""
+    words = [word_encoder(t) for t in types]
+    if any(w is None for w in words):
+        return None
+
+    def encode(args: list[Any]) -> bytes:
+        if len(args) != len(words):
+            raise ValueError("argument count")
+        return b"".join(w(a) for w, a in zip(words, args))
+
+    return encode
 
 
 @dataclass(frozen=True)

@@ -427,6 +427,11 @@ _BYTES = ("blockHash", "transactionHash", "logsBloom", "data")
 _ADDRESSES = ("from", "to", "contractAddress", "address")
 
 
+def format_log(raw: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC log (eth_getLogs) as web3's `log_entry_formatter` gives it, for a fraction of its cost."""
+    return _formatted(raw)
+
+
 def _receipt(raw: dict[str, Any]) -> dict[str, Any]:
     """A JSON-RPC receipt as web3's `receipt_formatter` gives it (quantities as int, hashes and data as
     HexBytes, addresses checksummed, each log likewise), for a fraction of its cost."""

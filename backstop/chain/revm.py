@@ -38,8 +38,9 @@ from typing import Any
 import rlp
 from eth_account import Account
 from eth_keys.datatypes import Signature
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
+from backstop.chain.codec import checksum
 from backstop.errors import BackstopError
 
 __all__ = ["CHAIN_ID", "BLOCK_GAS_LIMIT", "EmbeddedError", "RevmNode", "pyrevm_version"]
@@ -207,7 +208,7 @@ class RevmNode:
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise _RpcError(-32602, f"not a transaction request: {exc}") from None
         tx_hash = "0x" + unsigned_hash(sender, nonce, price, gas, to or "0x", data).hex()
-        return self._enqueue(_Tx(tx_hash, sender, nonce, gas, price, to_checksum_address(to) if to else None, data))
+        return self._enqueue(_Tx(tx_hash, sender, nonce, gas, price, checksum(to) if to else None, data))
 
     def _next_nonce(self, sender: str) -> int:
         return self.pending_nonces.get(sender, self.nonces.get(sender, 0))
@@ -391,5 +392,5 @@ def _decode_legacy(raw: bytes) -> _Tx:
         raise ValueError("value transfers are not supported by the embedded EVM")
     return _Tx(
         hash="0x" + keccak(raw).hex(), sender=sender, nonce=int.from_bytes(nonce, "big"), gas=int.from_bytes(gas, "big"),
-        gas_price=int.from_bytes(gas_price, "big"), to=to_checksum_address(to) if to else None, data=bytes(data),
+        gas_price=int.from_bytes(gas_price, "big"), to=checksum(to) if to else None, data=bytes(data),
     )

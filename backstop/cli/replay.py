@@ -94,7 +94,7 @@ def replay(
         click.echo(f"warning: the report does not reconcile: {problem}", err=True)
     tp = report["throughput"]
     if tp.get("ratio") is not None:
-        node = "the embedded EVM" if report["run"].get("network") == "revm" else "Anvil"
+        node = "embedded EVM" if report["run"].get("network") == "revm" else "Anvil"
         click.echo(f"throughput: {tp['tx_per_s']} tx/s, raw {node} {tp['raw_anvil_tx_per_s']} tx/s (ratio {tp['ratio']})")
     click.echo(f"report: {out_dir / 'report.md'}")
 

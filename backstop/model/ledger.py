@@ -117,6 +117,32 @@ def below_maintenance(p: Position, tiers: list[Tier], mark: int) -> bool:
     return equity < bps_up(n, tier_for(tiers, n).maintenance_margin_bps)
 
 
+def safe_band(p: Position, tiers: list[Tier]) -> tuple[int, int]:
+    """Marks [wad] strictly between which `p` is surely above maintenance (below_maintenance False, no bracket
+    overflow): a filter that spares the exact test for most positions most of the time, never a different answer.
+
+    The band keeps the notional within the bracket it has at the entry price (its upper edge: the mark at which
+    the notional leaves it), and there the position is safe above (a long; below, a short) its liquidation price
+    at the largest maintenance rate of that bracket and the ones under it. Each edge is moved inwards by 1e-6 of
+    itself and by three [usdc] units' worth of price, for the rounding of the exact test. (0, 0): no band."""
+    q = abs(p.size)
+    if q == 0:
+        return 0, 0
+    k = next((i for i, t in enumerate(tiers) if notional_up(q, p.entry_price) <= t.max_notional), None)
+    if k is None:
+        return 0, 0
+    mm = max(t.maintenance_margin_bps for t in tiers[: k + 1])
+    slack = -(-3 * NOTIONAL_SCALE // q) + 1  # [wad] three usdc units of notional, per unit of size
+    cap = tiers[k].max_notional * NOTIONAL_SCALE // q
+    hi = cap - cap // 1_000_000 - slack
+    liq = liquidation_price(p.size, p.entry_price, p.margin, mm)
+    if p.size > 0:
+        lo = liq + liq // 1_000_000 + slack
+    else:
+        lo, hi = 0, min(hi, liq - liq // 1_000_000 - slack)
+    return (lo, hi) if lo < hi else (0, 0)
+
+
 def shrink(p: Position, long: bool, remaining: int) -> None:
     """PositionMath of Clearinghouse._shrink: `remaining` units left on side `long`; no units, no entry price."""
     p.size = remaining if long else -remaining

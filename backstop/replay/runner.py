@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from backstop.chain.fastchain import ChainDied, FastChain, raw_throughput
+from backstop.chain.fastchain import ChainDied, FastChain, format_log, raw_throughput
 from backstop.chain.node import local_anvil
 from backstop.errors import BackstopError
 from backstop.replay.engine import Replay
@@ -244,7 +244,7 @@ def _all_events(replay: Replay) -> list[dict[str, Any]]:
     times: dict[int, int] = dict(chain.block_times)
     for start in range(0, latest + 1, 2_000):
         logs = chain.rpc("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(min(latest, start + 1_999)), "address": list(names)}])
-        receipt = {"logs": [_format_log(chain, log) for log in logs]}
+        receipt = {"logs": [format_log(log) for log in logs]}
         for _contract, event, args, log in chain.decode(receipt):
             block = log["blockNumber"]
             if block not in times:
@@ -261,12 +261,6 @@ def _all_events(replay: Replay) -> list[dict[str, Any]]:
                 "args": {k: _plain(v) for k, v in args.items()},
             })
     return out
-
-
-def _format_log(chain: FastChain, log: dict[str, Any]) -> Any:
-    from web3._utils.method_formatters import log_entry_formatter  # noqa: PLC0415
-
-    return log_entry_formatter(log)
 
 
 def _plain(value: Any) -> Any:
