@@ -121,7 +121,8 @@ class VenueBook:
         for t, venue, notional in self._flow_slices():
             self.exogenous.add(t, self.index[venue], self.delta(venue, t, notional))
         self.generations: list[Layer] = []
-        self._last: tuple[tuple, list[float]] | None = None  # offsets' last (key, answer)
+        self._last: tuple[tuple, list[list[float]]] | None = None  # offsets' last (key, the displacement of every prefix)
+        self._impulses = 0  # impulses added to the generations: what invalidates `_last`
         self._worst: tuple[list[int], list[int | None], list[int | None]] | None = None  # exogenous marks' suffix extremes
         self.figures = {v: VenueFigures(market.price(v, 0), market.price(v, 0), market.price(v, 0)) for v in self.venues}
 
@@ -148,15 +149,22 @@ class VenueBook:
 
     def offsets(self, t: float, upto: int | None = None) -> list[float]:
         """Every venue's displacement [log price] at `t` by the exogenous flows and the generations below
-        `upto` (all by default). The last answer is kept: the engine asks for every venue at the same second."""
-        key = (t, upto, sum(len(layer) for layer in self.generations))
-        if self._last is not None and self._last[0] == key:
-            return self._last[1]
-        total = self.exogenous.at(t)
-        for layer in self.generations[:upto]:
-            total = [a + b for a, b in zip(total, layer.at(t))]
-        self._last = (key, total)
-        return total
+        `upto` (all by default). Every prefix of the generations is summed at once and kept for the second `t`
+        until the next impulse: the engine asks for every venue at the same second, and a cascade's
+        generation search for every prefix."""
+        key = (t, self._impulses)
+        if self._last is None or self._last[0] != key:
+            total = self.exogenous.at(t)
+            prefix = [total]
+            for layer in self.generations:
+                state = layer._state(t)
+                if state is not None:  # a layer with no impulse yet adds nothing
+                    mean, devs = state
+                    total = [a + (mean + d) for a, d in zip(total, devs)]
+                prefix.append(total)
+            self._last = (key, prefix)
+        prefix = self._last[1]
+        return prefix[-1] if upto is None else prefix[min(max(upto, 0), len(prefix) - 1)]
 
     def price(self, venue: str, t: float, upto: int | None = None) -> float:
         """The venue's traded price [USD] at `t`: the exogenous price moved by the generations below `upto`
@@ -224,6 +232,7 @@ class VenueBook:
         fig.slippage += slippage
         fig.unwinds += 1
         self.generations[generation].add(t, self.index[venue], delta)
+        self._impulses += 1
         self.sample(t)
         return slippage
 
