@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from backstop.chain.direct import DeployFailed, DirectDeployer
 from backstop.chain.fastchain import FastChain, TransactionRefused
 from backstop.chain.node import MNEMONIC, local_anvil
-from backstop.chain.revm import RevmNode
+from backstop.chain.revm import RevmNode, mnemonic_accounts
 from backstop.replay import run_replay
 from backstop.units import market_id
 
@@ -56,13 +56,13 @@ def _exercise(chain: FastChain, project) -> dict:
     (Anvil's rule: the gas used so far plus the next limit must fit 30M), a failed transfer, a view that
     reverts and one that answers."""
     chain.set_automine(False)
-    admin = RevmNode(MNEMONIC, accounts=1).test_accounts[0]  # Anvil's first test account
+    admin, *others = mnemonic_accounts(MNEMONIC, 6)  # Anvil's first test accounts
     deployer = DirectDeployer(chain, chain.wallet(admin))
     usdc = deployer.deploy(project.MockUSDC, deployer)
     oracle = deployer.deploy(project.PriceOracle, deployer)
     usdc.mint(deployer, 10**12, sender=deployer)
     bob = "0x" + "b0" * 20
-    senders = [chain.wallet(a) for a in RevmNode(MNEMONIC, accounts=6).test_accounts[1:]]
+    senders = [chain.wallet(a) for a in others]
     for wallet, gas in zip(senders, (100_000, 29_990_000, 100_000, 29_990_000, 100_000)):
         chain.send(wallet, usdc.address, chain.encode(usdc.web3, "transfer", [bob, 0]), "transfer", gas=gas)
     chain.send(deployer.wallet, usdc.address, chain.encode(usdc.web3, "transfer", [bob, 7]), "transfer", gas=100_000)

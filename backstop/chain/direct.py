@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backstop.chain.abi import abi_of
 from backstop.chain.fastchain import FastChain, Wallet, web3_contract
 from backstop.chain.reverts import abi_type
 from backstop.errors import BackstopError
@@ -42,7 +43,7 @@ class DirectDeployer:
     def deploy(self, container: Any, *args: Any) -> "DirectContract":
         """Deploys the compiled contract `container` (an Ape ContractContainer) with constructor `args`."""
         contract_type = container.contract_type
-        abi = _plain_abi(contract_type)
+        abi = abi_of(container)
         constructor = next((i for i in abi if i.get("type") == "constructor"), {"inputs": []})
         types = [abi_type(i) for i in constructor["inputs"]]
         code = bytes.fromhex(contract_type.deployment_bytecode.bytecode.removeprefix("0x"))
@@ -101,7 +102,3 @@ def _arg(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_arg(v) for v in value)
     return value
-
-
-def _plain_abi(contract_type: Any) -> list[dict[str, Any]]:
-    return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in contract_type.abi]

@@ -318,7 +318,7 @@ class FastChain(AbiCodec):
     @property
     def is_dev(self) -> bool:
         """A development node (Anvil, Hardhat, the embedded EVM): it sets balances on request (hardhat_setBalance)."""
-        return self.client.startswith(("anvil", "hardhat", "backstop-revm"))
+        return self.client.startswith(("anvil", "hardhat")) or self.is_embedded
 
     def _mine_block(self, timestamp: int | None) -> None:
         """One block at `timestamp`, or one second after the last block when that is later or not given."""

@@ -41,9 +41,10 @@ from eth_keys.datatypes import Signature
 from eth_utils import keccak
 
 from backstop.chain.codec import checksum
+from backstop.chain.fastchain import unsigned_hash
 from backstop.errors import BackstopError
 
-__all__ = ["CHAIN_ID", "BLOCK_GAS_LIMIT", "EmbeddedError", "RevmNode", "pyrevm_version"]
+__all__ = ["CHAIN_ID", "BLOCK_GAS_LIMIT", "EmbeddedError", "RevmNode", "mnemonic_accounts", "pyrevm_version"]
 
 CHAIN_ID = 31337  # Anvil's
 BLOCK_GAS_LIMIT = 30_000_000  # Anvil's default
@@ -54,6 +55,13 @@ _FAILED = re.compile(r"(Revert|Halt)\s*\{(?P<body>.*)\}", re.S)
 
 class EmbeddedError(BackstopError, RuntimeError):
     """The embedded EVM could not be used (pyrevm missing or failing)."""
+
+
+def mnemonic_accounts(mnemonic: str, count: int) -> list[Any]:
+    """The first `count` accounts of `mnemonic` on the standard path m/44'/60'/0'/0/i: Anvil's (and Ape's) test
+    accounts for the standard test mnemonic."""
+    Account.enable_unaudited_hdwallet_features()
+    return [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
 
 
 def pyrevm_version() -> str:
@@ -105,8 +113,7 @@ class RevmNode:
         self.outputs: dict[str, bytes] = {}  # tx hash -> revert data of a failed transaction
         self.logs: list[dict[str, Any]] = []
         self.automine = True
-        Account.enable_unaudited_hdwallet_features()
-        self.test_accounts = [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(accounts)]
+        self.test_accounts = mnemonic_accounts(mnemonic, accounts)
         for account in self.test_accounts:
             self.evm.set_balance(account.address, TEST_BALANCE)
 
@@ -196,8 +203,6 @@ class RevmNode:
     def _eth_sendTransaction(self, request: dict[str, Any]) -> str:
         """A transaction handed over unsigned by the process it runs in (FastChain.embedded), as to an account
         Anvil impersonates; its hash is backstop.chain.fastchain.unsigned_hash."""
-        from backstop.chain.fastchain import unsigned_hash  # noqa: PLC0415
-
         try:
             sender, to = request["from"].lower(), request.get("to")
             data = bytes.fromhex((request.get("data") or request.get("input") or "0x")[2:])

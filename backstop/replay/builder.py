@@ -210,7 +210,7 @@ def _keeper_wealth(ctx: ReplayContext, k: Any, bonds: dict[str, int] | None) -> 
     try:
         house, book = ctx.c["house"], ctx.c["book"]
         reads = [(ctx.c["usdc"], "balanceOf", [me]), (house, "freeBalance", [me]), (book, "withdrawable", [me])]
-        *held, = ctx.chain.view(reads + [(book, "bid", [bid]) for bid in k.bids])
+        held = ctx.chain.view(reads + [(book, "bid", [bid]) for bid in k.bids])
         if any(v is None for v in held[:3]):
             return None
         usdc = sum(held[:3]) + sum(b[7] for b in held[3:] if b is not None)  # Bid.escrow; None: NoSuchBid (used up or cancelled)
