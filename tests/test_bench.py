@@ -54,7 +54,7 @@ def test_record_has_every_field_and_validates() -> None:
     record = _results().record()
     assert set(record) == {"schema", "command", "date", "machine", "quick", "targets", "figures", "gas"}
     assert record["schema"] == RESULTS_SCHEMA
-    assert [t["key"] for t in record["targets"]] == ["auction_liquidation", "standing_bid_liquidation", "adl_flat", "replay_throughput"]
+    assert [t["key"] for t in record["targets"]] == ["auction_liquidation", "standing_bid_liquidation", "adl_flat", "replay_throughput", "embedded_speedup"]
     assert validate_results(record) == []
     assert validate_results(json.loads(json.dumps(record))) == []
 
@@ -70,12 +70,17 @@ def test_targets_not_met() -> None:
     assert _by_key(_results(adl=(100_000, 89_000)))["adl_flat"]["met"] is False  # too far below is not flat either
 
 
+def _issue_10(results: Results) -> dict[str, dict]:
+    """The targets of issue #10 (the embedded EVM's has its own test below)."""
+    return {k: t for k, t in _by_key(results).items() if k != "embedded_speedup"}
+
+
 def test_targets_met_including_the_bounds() -> None:
-    t = _by_key(_results(auction=200_000, packed=100_000, adl=(100_000, 110_000), ratio=0.5))
+    t = _issue_10(_results(auction=200_000, packed=100_000, adl=(100_000, 110_000), ratio=0.5))
+    assert len(t) == 4 and all(x["met"] is True for x in t.values()), t
+    t = _issue_10(_results(auction=150_000, packed=61_000, adl=(100_000, 90_000), ratio=0.9))
     assert all(x["met"] is True for x in t.values()), t
-    t = _by_key(_results(auction=150_000, packed=61_000, adl=(100_000, 90_000), ratio=0.9))
-    assert all(x["met"] is True for x in t.values()), t
-    t = _by_key(_results(auction=200_001, packed=100_001, adl=(100_000, 110_001), ratio=0.499))
+    t = _issue_10(_results(auction=200_001, packed=100_001, adl=(100_000, 110_001), ratio=0.499))
     assert not any(x["met"] for x in t.values()), t
 
 
@@ -83,11 +88,41 @@ def test_a_figure_missing_from_the_run_is_not_measured() -> None:
     r = _results(ratio=None)
     r.gas = [g for g in r.gas if not g.key.startswith("adl") and g.key != "liquidation_auction_full"]
     t = _by_key(r)
-    for key in ("auction_liquidation", "adl_flat", "replay_throughput"):
+    for key in ("auction_liquidation", "adl_flat", "replay_throughput", "embedded_speedup"):
         assert (t[key]["measured"], t[key]["met"]) == (None, None), key
     assert t["standing_bid_liquidation"]["met"] is False
     assert validate_results(r.record()) == []
     assert "not measured" in render_markdown(r.record())
+
+
+def _embedded(speedup: float, differing: int) -> dict:
+    r = _results()
+    r.figures += [
+        Figure("om_embedded_speedup", "OM time loop, Anvil / embedded EVM (same run)", speedup, "ratio", "backstop replay ...; backstop replay ... --network revm"),
+        Figure("om_embedded_differences", "parts of the OM report that differ", differing, "parts", "backstop replay ..."),
+    ]
+    return _by_key(r)["embedded_speedup"]
+
+
+def test_embedded_target_needs_the_speedup_and_equal_reports() -> None:
+    assert _embedded(10.0, 0)["met"] is True  # the bound itself
+    assert _embedded(9.99, 0)["met"] is False
+    assert _embedded(25.0, 1)["met"] is False  # faster but answering differently meets nothing
+    t = _by_key(_results())["embedded_speedup"]
+    assert t["met"] is None and t["measured"] is None  # --quick: not measured
+
+
+def test_step_cost_figures_per_size_and_backend() -> None:
+    from backstop.bench.backends import StepCost, step_cost_figures  # noqa: PLC0415
+
+    costs = [StepCost(1_000, "anvil", 31, 93, 1.054, 21.5, "a"), StepCost(1_000, "revm", 31, 93, 0.18, 10.5, "b"),
+             StepCost(10_000, "anvil", 31, 93, 8.087, 127.2, "c")]
+    by = {f.key: f for f in step_cost_figures(costs)}
+    assert by["step_ms_anvil@1000"].value == 34.0 and by["step_ms_revm@1000"].value == 5.8
+    assert by["step_speedup@1000"].value == round(34.0 / 5.806, 2) == 5.86
+    assert by["step_ms_anvil@10000"].value == 260.9
+    assert "step_speedup@10000" not in by and "step_ms_revm@10000" not in by  # nothing measured, nothing claimed
+    assert StepCost(1, "revm", 0, 0, 1.0, 1.0, "x").ms_per_step == 0.0
 
 
 def test_validator_finds_missing_fields_wrong_types_and_forged_targets() -> None:

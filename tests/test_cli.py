@@ -73,10 +73,11 @@ def test_ape_run_scripts_are_shims_over_the_same_commands(script):
 
 def test_bench_defaults_are_the_benchmarks_sizes():
     from backstop.bench.adl import SIZES as ADL_SIZES  # noqa: PLC0415
+    from backstop.bench.backends import TRADER_SIZES  # noqa: PLC0415
     from backstop.bench.bids import SIZES as BID_SIZES  # noqa: PLC0415
     from backstop.cli import bench  # noqa: PLC0415  (the module, not the command)
 
-    assert bench.ADL_SIZES == ADL_SIZES and bench.BID_SIZES == BID_SIZES
+    assert bench.ADL_SIZES == ADL_SIZES and bench.BID_SIZES == BID_SIZES and bench.TRADER_SIZES == TRADER_SIZES
 
 
 # ---------------------------------------------------------------- the one error mapping

@@ -44,7 +44,7 @@ class Figure:
 
 @dataclass
 class Target:
-    """One target of issue #10: its rule, the figure measured against it and whether it is met."""
+    """One target (issues #10 and #23): its rule, the figure measured against it and whether it is met."""
 
     key: str
     name: str
@@ -67,7 +67,7 @@ class Results:
     quick: bool = False  # the OM replay was skipped
 
     def targets(self) -> list[Target]:
-        """The targets of issue #10, judged from this run's figures."""
+        """The targets (issues #10 and #23), judged from this run's figures."""
         return compute_targets(self.gas, self.figures)
 
     def record(self) -> dict[str, Any]:
@@ -114,12 +114,13 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# ------------------------------------------------------------------ targets (issue #10)
+# ------------------------------------------------------------------ targets (issues #10 and #23)
 
 AUCTION_GAS_MAX = 200_000
 STANDING_BID_GAS_MAX = 100_000
 ADL_FLAT_BAND = (0.9, 1.1)  # largest / smallest market, per matched counterparty
 THROUGHPUT_RATIO_MIN = 0.5
+EMBEDDED_SPEEDUP_MIN = 10.0  # issue #23: the OM time loop on the embedded EVM against Anvil's
 
 
 def _gas_by_key(gas: list[GasFigure]) -> dict[str, GasFigure]:
@@ -163,16 +164,29 @@ def _throughput_target(_: dict[str, GasFigure], figures: dict[str, Figure]) -> T
     return Target("replay_throughput", name, rule, float(f.value), "ratio", float(f.value) >= THROUGHPUT_RATIO_MIN, f.name)
 
 
+def _embedded_target(_: dict[str, GasFigure], figures: dict[str, Figure]) -> Target:
+    """Met when the OM time loop is EMBEDDED_SPEEDUP_MIN times faster on the embedded EVM and the two reports
+    agree figure for figure (a faster run that answers differently meets nothing)."""
+    f, diff = figures.get("om_embedded_speedup"), figures.get("om_embedded_differences")
+    name = "OM time loop, Anvil / embedded EVM, same run, reports equal"
+    rule = f">= {EMBEDDED_SPEEDUP_MIN:g}, with 0 parts of the reports differing"
+    if f is None or diff is None:
+        return Target("embedded_speedup", name, rule, None, "ratio", None, "not measured")
+    met = float(f.value) >= EMBEDDED_SPEEDUP_MIN and diff.value == 0
+    return Target("embedded_speedup", name, rule, float(f.value), "ratio", met, f"{f.name}; {int(diff.value)} parts differ")
+
+
 TARGETS = (
     _at_most("auction_liquidation", "full liquidation through the auction", "liquidation_auction_full", AUCTION_GAS_MAX),
     _at_most("standing_bid_liquidation", "liquidation filled by standing bids", "liquidation_standing_bid_batched", STANDING_BID_GAS_MAX),
     _adl_target,
     _throughput_target,
+    _embedded_target,
 )
 
 
 def compute_targets(gas: list[GasFigure], figures: list[Figure]) -> list[Target]:
-    """Every target of issue #10, from the measured figures; a figure missing from this run is 'not measured'."""
+    """Every target (issues #10 and #23), from the measured figures; a figure missing from this run is 'not measured'."""
     by_gas = _gas_by_key(gas)
     by_key = {f.key: f for f in figures}
     return [t(by_gas, by_key) for t in TARGETS]
@@ -246,7 +260,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         f"Produced by `{record['command']}` on {record['date']} ({m['cores']} cores, {m['memory_gib']} GiB; {m['platform']}; "
         f"Python {m['python']}{load}){' — quick run: the OM replay was skipped' if record['quick'] else ''}.",
         "",
-        "#### Targets (issue #10)",
+        "#### Targets (issues #10 and #23)",
         "",
         "| target | rule | measured | status | from |",
         "| --- | --- | ---: | --- | --- |",

@@ -1,8 +1,9 @@
 """Every benchmark of issue #10 in one run (what `backstop bench` and `ape run bench` do).
 
 Gas per operation, liquidations per 30M-gas block (unbatched and packed), ADL and standing-bid scaling, compile
-and deploy time, replay throughput next to raw Anvil, and the full OM replay (skipped with `quick`); written to
-a JSON results file and its Markdown twin. Schema: docs/benchmarks.md.
+and deploy time, replay throughput next to raw Anvil, the full OM replay with and without price impact and on
+the embedded EVM, and the cost per step on each backend (these skipped with `quick`); written to a JSON results
+file and its Markdown twin. Schema: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from typing import Callable
 
 from backstop.bench.adl import SIZES as ADL_SIZES
 from backstop.bench.adl import adl_scaling
+from backstop.bench.backends import TRADER_SIZES, backend_figures, step_cost_figures, step_costs
 from backstop.bench.bids import SIZES as BID_SIZES
 from backstop.bench.bids import bid_scaling
 from backstop.bench.gas import BLOCK_GAS, ledger_gas
 from backstop.bench.results import ADL_PER_COUNTERPARTY, Figure, GasFigure, Results, load_average, machine, now_iso, write_results
 from backstop.bench.speed import OM_SCENARIO, ReplaySpeed, compile_time, deploy_time, full_replay, replay_throughput
 
-__all__ = ["ADL_SIZES", "BID_SIZES", "run_benchmarks"]
+__all__ = ["ADL_SIZES", "BID_SIZES", "TRADER_SIZES", "run_benchmarks"]
 
 Log = Callable[[str], None]
 
@@ -30,14 +32,17 @@ def run_benchmarks(
     bid_sizes: tuple[int, ...] = BID_SIZES,
     quick: bool = False,
     log: Log = print,
+    trader_sizes: tuple[int, ...] = TRADER_SIZES,
 ) -> Path:
     """Runs every benchmark and writes `out` (JSON) and `out` with suffix .md; returns `out`.
 
     Needs an Ape provider connected to a local chain (the gas and deploy figures are measured there); the ADL
     and standing-bid scaling and the replays start their own Anvil. `command` is recorded as the command that
     produced the figures; `adl_sizes` are open positions per market and `bid_sizes` standing bids in the book
-    at which the scaling figures are measured (empty: skipped); `quick` skips the full OM replay (the
-    throughput target then reads the mini crash); `log` gets one line per finished measurement."""
+    at which the scaling figures are measured (empty: skipped); `quick` skips the full OM replays (the
+    throughput target then reads the mini crash) and the cost per step; `trader_sizes` are the populations at
+    which the cost per step is measured on Anvil and on the embedded EVM (empty: skipped); `log` gets one line
+    per finished measurement."""
     results = Results(command, now_iso(), machine(), quick=quick)
     figures = results.figures
 
@@ -73,6 +78,8 @@ def run_benchmarks(
         figures += replay_figures(om, "om", keyed=True)
         log(f"OM replay: {om.wall_seconds:.0f} s; {om.tx_per_s} tx/s, raw {om.raw_tx_per_s} tx/s, ratio {om.ratio}")
         figures += impact_figures(om, log)
+        figures += backend_figures(om, log)
+        figures += step_cost_figures(step_costs(trader_sizes, log))
 
     results.machine["load_avg_1m_end"] = load_average()
     return write_results(results, out)

@@ -38,8 +38,11 @@ class ReplaySpeed:
     transactions: int  # sent in the time loop
     loop_seconds: float
     tx_per_s: float
-    raw_tx_per_s: float | None  # pre-signed ERC-20 transfers on the same Anvil, after the replay
+    raw_tx_per_s: float | None  # pre-signed ERC-20 transfers on the same node, after the replay
     ratio: float | None
+    steps: int = 0  # of the replay's time grid
+    network: str = "anvil"  # the node it ran on: anvil or revm (the embedded EVM)
+    digest: dict[str, Any] | None = None  # backstop.report.digest.report_digest of its report
 
 
 def _run(cmd: list[str]) -> Timed:
@@ -68,9 +71,12 @@ def deploy_time() -> Timed:
     return Timed(time.perf_counter() - start, "deploy_system(admin, [MarketSpec('OM-USD', '6', fund_seed=10_000)], global_seed=10_000)")
 
 
-def _speed(report: dict[str, Any], scenario: Path, command: str, wall: float) -> ReplaySpeed:
+def _speed(report: dict[str, Any], scenario: Path, command: str, wall: float, network: str = "anvil") -> ReplaySpeed:
+    from backstop.report.digest import report_digest  # noqa: PLC0415
+
     tp = report["throughput"]
-    return ReplaySpeed(str(scenario), command, wall, tp["transactions"], tp["seconds"], tp["tx_per_s"], tp["raw_anvil_tx_per_s"], tp["ratio"])
+    return ReplaySpeed(str(scenario), command, wall, tp["transactions"], tp["seconds"], tp["tx_per_s"], tp["raw_anvil_tx_per_s"], tp["ratio"],
+                       report["run"]["steps"], network, report_digest(report))
 
 
 def replay_throughput(scenario: Path = MINI_CRASH) -> ReplaySpeed:
@@ -84,11 +90,11 @@ def replay_throughput(scenario: Path = MINI_CRASH) -> ReplaySpeed:
     return _speed(report, scenario, f"run_replay('{scenario}', measure_raw=True)", wall)
 
 
-def full_replay(scenario: Path = OM_SCENARIO, sets: tuple[str, ...] = ()) -> ReplaySpeed:
-    """`backstop replay SCENARIO [--set KEY=VALUE ...]` in a subprocess, timed as a user runs it; its report
-    gives the throughput."""
-    extra = [arg for kv in sets for arg in ("--set", kv)]
+def full_replay(scenario: Path = OM_SCENARIO, sets: tuple[str, ...] = (), network: str | None = None) -> ReplaySpeed:
+    """`backstop replay SCENARIO [--network NETWORK] [--set KEY=VALUE ...]` in a subprocess, timed as a user
+    runs it (default: on a local Anvil it starts); its report gives the throughput."""
+    extra = ([] if network is None else ["--network", network]) + [arg for kv in sets for arg in ("--set", kv)]
     with tempfile.TemporaryDirectory(prefix="bench-om-") as out:
         timed = _run(["backstop", "replay", str(scenario), "--out", out, "--no-progress", *extra])
         report = json.loads((Path(out) / "report.json").read_text())
-    return _speed(report, scenario, " ".join(["backstop replay", str(scenario), *extra]), timed.seconds)
+    return _speed(report, scenario, " ".join(["backstop replay", str(scenario), *extra]), timed.seconds, network or "anvil")

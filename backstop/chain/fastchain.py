@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak as keccak256
 from eth_keys.datatypes import PrivateKey
 from eth_utils import keccak
 from hexbytes import HexBytes
@@ -68,10 +69,12 @@ class Sent:
 
 
 def unsigned_hash(sender: str, nonce: int, gas_price: int, gas: int, to: str, data: bytes) -> bytes:
-    """The hash of a transaction handed over unsigned (to the embedded EVM, as to an impersonated account on
-    Anvil): keccak of its legacy fields and its sender, RLP-encoded. The node computes the same."""
-    to_bytes = bytes.fromhex(to[2:]) if to and to != "0x" else b""
-    return keccak(rlp.encode([nonce, gas_price, gas, to_bytes, 0, data, bytes.fromhex(sender[2:])]))
+    """The hash of a transaction handed over unsigned (to the embedded EVM): keccak of its sender, nonce, gas
+    price, gas limit, recipient and calldata, concatenated at fixed widths (20, 8, 32, 8, 20 bytes, then the
+    data; no RLP: a replay hashes every transaction it sends). The node computes the same."""
+    to_bytes = bytes.fromhex(to[2:]) if to and to != "0x" else b"\0" * 20
+    head = bytes.fromhex(sender[2:]) + nonce.to_bytes(8, "big") + gas_price.to_bytes(32, "big") + gas.to_bytes(8, "big") + to_bytes
+    return keccak256(head + data)
 
 
 @dataclass
@@ -210,7 +213,7 @@ class FastChain(AbiCodec):
             sent = Sent(tx_hash, label, unsigned=request)
         else:
             raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata, self.fees.price)
-            sent = Sent(keccak(raw), label, raw)
+            sent = Sent(keccak256(raw), label, raw)
         wallet.nonce += 1
         self.sent_total += 1
         self._pending.append(sent)
@@ -438,6 +441,12 @@ def _receipt(raw: dict[str, Any]) -> dict[str, Any]:
     return _formatted(raw)
 
 
+def _hexbytes(text: str) -> HexBytes:
+    """HexBytes of a 0x-prefixed, even-length hex string (as nodes write hashes, data and topics), without
+    HexBytes' own parsing of every input type."""
+    return bytes.__new__(HexBytes, bytes.fromhex(text[2:]))
+
+
 def _formatted(raw: dict[str, Any]) -> dict[str, Any]:
     out = dict(raw)
     for k in _INTS:
@@ -445,12 +454,12 @@ def _formatted(raw: dict[str, Any]) -> dict[str, Any]:
             out[k] = int(out[k], 16)
     for k in _BYTES:
         if isinstance(out.get(k), str):
-            out[k] = HexBytes(out[k])
+            out[k] = _hexbytes(out[k])
     for k in _ADDRESSES:
         if isinstance(out.get(k), str):
             out[k] = checksum(out[k])
     if "topics" in out:
-        out["topics"] = [HexBytes(t) for t in out["topics"]]
+        out["topics"] = [_hexbytes(t) for t in out["topics"]]
     if isinstance(out.get("logs"), list):
         out["logs"] = [_formatted(log) for log in out["logs"]]
     return out

@@ -13,6 +13,7 @@ from backstop.cli.errors import BackstopCommand, require_writable_file
 
 ADL_SIZES = (10, 100, 1_000, 10_000)  # = backstop.bench.adl.SIZES (not imported: --help stays free of Ape)
 BID_SIZES = (10, 100, 1_000, 10_000)  # = backstop.bench.bids.SIZES
+TRADER_SIZES = (1_000, 3_000, 10_000)  # = backstop.bench.backends.TRADER_SIZES
 
 
 def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -40,13 +41,17 @@ def _command(ctx: click.Context) -> str:
               help="Open positions per market at which the ADL scaling figures are measured (comma-separated; '' skips them).")
 @click.option("--bid-sizes", default=",".join(map(str, BID_SIZES)), show_default=True, callback=_sizes,
               help="Standing bids in the book at which the fill-gas scaling figures are measured (comma-separated; '' skips them).")
-@click.option("--quick", is_flag=True, help="Skip the full OM replay (1.5-5 min); the throughput target then reads the mini-crash fixture.")
+@click.option("--trader-sizes", default=",".join(map(str, TRADER_SIZES)), show_default=True, callback=_sizes,
+              help="Traders at which the cost per step is measured on Anvil and on the embedded EVM (comma-separated; '' skips it).")
+@click.option("--quick", is_flag=True, help="Skip the full OM replays (about 8 min) and the cost per step; the throughput target then reads the mini-crash fixture.")
 @click.pass_context
-def bench(ctx: click.Context, network: str | None, out: Path, adl_sizes: tuple[int, ...], bid_sizes: tuple[int, ...], quick: bool) -> None:
+def bench(
+    ctx: click.Context, network: str | None, out: Path, adl_sizes: tuple[int, ...], bid_sizes: tuple[int, ...], trader_sizes: tuple[int, ...], quick: bool
+) -> None:
     """Run every benchmark and write the results file (several minutes; see docs/benchmarks.md).
 
     Gas per operation and liquidations per 30M-gas block are measured on --network (a local chain); the ADL and
-    standing-bid scaling and the replays start their own Anvil. Prints each figure as it is measured, then the
+    standing-bid scaling and the replays start their own Anvil (or run on the embedded EVM). Prints each figure as it is measured, then the
     Markdown table.
     """
     from backstop.bench.run import run_benchmarks  # noqa: PLC0415
@@ -54,6 +59,6 @@ def bench(ctx: click.Context, network: str | None, out: Path, adl_sizes: tuple[i
     require_writable_file(out, "results file")
     require_writable_file(out.with_suffix(".md"), "results file")
     with connected(network):
-        path = run_benchmarks(out, _command(ctx), adl_sizes, bid_sizes, quick, log=click.echo)
+        path = run_benchmarks(out, _command(ctx), adl_sizes, bid_sizes, quick, log=click.echo, trader_sizes=trader_sizes)
     click.echo(path.with_suffix(".md").read_text())
     click.echo(f"written: {path} and {path.with_suffix('.md')}")

@@ -18,7 +18,7 @@ from backstop.model.auction import AuctionParams, is_stale
 from backstop.model.fund import GLOBAL
 from backstop.replay.clock import first_true
 from backstop.replay.flows import GLOBAL as GLOBAL_POOL
-from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext
+from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext, ReplayState
 from backstop.units import notional_up, to_usdc
 
 NO_ADL_ABSORBER = "adl: the opposite side cannot absorb it"  # the report's failed_transactions label
@@ -31,6 +31,19 @@ class Intent:
     key: tuple
     keeper: KeeperState
     send: Callable[[], None]
+
+
+def _liquidatable_at(ctx: ReplayContext, m: str, p: lm.Position, marks: dict[str, int | None]) -> bool:
+    mark = marks.get(m)
+    return mark is not None and ctx.liquidatable(m, p, mark)
+
+
+def _in_liquidation(state: ReplayState) -> dict[str, set[str]]:
+    """Market -> the traders whose position there is in liquidation (pending or in auction)."""
+    out: dict[str, set[str]] = {}
+    for m, trader in state.in_auction | state.pending_liquidation:
+        out.setdefault(m, set()).add(trader)
+    return out
 
 
 class KeeperActors:
@@ -83,21 +96,22 @@ class KeeperActors:
         longer liquidatable lose it."""
         s = self.state
         marks_b = marks_at(b)
+        pending, in_auction, crossed = s.pending_liquidation, s.in_auction, s.first_liquidatable
+        liquidatable, bands = self.ctx.liquidatable, self.ctx.bands  # the hot loop of a replay: every position at every look
         for key, p in s.positions.items():
-            m, trader = key
+            if p.size == 0:
+                if key in crossed and key not in pending and key not in in_auction:
+                    del crossed[key]  # closed: no longer liquidatable (a reopened position crosses afresh)
+                continue
+            m = key[0]
             mark = marks_b.get(m)
-            if p.size == 0 or mark is None:
+            if mark is None or key in pending or key in in_auction:
                 continue
-            if key in s.pending_liquidation or key in s.in_auction:
-                continue
-            if not self.ctx.liquidatable(m, p, mark):
-                s.first_liquidatable.pop(key, None)
-            elif key not in s.first_liquidatable:
-                s.first_liquidatable[key] = first_true(a, b, lambda t, m=m, p=p: self._liquidatable_at(m, p, marks_at(t))) if b > a else b
-
-    def _liquidatable_at(self, m: str, p: lm.Position, marks: dict[str, int | None]) -> bool:
-        mark = marks.get(m)
-        return mark is not None and self.ctx.liquidatable(m, p, mark)
+            band = bands.get((m, p.size, p.margin, p.entry_price))  # inside its safe band: not liquidatable (what liquidatable() says first)
+            if (band is not None and band[0] < mark < band[1]) or not liquidatable(m, p, mark):
+                crossed.pop(key, None)
+            elif key not in crossed:
+                crossed[key] = first_true(a, b, lambda t, m=m, p=p: _liquidatable_at(self.ctx, m, p, marks_at(t))) if b > a else b
 
     def _withdraw(self, k: KeeperState, t: int, free: dict[str, int]) -> list[Intent]:
         target = int(k.capital * k.committed_fraction(t))
@@ -116,12 +130,13 @@ class KeeperActors:
         """The fastest online keeper whose latency has passed since the position crossed maintenance."""
         s = self.state
         intents = []
-        for key, first in list(s.first_liquidatable.items()):
+        pending, in_auction = s.pending_liquidation, s.in_auction
+        for key, first in s.first_liquidatable.items():  # only read here: observe() keeps it
+            if first > t or key in pending or key in in_auction:
+                continue
             m, trader = key
             p, mark = s.positions.get(key), marks.get(m)
-            if p is None or p.size == 0 or mark is None or key in s.pending_liquidation or key in s.in_auction:
-                continue
-            if first > t or not self.ctx.liquidatable(m, p, mark):
+            if p is None or p.size == 0 or mark is None or not self.ctx.liquidatable(m, p, mark):
                 continue
             # whoever holds it (a keeper's or a bidder's position too): another keeper liquidates it
             k = next((k for k in by_latency if t - first >= k.spec.latency and k.wallet.address != trader), None)
@@ -165,6 +180,7 @@ class KeeperActors:
     def _auctions(self, t: int, action_ts: int, marks: dict[str, int | None], by_latency: list[KeeperState], free: dict[str, int]) -> list[Intent]:
         """Takes and restarts: the fastest keeper whose latency has passed since the auction started."""
         intents = []
+        frozen_in = _in_liquidation(self.state)
         for a in self.state.auctions.values():
             mark = marks.get(a.market)
             if mark is None or a.qty == 0:
@@ -173,7 +189,7 @@ class KeeperActors:
             price = self.ctx.auction_price(a, action_ts)
             params = AuctionParams(spec.auction.buf_bps, spec.auction.stale_bps, spec.auction.tail)
             stale = is_stale(price, mark, action_ts - a.tic, params)
-            frozen = {tr for (m, tr) in self.state.in_auction | self.state.pending_liquidation if m == a.market}
+            frozen = frozen_in.get(a.market, set())
             for k in by_latency:
                 if t - a.start_t < k.spec.latency or k.wallet.address in frozen:
                     continue  # a keeper whose own position is in liquidation cannot take (PositionInLiquidation)

@@ -26,6 +26,7 @@ from backstop.replay.market import reference_mark
 from backstop.replay.state import ReplayContext
 
 PROBE = 30  # [seconds] how often the search samples an interval before bisecting
+MARKS_KEPT = 4_096  # seconds of marks kept at most (a quiet hour's search asks for far fewer)
 
 
 class KeeperClock:
@@ -38,13 +39,26 @@ class KeeperClock:
         self.futile: set[Any] = set()  # actions sent at the last tick that changed nothing
         self.futile_version = -1  # the mirror's event count when they were found futile
         self.woken: set[Any] = set()  # the actions found at the second `next_action` returned last
+        self._marks: dict[int, dict[str, int | None]] = {}  # second -> marks, at the markets' `_marks_version`
+        self._marks_version = -1
         self.configs = {
             m: oracle_model.OracleConfig(s.oracle.max_age, s.oracle.max_deviation_bps, s.oracle.min_sources)
             for m, s in ctx.specs.items()
         }
 
     def marks(self, t: int) -> dict[str, int | None]:
-        """Each market's oracle price [wad] at scenario second `t` by the reference model (None: no price)."""
+        """Each market's oracle price [wad] at scenario second `t` by the reference model (None: no price).
+        Kept per second until the markets' impulses change (the search for the next action asks again)."""
+        version = self.ctx.market.version
+        if version != self._marks_version or len(self._marks) > MARKS_KEPT:
+            self._marks.clear()
+            self._marks_version = version
+        cached = self._marks.get(t)
+        if cached is None:
+            cached = self._marks[t] = self._reference_marks(t)
+        return dict(cached)
+
+    def _reference_marks(self, t: int) -> dict[str, int | None]:
         out: dict[str, int | None] = {}
         now = self.ctx.t0 + t
         for m, spec in self.ctx.specs.items():

@@ -281,6 +281,12 @@ class Market:
     def active(self) -> bool:
         return bool(self.books)
 
+    @property
+    def version(self) -> int:
+        """Impulses added to every market's generations so far: a traded price at a given second changes only
+        when this does."""
+        return sum(book._impulses for book in self.books.values())
+
     def price(self, market: str, venue: str, t: float) -> float:
         """The venue's traded price [USD] at `t` (the scripted path where the market has no liquidity)."""
         book = self.books.get(market)

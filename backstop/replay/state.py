@@ -135,7 +135,7 @@ class ReplayContext:
     t0: int = 0  # [chain seconds] of the scenario's t = 0
     bid_markets: set[str] = field(default_factory=set)  # markets with standing bids: `release` offers them liquidations
     market: Market | None = None  # the venues' traded prices (backstop.replay.market)
-    _bands: dict[tuple[str, int, int, int], tuple[int, int]] = field(default_factory=dict)  # see `liquidatable`
+    bands: dict[tuple[str, int, int, int], tuple[int, int]] = field(default_factory=dict)  # (market, size, margin, entry) -> safe band [wad]: see `liquidatable`
 
     def __post_init__(self) -> None:
         if not self.specs:
@@ -164,11 +164,11 @@ class ReplayContext:
         """Clearinghouse.isLiquidatable by the reference model; the position's safe band (lm.safe_band, kept while
         the position does not change) answers most asks without the exact test."""
         key = (m, p.size, p.margin, p.entry_price)
-        band = self._bands.get(key)
+        band = self.bands.get(key)
         if band is None:
-            if len(self._bands) > 100_000:
-                self._bands.clear()
-            band = self._bands[key] = lm.safe_band(p, list(self.specs[m].tiers))
+            if len(self.bands) > 100_000:
+                self.bands.clear()
+            band = self.bands[key] = lm.safe_band(p, list(self.specs[m].tiers))
         if band[0] < mark < band[1]:
             return False
         try:
