@@ -2,6 +2,7 @@
 
 Run alone with `python -m pytest tests/test_variants.py -p no:ape_test`."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,53 @@ def test_a_failed_search_keeps_its_points_and_writes_them(tmp_path):
     assert "No fund size up to the largest evaluated removes it" in md and "none found" in md and "8x" in md
     chart_sizing(data, tmp_path / "sizing.png")
     assert (tmp_path / "sizing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _adl_report(by_reason: dict[str, float]) -> dict:
+    """A replay report as far as the sizing reads it: ADL fills by reason (notional = size x price) and totals."""
+    return {"totals": {"adl_notional": sum(by_reason.values()), "bad_debt": 0.0},
+            "adl": [{"reason": r, "size": v, "price": 1.0} for r, v in by_reason.items()]}
+
+
+def _size_fund_with(monkeypatch, tmp_path, adl_at, **kwargs):
+    """size_fund on the mini crash with each replay replaced by `adl_at(factor)` (no chain)."""
+    from contextlib import nullcontext  # noqa: PLC0415
+
+    import backstop.studies.sizing as sizing  # noqa: PLC0415
+    from backstop.studies.parallel import RunResult  # noqa: PLC0415
+
+    total = sizing.fund_total(load_scenario(MINI))
+
+    def fake(path, runs, jobs, *args, **kw):
+        return [RunResult(label, out, _adl_report(adl_at(ov["fund.global_seed"] / load_scenario(MINI).fund.global_seed)), None, 0.0)
+                for label, ov, out in runs]
+
+    monkeypatch.setattr(sizing, "run_parallel", fake)
+    monkeypatch.setattr(sizing, "worker_pool", lambda jobs: nullcontext())
+    return sizing.size_fund(MINI, tmp_path, tolerance=0.05, jobs=2, progress=False, **kwargs), total
+
+
+def test_a_larger_fund_that_only_relabels_the_adl_gives_no_size(monkeypatch, tmp_path):
+    # fund-risk ADL below 1.5x; above it the same $1M goes to ADL for liquidity risk (stale auctions)
+    def adl_at(f):
+        return {"fund_risk": 1_000_000.0} if f < 1.5 else {"liquidity_risk": 995_000.0}
+
+    with pytest.raises(SizingError, match="only relabels the ADL"):
+        _size_fund_with(monkeypatch, tmp_path, adl_at, fund_triggers_only=True)
+    data = json.loads((tmp_path / "sizing.json").read_text())
+    assert data["relabelled"] is True and data["found"]["factor"] is None and data["points"]
+    assert {tuple(p["adl_by_trigger"]) for p in data["points"]} == {("fund_risk",), ("liquidity_risk",)}
+    md = (tmp_path / "sizing.md").read_text()
+    assert "only relabels the ADL" in md and "$995,000" in md and (tmp_path / "sizing.png").is_file()
+
+
+def test_a_larger_fund_that_removes_most_adl_still_gives_its_size(monkeypatch, tmp_path):
+    # above 1.5x the fund's triggers stop and only a tenth of the ADL is left (liquidity risk): a real answer
+    def adl_at(f):
+        return {"fund_risk": 1_000_000.0} if f < 1.5 else {"liquidity_risk": 100_000.0}
+
+    data, total = _size_fund_with(monkeypatch, tmp_path, adl_at, fund_triggers_only=True)
+    assert data["relabelled"] is False and 1.5 <= data["found"]["factor"] <= 1.5 / 0.95
+    # without --fund-triggers-only the liquidity-risk ADL counts: no size removes it, as before
+    with pytest.raises(SizingError, match="even 64x"):
+        _size_fund_with(monkeypatch, tmp_path / "all", adl_at)

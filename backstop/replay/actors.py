@@ -91,9 +91,8 @@ class KeeperActors:
         return intents
 
     def observe(self, a: int, b: int, marks_at: Callable[[int], dict[str, int | None]]) -> None:
-        """Keepers watch every position continuously: those liquidatable at scenario second `b` and not at the
-        last look get the second they crossed maintenance in (a, b] as their `first_liquidatable`; those no
-        longer liquidatable lose it."""
+        """Keepers watch every position continuously: those liquidatable at second `b` and not at the last look get
+        the second they crossed maintenance in (a, b] as `first_liquidatable`; those no longer liquidatable lose it."""
         s = self.state
         marks_b = marks_at(b)
         pending, in_auction, crossed = s.pending_liquidation, s.in_auction, s.first_liquidatable
@@ -103,8 +102,7 @@ class KeeperActors:
                 if key in crossed and key not in pending and key not in in_auction:
                     del crossed[key]  # closed: no longer liquidatable (a reopened position crosses afresh)
                 continue
-            m = key[0]
-            mark = marks_b.get(m)
+            mark = marks_b.get(m := key[0])
             if mark is None or key in pending or key in in_auction:
                 continue
             band = bands.get((m, p.size, p.margin, p.entry_price))  # inside its safe band: not liquidatable (what liquidatable() says first)

@@ -45,6 +45,7 @@ __all__ = [
     "SizingResult",
     "fund_overrides",
     "non_monotone_pairs",
+    "relabelled",
     "search_factor",
     "size_fund",
     "sizing_measure",
@@ -59,6 +60,7 @@ MEASURE_EPSILON = 0.01  # [USD] measures at or below this count as zero (a cent 
 
 
 FUND_TRIGGERS = ("uncovered", "fund_risk")  # the ADL triggers a larger fund can remove
+RELABEL_SHARE = 0.9  # all-trigger ADL at the size found still >= this share of the ADL just below it: only relabelled
 
 
 def sizing_measure(report: Mapping[str, Any], triggers: Sequence[str] | None = None) -> float:
@@ -80,6 +82,28 @@ def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
     for e in report.get("adl", []):
         out[e["reason"]] = out.get(e["reason"], 0.0) + e["size"] * e["price"]
     return dict(sorted(out.items()))
+
+
+def relabelled(below: Mapping[str, float] | None, found: Mapping[str, float], factors: tuple[float, float | None] = (0.0, None)) -> str | None:
+    """Why a size found under the fund's own triggers is no answer, or None when it is one. `below` and
+    `found` are the ADL'd notional by trigger (adl_by_trigger) at the largest size with fund-trigger ADL and
+    at the size found; `factors` is (found, below). When all the ADL at the size found is still at least
+    RELABEL_SHARE of the ADL below it, the larger fund did not remove the ADL: it moved it from the fund's
+    triggers (fund risk, uncovered loss) to liquidity risk, which the fund-triggers measure does not count."""
+    if not below:
+        return None
+    before, after = sum(below.values()), sum(found.values())
+    if before <= MEASURE_EPSILON or after < RELABEL_SHARE * before:
+        return None
+    at_found = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in found.items()) or "none"
+    at_below = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in below.items())
+    f, b = factors
+    where = f" at {f:.4g}x" if b is None else f" at {f:.4g}x (against {b:.4g}x)"
+    return (
+        f"a larger fund only relabels the ADL: the fund's own triggers stop{where}, but the crash still deleverages "
+        f"{fmt_usd(after)} of {fmt_usd(before)} ({at_found}; below it: {at_below}): liquidity-risk ADL (auctions "
+        "nobody takes in time) replaces it, which no fund size removes, so no size is reported"
+    )
 
 
 class SizingError(BackstopError, ValueError):
@@ -277,6 +301,7 @@ def size_fund(
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     triggers = FUND_TRIGGERS if fund_triggers_only else None
     last: dict[str, Any] = {}  # the report of the largest factor evaluated, to explain a failed search
+    adl_at: dict[float, dict[str, float]] = {}  # factor -> ADL'd notional by trigger
 
     def evaluate(factors: list[float]) -> list[float]:
         runs = [(f"{f:.6g}x", {**dict(base_overrides or {}), **fund_overrides(base, f)}, out / "runs" / f"f{f:.6g}") for f in factors]
@@ -287,6 +312,7 @@ def size_fund(
                 raise SizingError(f"the replay at {r.label} failed: {r.error}")
             if f >= last.get("factor", -1.0):
                 last.update(factor=f, report=r.report)
+            adl_at[f] = adl_by_trigger(r.report)
         return [sizing_measure(r.report, triggers) for r in results]
 
     with worker_pool(jobs) as pool:
@@ -296,26 +322,24 @@ def size_fund(
             if not exc.points:
                 raise
             result = _failed(exc, last, fund_triggers_only)  # the points and the chart are still written
+    relabel = _unless_relabelled(result, adl_at) if fund_triggers_only else None
     found_usd = result.found * total if result.found is not None else 0.0
     data = {
         "schema": 1,
-        "scenario": {
-            "name": base.name, "file": str(path), "sha256": base.sha256 or "", "seed": base.seed,
-            "base_overrides": dict(base_overrides or {}), "synthetic": list(base.synthetic),
-        },
+        "scenario": _scenario_record(base, path, base_overrides),
         "parameterization": "one factor scales fund.global_seed and every market's fund_seed together; 1 = the scenario as written",
         "measure": MEASURE_FUND_TRIGGERS if fund_triggers_only else MEASURE,
         "triggers_counted": list(triggers) if triggers else "all",
         "scenario_fund": {"total_usd": total, "global_usd": base.fund.global_seed, "sub_pools_usd": {m.name: m.fund_seed for m in base.markets}},
-        "tolerance": tolerance,
-        "safety": safety,
+        "tolerance": tolerance, "safety": safety,
         **_found(result, base, found_usd, safety),
         "scenario_margin": _margin(total, found_usd),
         "converged": result.converged,
         "monotone": result.monotone,
         "violations": [[asdict(a), asdict(b)] for a, b in result.violations],
         "message": result.message,
-        "points": [asdict(p) for p in sorted(result.points, key=lambda p: p.factor)],
+        "relabelled": relabel is not None,
+        "points": [{**asdict(p), "adl_by_trigger": adl_at.get(p.factor, {})} for p in sorted(result.points, key=lambda p: p.factor)],
         "run": {
             "jobs": jobs, "network": network or "anvil", "replays": len(result.points), "rounds": max(p.round for p in result.points) + 1,
             "started_at": started_at, "wall_seconds": round(time.perf_counter() - wall0, 2),
@@ -328,6 +352,23 @@ def size_fund(
     if result.found is None:
         raise SizingError(f"{result.message}; the {len(result.points)} evaluated points and the chart are in {out / 'sizing.md'}", result.points)
     return data
+
+
+def _scenario_record(base: Scenario, path: Path, base_overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """sizing.json's `scenario`: what was sized, with which overrides, and what of it is synthetic."""
+    return {"name": base.name, "file": str(path), "sha256": base.sha256 or "", "seed": base.seed,
+            "base_overrides": dict(base_overrides or {}), "synthetic": list(base.synthetic)}
+
+
+def _unless_relabelled(result: SizingResult, adl_at: Mapping[float, Mapping[str, float]]) -> str | None:
+    """When the size found only relabels the ADL (see `relabelled`), turns `result` into no size with the reason
+    as its message (the points and the chart are still written; the command fails with it) and returns it."""
+    if result.found is None or result.below is None:
+        return None
+    relabel = relabelled(adl_at.get(result.below), adl_at.get(result.found, {}), (result.found, result.below))
+    if relabel:
+        result.message, result.found, result.converged = relabel, None, False
+    return relabel
 
 
 def _failed(exc: SizingError, last: Mapping[str, Any], fund_triggers_only: bool) -> SizingResult:

@@ -25,7 +25,9 @@ def render_sizing_markdown(data: Mapping[str, Any]) -> str:
     lines += ["", f"Parameterization: {data['parameterization']}. Measure: {data['measure']}.", ""]
     if not data["monotone"]:
         lines += [f"**Warning: the measure is not monotone in the fund size.** {data['message']}", ""]
-    if found["factor"] is None:
+    if data.get("relabelled"):
+        lines += ["**No size: a larger fund only relabels the ADL** (the column \"all ADL'd notional\" below). " + data["message"] + ".", ""]
+    elif found["factor"] is None:
         lines += [f"**No fund size up to the largest evaluated removes it.** {data['message']}.", ""]
     margin = data["scenario_margin"]
     rows = [
@@ -50,9 +52,9 @@ def render_sizing_markdown(data: Mapping[str, Any]) -> str:
     ]
     lines += ["", "## Every evaluated point", ""]
     lines += table(
-        ["round", "factor", "starting fund", _measure_label(data)],
-        [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"])] for p in data["points"]],
-        "rrrr",
+        ["round", "factor", "starting fund", _measure_label(data), "all ADL'd notional"],
+        [[p["round"], f"{p['factor']:.4g}x", fmt_usd(p["fund_usd"]), fmt_usd(p["measure"]), fmt_usd(sum(p.get("adl_by_trigger", {}).values()))] for p in data["points"]],
+        "rrrrr",
     )
     lines += ["", "![measure against fund size](sizing.png)", "", f"{data['message']}.", ""]
     run = data["run"]
