@@ -212,6 +212,16 @@ def test_a_monotone_record_has_no_violations():
     assert non_monotone_pairs(points) == []
 
 
+def test_a_size_near_zero_stops_at_the_resolution_not_the_relative_tolerance():
+    # any fund at all removes the ADL (LUNA under --fund-triggers-only): a relative tolerance is never reached
+    evaluate, calls = _fake(lambda f: 1_000.0 if f == 0 else 0.0)
+    r = search_factor(evaluate, 300_000.0, tolerance=0.05, jobs=2, max_rounds=40, resolution_usd=1_000.0)
+    assert r.converged and r.below == 0.0 and 0 < r.found * 300_000 <= 1_000.0
+    assert len(calls) <= 2 + 2 * 9  # round 0, then two a round: the bracket shrinks threefold a round to $1,000
+    unbounded = search_factor(_fake(lambda f: 1_000.0 if f == 0 else 0.0)[0], 300_000.0, tolerance=0.05, jobs=2)
+    assert not unbounded.converged and "stopped before" in unbounded.message  # without it: 12 rounds, no answer
+
+
 def test_search_edge_cases():
     evaluate, _ = _fake(lambda f: 0.0)
     r = search_factor(evaluate, 100.0, jobs=2)

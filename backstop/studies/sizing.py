@@ -15,8 +15,9 @@ positive and one whose measure is zero, then narrows the bracket round by round,
 per round in parallel. Each round tries first the factor at which the fund would cover the missing loss
 dollar for dollar (the loss can fall by at most one dollar per dollar of fund), then splits the rest of the
 bracket evenly; this is bisection when ``jobs`` = 1 and the guess is off. It stops when the bracket is within
-``tolerance`` of the size found. Every evaluated point is recorded; when the points show a larger fund with a
-larger measure, the result says the measure is not monotone (and the bracket may not be the only one).
+``tolerance`` of the size found, or (`size_fund`) narrower than SIZE_RESOLUTION_USD of fund. Every evaluated
+point is recorded; when the points show a larger fund with a larger measure, the result says the measure is
+not monotone (and the bracket may not be the only one).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ MEASURE_FUND_TRIGGERS = (
     "fund never starts ADL; liquidity-risk ADL (stale auctions, which no fund size removes) is not counted"
 )
 MEASURE_EPSILON = 0.01  # [USD] measures at or below this count as zero (a cent of rounding)
+SIZE_RESOLUTION_USD = 1_000.0  # [USD] size-fund stops once the bracket is this narrow, whatever the tolerance
 
 
 FUND_TRIGGERS = ("uncovered", "fund_risk")  # the ADL triggers a larger fund can remove
@@ -98,7 +100,7 @@ def relabelled(below: Mapping[str, float] | None, found: Mapping[str, float], fa
     at_found = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in found.items()) or "none"
     at_below = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in below.items())
     f, b = factors
-    where = f" at {f:.4g}x" if b is None else f" at {f:.4g}x (against {b:.4g}x)"
+    where = f" at {f:.4g}x" if b is None else f" at {f:.4g}x ({b:.4g}x still has them)"
     return (
         f"a larger fund only relabels the ADL: the fund's own triggers stop{where}, but the crash still deleverages "
         f"{fmt_usd(after)} of {fmt_usd(before)} ({at_found}; below it: {at_below}): liquidity-risk ADL (auctions "
@@ -186,8 +188,10 @@ def search_factor(
     max_factor: float = 64.0,
     max_rounds: int = 12,
     epsilon: float = MEASURE_EPSILON,
+    resolution_usd: float = 0.0,
 ) -> SizingResult:
-    """The smallest factor f with measure(f) <= epsilon, to within `tolerance` (relative to f).
+    """The smallest factor f with measure(f) <= epsilon, to within `tolerance` (relative to f) or within
+    `resolution_usd` of fund (a size near zero is never within a relative tolerance of itself).
 
     `evaluate` takes a batch of factors (run in parallel) and returns their measures. `fund_per_factor`
     [USD] is the fund that one unit of factor adds (the scenario's total starting fund). Round 0 evaluates
@@ -230,7 +234,7 @@ def search_factor(
             break
         lo_point = max(below, key=lambda p: p.factor)
         lo = lo_point.factor
-        if hi - lo <= tolerance * hi:
+        if hi - lo <= tolerance * hi or (hi - lo) * fund_per_factor <= resolution_usd:
             converged = True
             break
         guess = lo + lo_point.measure / fund_per_factor  # dollar for dollar: the least fund that could cover it
@@ -317,7 +321,7 @@ def size_fund(
 
     with worker_pool(jobs) as pool:
         try:
-            result = search_factor(evaluate, total, tolerance, jobs, max_factor)
+            result = search_factor(evaluate, total, tolerance, jobs, max_factor, resolution_usd=SIZE_RESOLUTION_USD)
         except SizingError as exc:
             if not exc.points:
                 raise
