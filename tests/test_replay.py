@@ -118,6 +118,9 @@ def test_keepers_rows_account_for_what_they_bought_and_earned(mini):
     idle = [k for k in rows if k["takes"] == 0]
     assert idle and all(k["pnl"] == pytest.approx(k["incentives"], abs=1e-6) for k in idle)  # nothing bought: PnL is the tips
     assert any(k["takes"] > 0 for k in rows)
+    # capital used: none for a keeper that bought nothing; some, never more than it committed, for a buyer
+    assert all(k["capital_used"] == 0 for k in idle)
+    assert all(0 < k["capital_used"] <= k["capital"] for k in rows if k["bought_notional"] > 0)
 
 
 def test_the_mini_report_reconciles(mini):

@@ -156,7 +156,7 @@ def synthetic_report() -> dict:
                        "ratio": 0.5},
         "buffers": [{"t": 600, "market": "OM-USD", "drop_bps": 1200, "until_t": 1320}],
         "keepers": [{"name": "k1", "liquidations": 5, "takes": 7, "restarts": 1, "online_steps": 100, "capital": 1e5,
-                     "address": "0x" + "0b" * 20, "incentives": 123.456, "bought_notional": 45_000.0, "pnl": -1_234.5}],
+                     "address": "0x" + "0b" * 20, "incentives": 123.456, "bought_notional": 45_000.0, "pnl": -1_234.5, "capital_used": 31_250.0}],
         "mark_to_market": [
             {"kind": "trader", "positions": 3, "notional": 90_000.0, "unrealised_pnl": -4_000.0, "negative_equity": 2_500.0, "underwater": 1},
             {"kind": "bidder", "positions": 1, "notional": 10_000.0, "unrealised_pnl": 0.0, "negative_equity": 0.0, "underwater": 0},
@@ -620,7 +620,7 @@ def test_markdown_markets_by_hour_counts_each_hours_liquidations(report):
 def test_markdown_keepers_and_auction_fill_distribution(report):
     md = render_markdown(report)
     [row] = _table_rows(_section(md, "Keepers"))
-    assert [c.strip() for c in row.split("|")[1:-1]] == ["k1", "5", "7", "1", "100", "$100,000.00", "$123.46", "$45,000.00", "-$1,234.50"]
+    assert [c.strip() for c in row.split("|")[1:-1]] == ["k1", "5", "7", "1", "100", "$100,000.00", "$31,250.00", "$123.46", "$45,000.00", "-$1,234.50"]
     fills = _section(md, "Auction fills")
     takes = [f for liq in report["liquidations"] for f in liq["fills"] if f["via"] == "auction"]
     assert f"{len(takes)} auction takes" in fills

@@ -60,9 +60,7 @@ class KeeperActors:
         """Whether keeper `k` is up at scenario second `t`: outside its outages, and not failing this second.
         The failure draw is keyed by the keeper and the second, so it does not depend on how often the engine
         asks (the grid's step, the other keepers' actions)."""
-        if not k.online(t):
-            return False
-        return not k.spec.failure_rate or random.Random(f"{self.ctx.sc.seed}:{k.name}:{t}").random() >= k.spec.failure_rate
+        return k.online(t) and (not k.spec.failure_rate or random.Random(f"{self.ctx.sc.seed}:{k.name}:{t}").random() >= k.spec.failure_rate)
 
     def decide(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int]) -> list[Intent]:
         """What the keepers up at scenario second `t` do on the marks [wad], for the block at chain time
@@ -88,6 +86,8 @@ class KeeperActors:
                 k.online_steps += 1
         for intent in intents:
             intent.send()
+        for k in self.ctx.keepers:
+            k.acted(free.get(k.wallet.address, k.deposited))
         return intents
 
     def observe(self, a: int, b: int, marks_at: Callable[[int], dict[str, int | None]]) -> None:
@@ -226,8 +226,8 @@ class KeeperActors:
             chain, house = self.ctx.chain, self.ctx.c["house"]
             chain.call_fn(k.wallet, self.ctx.c["auction"], "take", a.id, qty, price, margin, k.wallet.address, b"", label=f"take:{k.name}")
             k.taken += 1
-            # unwind against a market maker at the oracle price (with liquidity: less the slippage the sale
-            # pays on the deepest venue), so the keeper's capital is free again
+            k.sending += margin
+            # unwind against a market maker at the oracle price (less the slippage on the deepest venue): capital freed
             mid = self.ctx.mids[a.market]
             size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
             at, notional = book.unwind_price(venue, t + 1, size, mark) if book else (mark, 0.0)

@@ -172,7 +172,7 @@ def _keeper_row(k: Any, s: ReplayState, wealth: float | None, impact: bool = Fal
     bought = sum(f["qty"] * f["price"] for r in s.liquidations for f in r["fills"] if f["via"] != "adl" and f["keeper"] in mine)
     row = {
         "name": k.name, "liquidations": k.liquidations, "takes": k.taken, "restarts": k.restarts,
-        "online_steps": k.online_steps, "capital": k.capital / USDC, "address": k.wallet.address,
+        "online_steps": k.online_steps, "capital": k.capital / USDC, "capital_used": k.peak_used / USDC, "address": k.wallet.address,
         "incentives": k.incentives / USDC, "bought_notional": round(bought, 6),
     }
     if impact:

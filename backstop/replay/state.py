@@ -68,6 +68,8 @@ class KeeperState:
     slippage: float = 0.0  # [USD] paid unwinding into the venues' books (with liquidity)
     escrow: int = 0  # [usdc] minted for its standing bids on top of its capital
     bids: list[int] = field(default_factory=list)  # ids of the standing bids it placed (BidPlaced)
+    peak_used: int = 0  # [usdc] the most capital tied up at one action: margin still locked + margin of the takes sent
+    sending: int = 0  # [usdc] margin of the takes sent in the current action
 
     @property
     def name(self) -> str:
@@ -75,6 +77,12 @@ class KeeperState:
 
     def online(self, t: int) -> bool:
         return not any(o.start <= t < o.end for o in self.spec.outages)
+
+    def acted(self, free: int) -> None:
+        """Ends an action in which its free balance [usdc] was `free` when it looked: what its capital had to cover
+        (margin not free, and the margin of the takes it sent) counts towards `peak_used`."""
+        self.peak_used = max(self.peak_used, max(0, self.deposited - free) + self.sending)
+        self.sending = 0
 
     def committed_fraction(self, t: int) -> float:
         fraction = 1.0

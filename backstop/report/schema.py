@@ -361,6 +361,10 @@ class KeeperRow(_Part):
     restarts: int = _f("stale auctions it restarted", "count")
     online_steps: int = _f("steps in which it was online and did not fail", "count")
     capital: Number = _f("capital it committed at the start", "USD")
+    capital_used: Number | None = _optional(
+        "the most capital it tied up at one action: the margin of the takes it sent at that second (each unwound in "
+        "the same block) plus any of its deposit not free when it looked (margin still locked, losses)", "USD"
+    )
     address: str | None = _optional("its account (`fills[].keeper` of its auction takes)")
     incentives: Number | None = _optional("keeper incentives the fund paid it (`IncentivePaid`)", "USD")
     bought_notional: Number | None = _optional(

@@ -99,17 +99,18 @@ def keepers(report: Mapping[str, Any]) -> list[str]:
     if not rows:
         return lines + ["none: the scenario has no keeper."]
     lines += ["What each keeper did: liquidations it started, auction takes, restarts of stale auctions, the steps "
-              "it was online, the capital it committed, the incentives the fund paid it, the notional it "
+              "it was online, the capital it committed and the most of it tied up at one action (the margin of the "
+              "takes it sent at once), the incentives the fund paid it, the notional it "
               "bought (auction takes and standing-bid fills) and its PnL (all its USDC at the end, positions at the "
               "last oracle price, less what it started with).", ""]
     slippage = any("slippage" in r for r in rows)  # with price impact: what unwinding into the books cost
     body = [
         (r.get("name", "n/a"), fmt_count(r.get("liquidations")), fmt_count(r.get("takes")), fmt_count(r.get("restarts")),
-         fmt_count(r.get("online_steps")), fmt_usd(r.get("capital")), fmt_usd(r.get("incentives")),
+         fmt_count(r.get("online_steps")), fmt_usd(r.get("capital")), fmt_usd(r.get("capital_used")), fmt_usd(r.get("incentives")),
          fmt_usd(r.get("bought_notional")), *((fmt_usd(r.get("slippage")),) if slippage else ()), fmt_usd(r.get("pnl")))
         for r in rows
     ]
-    header = ("keeper", "liquidations", "takes", "restarts", "online steps", "capital [USD]", "incentives [USD]", "bought [USD]",
+    header = ("keeper", "liquidations", "takes", "restarts", "online steps", "capital [USD]", "capital used [USD]", "incentives [USD]", "bought [USD]",
               *(("slippage [USD]",) if slippage else ()), "PnL [USD]")
     return lines + table(header, body, "l" + "r" * (len(header) - 1))
 
