@@ -41,7 +41,6 @@ class ReplaySpeed:
     raw_tx_per_s: float | None  # pre-signed ERC-20 transfers on the same node, after the replay
     ratio: float | None
     steps: int = 0  # of the replay's time grid
-    network: str = "anvil"  # the node it ran on: anvil or revm (the embedded EVM)
     digest: dict[str, Any] | None = None  # backstop.report.digest.report_digest of its report
 
 
@@ -71,12 +70,12 @@ def deploy_time() -> Timed:
     return Timed(time.perf_counter() - start, "deploy_system(admin, [MarketSpec('OM-USD', '6', fund_seed=10_000)], global_seed=10_000)")
 
 
-def _speed(report: dict[str, Any], scenario: Path, command: str, wall: float, network: str = "anvil") -> ReplaySpeed:
+def _speed(report: dict[str, Any], scenario: Path, command: str, wall: float) -> ReplaySpeed:
     from backstop.report.digest import report_digest  # noqa: PLC0415
 
     tp = report["throughput"]
     return ReplaySpeed(str(scenario), command, wall, tp["transactions"], tp["seconds"], tp["tx_per_s"], tp["raw_anvil_tx_per_s"], tp["ratio"],
-                       report["run"]["steps"], network, report_digest(report))
+                       report["run"]["steps"], report_digest(report))
 
 
 def replay_throughput(scenario: Path = MINI_CRASH) -> ReplaySpeed:
@@ -97,4 +96,4 @@ def full_replay(scenario: Path = OM_SCENARIO, sets: tuple[str, ...] = (), networ
     with tempfile.TemporaryDirectory(prefix="bench-om-") as out:
         timed = _run(["backstop", "replay", str(scenario), "--out", out, "--no-progress", *extra])
         report = json.loads((Path(out) / "report.json").read_text())
-    return _speed(report, scenario, " ".join(["backstop replay", str(scenario), *extra]), timed.seconds, network or "anvil")
+    return _speed(report, scenario, " ".join(["backstop replay", str(scenario), *extra]), timed.seconds)
