@@ -23,8 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from backstop.model.fund import HOUR
-from backstop.report.charts import pyplot, save, usd_axis
+from backstop.report.charts import TimeAxis, pyplot, save, usd_axis
 from backstop.report.files import report_json
 from backstop.report.format import fmt_as, table
 from backstop.scenario.document import Scenario, load_scenario
@@ -244,21 +243,22 @@ def render_compare_markdown(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fund_series(report: Mapping[str, Any] | None) -> tuple[list[float], list[float]]:
-    steps = sorted((report or {}).get("series") or [], key=lambda s: s["t"])
-    return [s["t"] / HOUR for s in steps], [s["global_pool"] + sum(m["sub_pool"] for m in s["markets"].values()) for s in steps]
+def _steps(report: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return sorted((report or {}).get("series") or [], key=lambda s: s["t"])
 
 
 def _chart_fund(data: Mapping[str, Any], reports: Mapping[str, dict[str, Any] | None], path: Path) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 5))
+    axis = TimeAxis(next((steps for steps in map(_steps, reports.values()) if steps), []))  # every variant starts at the same t = 0
     for r in data["variants"]:
-        hours, fund = _fund_series(reports.get(r["name"]))
-        if hours:
+        steps = _steps(reports.get(r["name"]))
+        if steps:
             style = {"color": "black", "ls": "--", "lw": 2, "zorder": 5} if r["kind"] == "base" else {"lw": 1.4}
-            ax.plot(hours, fund, label=r["name"], **style)
+            fund = [s["global_pool"] + sum(m["sub_pool"] for m in s["markets"].values()) for s in steps]
+            ax.plot(axis.x(s["t"] for s in steps), fund, label=r["name"], **style)
     ax.set_title(f"{data['scenario']['name']}: insurance fund (all pools) by variant")
-    ax.set_xlabel("hours since start")
+    axis.style(ax)
     ax.set_ylabel("USD")
     usd_axis(ax)
     ax.grid(alpha=0.3)
