@@ -86,10 +86,10 @@ def adl_by_trigger(report: Mapping[str, Any]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-def relabelled(below: Mapping[str, float] | None, found: Mapping[str, float], factors: tuple[float, float | None] = (0.0, None)) -> str | None:
+def relabelled(below: Mapping[str, float] | None, found: Mapping[str, float], found_factor: float, below_factor: float) -> str | None:
     """Why a size found under the fund's own triggers is no answer, or None when it is one. `below` and
-    `found` are the ADL'd notional by trigger (adl_by_trigger) at the largest size with fund-trigger ADL and
-    at the size found; `factors` is (found, below). When all the ADL at the size found is still at least
+    `found` are the ADL'd notional by trigger (adl_by_trigger) at the largest size with fund-trigger ADL
+    (`below_factor`) and at the size found (`found_factor`). When all the ADL at the size found is still at least
     RELABEL_SHARE of the ADL below it, the larger fund did not remove the ADL: it moved it from the fund's
     triggers (fund risk, uncovered loss) to liquidity risk, which the fund-triggers measure does not count."""
     if not below:
@@ -99,10 +99,9 @@ def relabelled(below: Mapping[str, float] | None, found: Mapping[str, float], fa
         return None
     at_found = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in found.items()) or "none"
     at_below = ", ".join(f"{reason} {fmt_usd(v)}" for reason, v in below.items())
-    f, b = factors
-    where = f" at {f:.4g}x" if b is None else f" at {f:.4g}x ({b:.4g}x still has them)"
     return (
-        f"a larger fund only relabels the ADL: the fund's own triggers stop{where}, but the crash still deleverages "
+        f"a larger fund only relabels the ADL: the fund's own triggers stop at {found_factor:.4g}x ({below_factor:.4g}x "
+        f"still has them), but the crash still deleverages "
         f"{fmt_usd(after)} of {fmt_usd(before)} ({at_found}; below it: {at_below}): liquidity-risk ADL (auctions "
         "nobody takes in time) replaces it, which no fund size removes, so no size is reported"
     )
@@ -369,7 +368,7 @@ def _unless_relabelled(result: SizingResult, adl_at: Mapping[float, Mapping[str,
     as its message (the points and the chart are still written; the command fails with it) and returns it."""
     if result.found is None or result.below is None:
         return None
-    relabel = relabelled(adl_at.get(result.below), adl_at.get(result.found, {}), (result.found, result.below))
+    relabel = relabelled(adl_at.get(result.below), adl_at.get(result.found, {}), result.found, result.below)
     if relabel:
         result.message, result.found, result.converged = relabel, None, False
     return relabel
