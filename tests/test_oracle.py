@@ -355,6 +355,77 @@ def test_poke_is_permissionless(carol, make_market, oracle, admin):
     assert oracle.lastPrice(OM)[0] == to_wad("3")
 
 
+# --- recent high (the fall detector's record) -------------------------------------------------------------
+
+
+def test_recent_high_keeps_two_buckets_of_half_the_window(make_market, oracle, admin, chain):
+    (feed,) = make_market([8])
+    oracle.setHighWindow(OM, 600, sender=admin)  # buckets of 300 s
+    start = (chain.pending_timestamp // 300 + 2) * 300  # the start of a bucket
+    seen = model.RecentHigh(600)
+
+    def poke_at(t: int, price: str) -> None:
+        chain.mine(timestamp=t - 1)
+        feed.setAnswer(raw(price, 8), sender=admin)
+        tx = oracle.poke(OM, sender=admin)
+        seen.record(tx.timestamp, to_wad(price))
+        assert oracle.recentHigh(OM) == (seen.recent(tx.timestamp), 600)
+
+    poke_at(start + 10, "100")
+    poke_at(start + 200, "90")  # lower, same bucket: the high stays
+    assert seen.recent(start + 201) == to_wad("100")
+    poke_at(start + 310, "80")  # next bucket: the previous one's 100 still counts
+    assert oracle.recentHigh(OM)[0] == to_wad("100")
+    poke_at(start + 620, "70")  # two buckets on: 100 has aged out, 80 is the previous bucket's
+    assert oracle.recentHigh(OM)[0] == to_wad("80")
+    chain.mine(timestamp=start + 905)  # no poke in this bucket: only the previous one's 70
+    assert oracle.recentHigh(OM)[0] == to_wad("70") == seen.recent(start + 905)
+    chain.mine(timestamp=start + 1_205)  # a whole bucket without a poke: nothing recent
+    assert oracle.recentHigh(OM)[0] == 0 == seen.recent(start + 1_205)
+    poke_at(start + 1_210, "60")  # a poke after a silent bucket does not bring back the old high
+    assert oracle.recentHigh(OM)[0] == to_wad("60")
+
+
+def test_high_window_rules(alice, make_market, oracle, admin):
+    (feed,) = make_market([8])
+    feed.setAnswer(raw("5", 8), sender=admin)
+    oracle.poke(OM, sender=admin)
+    assert oracle.recentHigh(OM) == (0, 0)  # not recorded until a window is set
+    with ape.reverts(oracle.HighWindowTooShort, market=OM, window=1):
+        oracle.setHighWindow(OM, 1, sender=admin)
+    with ape.reverts(oracle.UnknownMarket, market=UNKNOWN):
+        oracle.setHighWindow(UNKNOWN, 600, sender=admin)
+    with ape.reverts(oracle.AccessControlUnauthorizedAccount, account=alice, neededRole=oracle.ORACLE_ADMIN_ROLE()):
+        oracle.setHighWindow(OM, 600, sender=alice)
+    tx = oracle.setHighWindow(OM, 600, sender=admin)
+    assert tx.events == [oracle.HighWindowSet(market=OM, window=600)]
+    assert oracle.recentHigh(OM) == (0, 600)  # a new window starts empty
+    oracle.poke(OM, sender=alice)  # whoever pokes records
+    assert oracle.recentHigh(OM) == (to_wad("5"), 600)
+    oracle.setHighWindow(OM, 0, sender=admin)
+    oracle.poke(OM, sender=admin)
+    assert oracle.recentHigh(OM) == (0, 0)
+    with pytest.raises(ValueError, match="HighWindowTooShort"):
+        model.RecentHigh(1)
+
+
+@given(st.integers(2, 1_000), st.lists(st.tuples(st.integers(1, 1_500), st.integers(1, 10**6)), min_size=1, max_size=8))
+@settings(max_examples=int(os.environ.get("BACKSTOP_PROPERTY_EXAMPLES", "30")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_recent_high_matches_python_model(prop_feeds, oracle, admin, chain, window, pokes):
+    oracle.setHighWindow(PROP, window, sender=admin)
+    for feed in prop_feeds[1:]:
+        feed.setAnswer(0, sender=admin)  # one source decides the price
+    seen = model.RecentHigh(window)
+    for gap, cents in pokes:
+        chain.mine(timestamp=chain.pending_timestamp + gap)
+        prop_feeds[0].setAnswer(cents, sender=admin)  # 0 decimals: whole dollars
+        tx = oracle.poke(PROP, sender=admin)
+        seen.record(tx.timestamp, cents * WAD)
+        assert oracle.recentHigh(PROP) == (seen.recent(tx.timestamp), window)
+    chain.mine(timestamp=chain.pending_timestamp + window // 2)
+    assert oracle.recentHigh(PROP)[0] == seen.recent(chain.blocks.head.timestamp)
+
+
 # --- events -----------------------------------------------------------------------------------------------
 
 

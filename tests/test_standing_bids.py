@@ -272,9 +272,10 @@ def _liquidate_in_buffer(system, roles, admin):
     """A 10% fall within the window (twice `dropBps`) puts the market in a buffer; the trader's liquidation queues."""
     trader, _, counterparty, kicker, _ = roles
     _open(system, trader, counterparty)
-    for what, value in (("dropBps", 500), ("dropWindow", 900), ("bufferBase", 600), ("bufferMax", 3_600)):
+    for what, value in (("dropBps", 500), ("bufferBase", 600), ("bufferMax", 3_600)):
         system.auction.file(MID, param(what), value, sender=admin)
-    system.auction.release(MID, 0, sender=kicker)  # records $6 as the window's reference
+    system.oracle.setHighWindow(MID, 900, sender=admin)
+    system.auction.release(MID, 0, sender=kicker)  # pokes: the oracle records $6 as its recent high
     set_price(system, MARKET, "5.4")
     return system.auction.liquidate(MID, trader, sender=kicker)
 

@@ -144,8 +144,7 @@ def deploy_system(
     sources: dict[str, dict[str, ContractInstance]] = {}
     for spec in markets:
         mid = market_id(spec.name)
-        o = spec.oracle
-        oracle.setMarketConfig(mid, o.max_age, o.max_deviation_bps, o.min_sources, o.max_jump_bps, o.jump_window, sender=deployer)
+        _configure_oracle(oracle, deployer, mid, spec)
         answer = to_wad(spec.price) // 10 ** (18 - spec.source_decimals)
         sources[spec.name] = {}
         for venue in spec.venues:
@@ -217,6 +216,13 @@ def deploy_curve(deployer: AccountAPI, spec: AuctionSpec) -> ContractInstance:
     raise ValueError(f"unknown auction curve {spec.curve!r}: expected 'linear' or 'stairstep'")
 
 
+def _configure_oracle(oracle: ContractInstance, deployer: AccountAPI, mid: bytes, spec: MarketSpec) -> None:
+    o = spec.oracle
+    oracle.setMarketConfig(mid, o.max_age, o.max_deviation_bps, o.min_sources, o.max_jump_bps, o.jump_window, sender=deployer)
+    if spec.auction.drop_bps:  # the auction measures a fast fall from the oracle's recent high
+        oracle.setHighWindow(mid, spec.auction.drop_window, sender=deployer)
+
+
 def _configure_auction(auction: ContractInstance, deployer: AccountAPI, mid: bytes, spec: AuctionSpec) -> ContractInstance:
     curve = deploy_curve(deployer, spec)
     auction.setCurve(mid, curve, sender=deployer)
@@ -232,7 +238,6 @@ def _configure_auction(auction: ContractInstance, deployer: AccountAPI, mid: byt
         "riskWindow": spec.risk_window,
         "hole": to_usdc(spec.hole),
         "dropBps": spec.drop_bps,
-        "dropWindow": spec.drop_window,
         "bufferBase": spec.buffer_base,
         "bufferMax": spec.buffer_max,
     }

@@ -51,8 +51,8 @@ class AuctionSpec:
     dust: float = 10  # [usdc, dollars] the least notional a partial take may leave
     risk_window: int = 3_600  # [seconds] liquidity risk lasts this long after an unfilled auction
     hole: float = 0  # [usdc, dollars] the most notional in auction at once (0: no cap)
-    drop_bps: int = 0  # [bps] a fall this large within drop_window starts a buffer period (0: never)
-    drop_window: int = 900  # [seconds]
+    drop_bps: int = 0  # [bps] a fall this large from the oracle's high over drop_window starts a buffer (0: never)
+    drop_window: int = 900  # [seconds] the oracle's high window (PriceOracle.setHighWindow), set when drop_bps > 0
     buffer_base: int = 300  # [seconds] buffer for a fall of exactly drop_bps; longer for faster falls
     buffer_max: int = 3_600  # [seconds]
 

@@ -43,3 +43,36 @@ def incentive(notional: int, tip: int, chip_bps: int, cap: int, dust: int = 0) -
     if notional < dust:
         return 0
     return min(tip + bps_down(notional, chip_bps), cap)
+
+
+@dataclass
+class FallWatch:
+    """LiquidationAuction's fast-fall detector (``_watchFall``) for one market: the fall of the mark from the
+    oracle's recent high starts a buffer period of ``buffer_base · drop / drop_bps`` seconds, at most
+    ``buffer_max``; only a deeper fall from the same high (re)starts one."""
+
+    drop_bps: int  # [bps] 0: never buffers
+    buffer_base: int  # [seconds]
+    buffer_max: int  # [seconds]
+    ref_price: int = 0  # [wad] the recent high the fall was last measured from
+    last_drop_bps: int = 0  # [bps]
+    buffer_until: int = 0  # [seconds]
+
+    def watch(self, now: int, high: int, mark: int) -> tuple[bool, int | None]:
+        """A `liquidate` or `release` at ``now`` [seconds] reads ``mark`` [wad] and the oracle's recent
+        ``high`` [wad]. Returns whether the market is in a buffer period, and the drop [bps] of a
+        ``BufferStarted`` it emits (None if none)."""
+        if self.drop_bps == 0:
+            return False, None
+        if high != self.ref_price:
+            self.ref_price, self.last_drop_bps = high, 0
+        started = None
+        if mark < high:
+            drop = (high - mark) * BPS // high
+            if drop > self.last_drop_bps:
+                self.last_drop_bps = drop
+                if drop >= self.drop_bps:
+                    until = now + min(mul_div_up(self.buffer_base, drop, self.drop_bps), self.buffer_max)
+                    if until > self.buffer_until:
+                        self.buffer_until, started = until, drop
+        return now < self.buffer_until, started

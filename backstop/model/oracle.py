@@ -112,3 +112,39 @@ def oracle_price(
         if now - last_time < cfg.jump_window and beyond(price, last_price, cfg.max_jump_bps):
             raise PriceJumpTooLarge(last_price, price)
     return price
+
+
+@dataclass
+class RecentHigh:
+    """PriceOracle's record of a market's recent high (``setHighWindow``, ``poke``, ``recentHigh``): the highest
+    accepted price [wad] per bucket of ``window // 2`` seconds, for the current and the previous bucket.
+    ``window`` = 0 records nothing."""
+
+    window: int = 0  # [seconds]
+    high: int = 0  # [wad] highest price poked in bucket `index`
+    index: int = 0  # now // (window // 2) at the bucket's first poke
+    previous: int = 0  # [wad] the high of bucket `index - 1`, or 0
+
+    def __post_init__(self) -> None:
+        if self.window == 1:
+            raise ValueError("a high window must be 0 or at least 2 seconds (HighWindowTooShort)")
+
+    def record(self, now: int, price: int) -> None:
+        """A poke accepted ``price`` [wad] at ``now`` [seconds]."""
+        if self.window == 0:
+            return
+        index = now // (self.window // 2)
+        if index == self.index:
+            self.high = max(self.high, price)
+            return
+        self.previous = self.high if index == self.index + 1 else 0
+        self.high, self.index = price, index
+
+    def recent(self, now: int) -> int:
+        """``recentHigh`` at ``now``: the highest price poked over the last ``window / 2`` to ``window`` seconds."""
+        if self.window == 0:
+            return 0
+        index = now // (self.window // 2)
+        if index == self.index:
+            return max(self.high, self.previous)
+        return self.high if index == self.index + 1 else 0

@@ -1,7 +1,9 @@
 """The replay loop: a crash scenario stepped through time against a deployed Backstop on a live chain.
 
 Each step is two blocks whose timestamps follow the scenario's clock:
-  1. the oracle block: every venue's price source moves to the scenario's price for that time;
+  1. the oracle block: every venue's price source moves to the scenario's price for that time, and the oracle
+     is poked in every market whose auction watches for a fast fall (as a live venue's trades and poker bots
+     do: the fall is measured from the prices pokes recorded, PriceOracle.recentHigh);
   2. the action block, one second later: keepers act as independent actors (backstop.replay.actors) — liquidate
      positions below maintenance margin, take auctions whose price beats their threshold (and unwind what they
      took against the market makers), restart stale auctions; ADL runs between the two where a trigger holds.
@@ -122,6 +124,8 @@ class Replay:
             for venue, src in venues.items():
                 answer = max(1, round(market.price(m, venue, t) * 10**decimals))
                 self.chain.call_fn(ctx.admin, src, "setAnswer", answer, label="price")
+            if ctx.specs[m].auction.drop_bps:  # the fall detector reads what pokes record: trades and bots poke
+                self.chain.call_fn(ctx.admin, ctx.c["oracle"], "poke", ctx.mids[m], label="poke")
         for book in market.books.values():
             book.sample(t)
         # the oracle prices and the keepers' free balances are read in the round trip that fetches the receipts

@@ -100,9 +100,10 @@ class AuctionScenario(ScenarioModel):
     - ``risk_window`` [seconds] = 3600: liquidity risk lasts this long after an unfilled auction.
     - ``hole`` [USD] = 0: the most notional in auction at once in the market (0: no cap); the overflow waits
       in the market's queue.
-    - ``drop_bps`` [bps] = 0: a fall this large within ``drop_window`` starts a buffer period (0: never).
-    - ``drop_window`` [seconds] = 900; ``buffer_base`` [seconds] = 300: buffer length for a fall of exactly
-      ``drop_bps`` (proportionally longer for faster falls); ``buffer_max`` [seconds] = 3600.
+    - ``drop_bps`` [bps] = 0: a fall this large from the highest oracle price within ``drop_window`` starts a
+      buffer period (0: never). The replay then pokes the oracle in every price block.
+    - ``drop_window`` [seconds] = 900, at least 2 (the oracle's high window); ``buffer_base`` [seconds] = 300:
+      buffer length for a fall of exactly ``drop_bps`` (proportionally longer for faster falls); ``buffer_max`` [seconds] = 3600.
     """
 
     curve: Literal["linear", "stairstep"] = "linear"
@@ -120,7 +121,7 @@ class AuctionScenario(ScenarioModel):
     risk_window: Seconds = AuctionSpec.risk_window
     hole: Usd = AuctionSpec.hole
     drop_bps: Bps = AuctionSpec.drop_bps
-    drop_window: Seconds = AuctionSpec.drop_window
+    drop_window: Annotated[Seconds, Field(ge=2)] = AuctionSpec.drop_window
     buffer_base: Seconds = AuctionSpec.buffer_base
     buffer_max: Seconds = AuctionSpec.buffer_max
 

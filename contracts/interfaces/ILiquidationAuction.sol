@@ -24,18 +24,17 @@ interface ILiquidationAuction {
         uint64 dust; // [usdc] the least notional a partial take may leave behind
         uint32 riskWindow; // [seconds] how long a market stays in liquidity risk after an unfilled auction
         uint64 hole; // [usdc] the most notional in auction at once in this market (0: no cap)
-        uint16 dropBps; // [bps] a fall of the oracle price this large within `dropWindow` starts a buffer period
-        uint32 dropWindow; // [seconds] the window in which the fall is measured
+        uint16 dropBps; // [bps] a fall this large from the oracle's recent high starts a buffer period; the
+        // fall's window is the oracle's high window (IPriceOracle.setHighWindow), 0 there: no fall is seen
         uint32 bufferBase; // [seconds] buffer length for a fall of exactly `dropBps`; longer for faster falls
         uint32 bufferMax; // [seconds] the longest buffer period
     }
 
-    /// @notice A market's throttle state: the reference price of the current fall window and the buffer.
+    /// @notice A market's throttle state: the recent high the fall was last measured from, and the buffer.
     struct Throttle {
-        uint128 refPrice; // [wad] oracle price at the start of the current window
-        uint64 refTime; // [seconds] start of the current window
+        uint128 refPrice; // [wad] the oracle's recent high when the fall was last measured
         uint64 bufferUntil; // [seconds] new liquidations wait in the queue until then
-        uint16 lastDropBps; // [bps] the fall measured in the current window
+        uint16 lastDropBps; // [bps] the deepest fall measured from `refPrice`
     }
 
     /// @notice One liquidation. Packed in four slots: starting an auction is one of the hot paths of a crash.
@@ -136,7 +135,7 @@ interface ILiquidationAuction {
     function setCurve(bytes32 market, IAuctionCurve curve) external;
 
     /// @notice Sets one parameter of `market`: "penaltyBps", "bufBps", "staleBps", "chipBps", "dropBps" [bps];
-    ///         "tail", "riskWindow", "dropWindow", "bufferBase", "bufferMax" [seconds]; "tip", "tipCap", "dust",
+    ///         "tail", "riskWindow", "bufferBase", "bufferMax" [seconds]; "tip", "tipCap", "dust",
     ///         "hole" [usdc]. Admin only.
     function file(bytes32 market, bytes32 what, uint256 data) external;
 
@@ -208,7 +207,8 @@ interface ILiquidationAuction {
     function inBuffer(bytes32 market) external view returns (bool);
 
     /// @notice The market's cap [usdc] on notional in auction now: `hole` scaled down by how much faster than
-    ///         `dropBps` the price fell in the current window (`hole · dropBps / lastDrop`); 0 means no cap.
+    ///         `dropBps` the price last fell from the oracle's recent high (`hole · dropBps / lastDrop`); 0 means no
+    ///         cap.
     function effectiveHole(bytes32 market) external view returns (uint256);
 
     /// @notice True while `market` is in liquidity risk: an auction of it went unfilled within `riskWindow`.

@@ -49,6 +49,8 @@ interface IPriceOracle {
     error SourceNotFound(bytes32 market, address source);
     /// @notice `source` reports in `decimals`, more than `max` (MAX_SOURCE_DECIMALS).
     error SourceDecimalsTooHigh(address source, uint8 decimals, uint8 max);
+    /// @notice A high window must be 0 (off) or at least 2 seconds: it is kept as two buckets of half of it.
+    error HighWindowTooShort(bytes32 market, uint32 window);
 
     // --- Events ---
 
@@ -67,6 +69,8 @@ interface IPriceOracle {
     event SourceAdded(bytes32 indexed market, address indexed source, uint8 decimals);
     /// @notice `source` is no longer a feed of `market`.
     event SourceRemoved(bytes32 indexed market, address indexed source);
+    /// @notice `poke` now records `market`'s highest accepted price over `window` [seconds] (0: not recorded).
+    event HighWindowSet(bytes32 indexed market, uint32 window);
 
     // --- Administration ---
 
@@ -93,6 +97,11 @@ interface IPriceOracle {
     /// @notice Removes `source` from `market`'s feeds (the last source takes its slot). Only ORACLE_ADMIN_ROLE.
     function removeSource(bytes32 market, AggregatorV3Interface source) external;
 
+    /// @notice Makes every `poke` of `market` record its highest accepted price over `window` [seconds], in two
+    ///         buckets of `window / 2` aligned on multiples of it; 0 stops recording. Resets what was recorded.
+    ///         Only ORACLE_ADMIN_ROLE; reverts `HighWindowTooShort` for a window of 1.
+    function setHighWindow(bytes32 market, uint32 window) external;
+
     // --- Prices ---
 
     /// @notice The median [wad] of the market's usable sources; reverts with a named error when fewer than
@@ -100,7 +109,7 @@ interface IPriceOracle {
     function price(bytes32 market) external view returns (uint256 priceWad);
 
     /// @notice As `price`, and records the result as the market's last accepted price (the reference for
-    ///         the jump bound). Anyone may call.
+    ///         the jump bound) and, when the market has a high window, in its recent high. Anyone may call.
     function poke(bytes32 market) external returns (uint256 priceWad);
 
     // --- Views ---
@@ -116,6 +125,11 @@ interface IPriceOracle {
 
     /// @notice The last price accepted by `poke` [wad] and when [seconds]; (0, 0) if never poked.
     function lastPrice(bytes32 market) external view returns (uint256 priceWad, uint256 updatedAt);
+
+    /// @notice The highest price `poke` accepted in `market`'s current and previous high buckets [wad], so over
+    ///         the last `window / 2` to `window` seconds, whoever poked; 0 when nothing was accepted in them or the
+    ///         market records no high. The liquidation auction measures a fast fall from it.
+    function recentHigh(bytes32 market) external view returns (uint256 highWad, uint256 window);
 
     /// @notice For reports: every source's raw and normalised answer, whether it was usable and whether it was
     ///         used in the final median, plus the first median [wad] (0 if no source is usable). Never reverts

@@ -77,7 +77,6 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         else if (what == "dust") c.dust = uint64(_fits(what, data, type(uint64).max));
         else if (what == "hole") c.hole = uint64(_fits(what, data, type(uint64).max));
         else if (what == "dropBps") c.dropBps = _bps(what, data);
-        else if (what == "dropWindow") c.dropWindow = uint32(_fits(what, data, type(uint32).max));
         else if (what == "bufferBase") c.bufferBase = uint32(_fits(what, data, type(uint32).max));
         else if (what == "bufferMax") c.bufferMax = uint32(_fits(what, data, type(uint32).max));
         else revert UnknownParameter(what);
@@ -339,21 +338,22 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         return FP.mulDivDown(c.hole, c.dropBps, drop);
     }
 
-    /// @dev Tracks the fall of `market`'s price within the current window and starts a buffer period when it
-    ///      reaches `dropBps`: length `bufferBase · drop / dropBps`, at most `bufferMax` (a fall twice as fast
-    ///      buffers twice as long). A window starts at the first reading after the previous one ended.
+    /// @dev Measures the fall of `mark` [wad] from the oracle's recent high (the highest price any poke recorded
+    ///      over the oracle's high window, so a fall during a keeper outage is seen by the first call after it)
+    ///      and starts a buffer period when it reaches `dropBps`: length `bufferBase · drop / dropBps`, at most
+    ///      `bufferMax` (a fall twice as fast buffers twice as long). Only a deeper fall from the same high than
+    ///      already measured (re)starts a buffer: the same fall read again does not keep the market buffering.
     ///      Returns whether the market is in a buffer period.
     function _watchFall(bytes32 market, Config storage c, uint256 mark) internal returns (bool) {
         Throttle storage t = throttles[market];
         if (c.dropBps == 0) return false;
-        if (t.refTime == 0 || block.timestamp >= t.refTime + c.dropWindow) {
-            t.refPrice = SafeCast.toUint128(mark);
-            t.refTime = uint64(block.timestamp);
+        (uint256 high,) = oracle.recentHigh(market);
+        if (high != t.refPrice) {
+            t.refPrice = SafeCast.toUint128(high);
             t.lastDropBps = 0;
-        } else if (mark < t.refPrice) {
-            uint256 drop = FP.mulDivDown(t.refPrice - mark, FP.BPS, t.refPrice);
-            // only a deeper fall than already seen in this window (re)starts a buffer: the same fall read
-            // again does not keep the market buffering forever
+        }
+        if (mark < high) {
+            uint256 drop = FP.mulDivDown(high - mark, FP.BPS, high);
             if (drop > t.lastDropBps) {
                 t.lastDropBps = uint16(drop);
                 if (drop >= c.dropBps) {

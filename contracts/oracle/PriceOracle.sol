@@ -15,6 +15,8 @@ import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 ///         3. jump bound: while the last accepted price (set by `poke`) is younger than `jumpWindow`, a median
 ///            more than `maxJumpBps` away from it reverts `PriceJumpTooLarge`. Once the window has passed the
 ///            new level is accepted: a sustained move is real, a one-block spike is not. `maxJumpBps` = 0 disables it.
+///         Where a market has a high window, every `poke` also records the highest accepted price per bucket of
+///         half the window (`recentHigh`): whoever pokes — a trade, a liquidation, a poker bot — a fall is seen.
 /// @dev A source that reverts, reports a price that rounds to 0 [wad] or exceeds MAX_PRICE_WAD is ignored as well,
 ///      so one broken feed can never block the market. The Python reference is backstop/model/oracle.py.
 contract PriceOracle is IPriceOracle, AccessControl {
@@ -38,9 +40,19 @@ contract PriceOracle is IPriceOracle, AccessControl {
         uint64 updatedAt; // [seconds] time of the poke; 0 = never poked
     }
 
+    /// @dev The current bucket of a market's recent high, packed in one slot; the previous bucket's high is
+    ///      kept apart in `_previousHigh`.
+    struct HighBucket {
+        uint128 high; // [wad] highest price accepted in bucket `index`; 0 = none
+        uint64 index; // block.timestamp / (window / 2) at the bucket's first poke
+        uint32 window; // [seconds] 0 = not recorded
+    }
+
     mapping(bytes32 market => MarketConfig) private _config;
     mapping(bytes32 market => Source[]) private _sources;
     mapping(bytes32 market => LastPrice) private _last;
+    mapping(bytes32 market => HighBucket) private _high;
+    mapping(bytes32 market => uint256) private _previousHigh; // [wad] the bucket before `_high[market].index`
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (manages roles) and ORACLE_ADMIN_ROLE.
     constructor(address admin) {
@@ -105,6 +117,15 @@ contract PriceOracle is IPriceOracle, AccessControl {
         revert SourceNotFound(market, address(source));
     }
 
+    /// @inheritdoc IPriceOracle
+    function setHighWindow(bytes32 market, uint32 window) external override onlyRole(ORACLE_ADMIN_ROLE) {
+        _listed(market);
+        if (window == 1) revert HighWindowTooShort(market, window);
+        _high[market] = HighBucket({high: 0, index: 0, window: window});
+        delete _previousHigh[market];
+        emit HighWindowSet(market, window);
+    }
+
     // --- Prices ---
 
     /// @inheritdoc IPriceOracle
@@ -119,6 +140,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
         uint256 used;
         (priceWad, used) = _price(market);
         _last[market] = LastPrice({priceWad: uint128(priceWad), updatedAt: uint64(block.timestamp)});
+        _recordHigh(market, priceWad);
         emit PriceAccepted(market, priceWad, used);
     }
 
@@ -148,6 +170,16 @@ contract PriceOracle is IPriceOracle, AccessControl {
     function lastPrice(bytes32 market) external view override returns (uint256 priceWad, uint256 updatedAt) {
         LastPrice memory last = _last[market];
         return (last.priceWad, last.updatedAt);
+    }
+
+    /// @inheritdoc IPriceOracle
+    function recentHigh(bytes32 market) external view override returns (uint256 highWad, uint256 window) {
+        HighBucket memory h = _high[market];
+        window = h.window;
+        if (window == 0) return (0, 0);
+        uint256 index = block.timestamp / (window / 2);
+        if (index == h.index) highWad = FixedPointMath.max(h.high, _previousHigh[market]);
+        else if (index == uint256(h.index) + 1) highWad = h.high; // the current bucket has no poke yet
     }
 
     /// @inheritdoc IPriceOracle
@@ -213,6 +245,20 @@ contract PriceOracle is IPriceOracle, AccessControl {
             cfg.maxJumpBps != 0 && last.updatedAt != 0 && block.timestamp - last.updatedAt < cfg.jumpWindow
                 && _beyond(priceWad, last.priceWad, cfg.maxJumpBps)
         ) revert PriceJumpTooLarge(market, last.priceWad, priceWad);
+    }
+
+    /// @dev Records accepted `priceWad` [wad] in `market`'s current high bucket; a poke in a new bucket moves the
+    ///      current one to `_previousHigh` (or clears it when a whole bucket passed without a poke).
+    function _recordHigh(bytes32 market, uint256 priceWad) private {
+        HighBucket memory h = _high[market];
+        if (h.window == 0) return;
+        uint64 index = uint64(block.timestamp / (h.window / 2));
+        if (index == h.index) {
+            if (priceWad > h.high) _high[market].high = uint128(priceWad);
+            return;
+        }
+        _previousHigh[market] = index == h.index + 1 ? h.high : 0;
+        _high[market] = HighBucket({high: uint128(priceWad), index: index, window: h.window});
     }
 
     /// @dev One source's raw answer, its time, and its normalised price [wad], which is 0 when the source
