@@ -251,7 +251,7 @@ def test_an_absurd_jump_is_refused_until_it_has_lasted_the_jump_window(system, a
 
 # Every state-changing function of every contract, as gated (needs a role) or open (anyone, by design).
 ROLE_GATED: dict[str, tuple[str, ...]] = {
-    "PriceOracle": ("setMarketConfig", "addSource", "removeSource", "grantRole", "revokeRole"),
+    "PriceOracle": ("setMarketConfig", "addSource", "removeSource", "setHighWindow", "grantRole", "revokeRole"),
     "InsuranceFund": ("addMarket", "file", "coverLoss", "scheduleWithdrawal", "executeWithdrawal", "cancelWithdrawal", "grantRole", "revokeRole"),
     "Clearinghouse": ("listMarket", "setTiers", "setPriceBand", "beginLiquidation", "liquidationFill", "settleKeeper",
                       "fundMargin", "beginAdl", "adlFill", "grantRole", "revokeRole"),

@@ -38,14 +38,14 @@ contract PriceOracle is IPriceOracle, AccessControl {
     struct LastPrice {
         uint128 priceWad; // [wad]
         uint64 updatedAt; // [seconds] time of the poke; 0 = never poked
+        uint32 highWindow; // [seconds] the window of the recent high (setHighWindow); 0 = not recorded. Kept in
+        // this slot, which every poke reads and writes anyway: a market without a window pays nothing for it
     }
 
-    /// @dev The current bucket of a market's recent high, packed in one slot; the previous bucket's high is
-    ///      kept apart in `_previousHigh`.
+    /// @dev The current bucket of a market's recent high; the previous bucket's high is kept in `_previousHigh`.
     struct HighBucket {
         uint128 high; // [wad] highest price accepted in bucket `index`; 0 = none
-        uint64 index; // block.timestamp / (window / 2) at the bucket's first poke
-        uint32 window; // [seconds] 0 = not recorded
+        uint64 index; // block.timestamp / (highWindow / 2) at the bucket's first poke
     }
 
     mapping(bytes32 market => MarketConfig) private _config;
@@ -121,7 +121,8 @@ contract PriceOracle is IPriceOracle, AccessControl {
     function setHighWindow(bytes32 market, uint32 window) external override onlyRole(ORACLE_ADMIN_ROLE) {
         _listed(market);
         if (window == 1) revert HighWindowTooShort(market, window);
-        _high[market] = HighBucket({high: 0, index: 0, window: window});
+        _last[market].highWindow = window;
+        delete _high[market];
         delete _previousHigh[market];
         emit HighWindowSet(market, window);
     }
@@ -139,8 +140,9 @@ contract PriceOracle is IPriceOracle, AccessControl {
     function poke(bytes32 market) external override returns (uint256 priceWad) {
         uint256 used;
         (priceWad, used) = _price(market);
-        _last[market] = LastPrice({priceWad: uint128(priceWad), updatedAt: uint64(block.timestamp)});
-        _recordHigh(market, priceWad);
+        uint32 window = _last[market].highWindow; // warm: `_price` read the slot
+        _last[market] = LastPrice({priceWad: uint128(priceWad), updatedAt: uint64(block.timestamp), highWindow: window});
+        if (window != 0) _recordHigh(market, priceWad, window);
         emit PriceAccepted(market, priceWad, used);
     }
 
@@ -174,9 +176,9 @@ contract PriceOracle is IPriceOracle, AccessControl {
 
     /// @inheritdoc IPriceOracle
     function recentHigh(bytes32 market) external view override returns (uint256 highWad, uint256 window) {
-        HighBucket memory h = _high[market];
-        window = h.window;
+        window = _last[market].highWindow;
         if (window == 0) return (0, 0);
+        HighBucket memory h = _high[market];
         uint256 index = block.timestamp / (window / 2);
         if (index == h.index) highWad = FixedPointMath.max(h.high, _previousHigh[market]);
         else if (index == uint256(h.index) + 1) highWad = h.high; // the current bucket has no poke yet
@@ -249,16 +251,15 @@ contract PriceOracle is IPriceOracle, AccessControl {
 
     /// @dev Records accepted `priceWad` [wad] in `market`'s current high bucket; a poke in a new bucket moves the
     ///      current one to `_previousHigh` (or clears it when a whole bucket passed without a poke).
-    function _recordHigh(bytes32 market, uint256 priceWad) private {
+    function _recordHigh(bytes32 market, uint256 priceWad, uint256 window) private {
         HighBucket memory h = _high[market];
-        if (h.window == 0) return;
-        uint64 index = uint64(block.timestamp / (h.window / 2));
+        uint64 index = uint64(block.timestamp / (window / 2));
         if (index == h.index) {
             if (priceWad > h.high) _high[market].high = uint128(priceWad);
             return;
         }
         _previousHigh[market] = index == h.index + 1 ? h.high : 0;
-        _high[market] = HighBucket({high: uint128(priceWad), index: index, window: h.window});
+        _high[market] = HighBucket({high: uint128(priceWad), index: index});
     }
 
     /// @dev One source's raw answer, its time, and its normalised price [wad], which is 0 when the source
