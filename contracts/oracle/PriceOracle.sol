@@ -140,8 +140,9 @@ contract PriceOracle is IPriceOracle, AccessControl {
     function poke(bytes32 market) external override returns (uint256 priceWad) {
         uint256 used;
         (priceWad, used) = _price(market);
-        uint32 window = _last[market].highWindow; // warm: `_price` read the slot
-        _last[market] = LastPrice({priceWad: uint128(priceWad), updatedAt: uint64(block.timestamp), highWindow: window});
+        LastPrice storage last = _last[market];
+        (last.priceWad, last.updatedAt) = (uint128(priceWad), uint64(block.timestamp));
+        uint32 window = last.highWindow;
         if (window != 0) _recordHigh(market, priceWad, window);
         emit PriceAccepted(market, priceWad, used);
     }
