@@ -102,13 +102,13 @@ def test_uncovered_loss_closes_only_what_the_fund_cannot_cover(system, actors, b
     a = actors
     plan = reference_plan(system, book)
     assert plan.reason == "uncovered" and 0 < plan.qty < units(8_000)
-    onchain = system.adl.trigger(book)
+    onchain = system.adl.trigger(book, [])
     assert (onchain.reason, onchain.qty, onchain.price, onchain.uncovered) == (0, plan.qty, plan.price, plan.uncovered)
     pos = positions(system, shorts(a))
     fills = model.choose(pos, True, plan.qty, plan.price, plan.mark, CAP_BPS, exclude=[str(a["trader"].address)])
     before = held_usdc(system, list(a.values()))
 
-    tx = system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    tx = system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
 
     records = _events(tx, "ADL")
     assert [(r.counterparty, r.qty, r.profitTaken, r.rank) for r in records] == [
@@ -134,7 +134,7 @@ def test_counterparties_close_at_the_bankruptcy_price_within_their_cap(system, a
     pos = positions(system, shorts(a))
     fills = model.choose(pos, True, plan.qty, plan.price, plan.mark, CAP_BPS, exclude=[str(a["trader"].address)])
     assert len(fills) >= 2, "the cap must make the ADL spill over to a second counterparty"
-    system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     for f in fills:
         old = pos[f.account]
         new = system.clearinghouse.getPosition(MID, f.account)
@@ -150,10 +150,10 @@ def test_same_side_positions_are_left_alone(system, actors, book):
     whale_before = system.clearinghouse.getPosition(MID, a["whale"])
     plan = reference_plan(system, book)
     fills = model.choose(positions(system, shorts(a)), True, plan.qty, plan.price, plan.mark, CAP_BPS)
-    system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     assert system.clearinghouse.getPosition(MID, a["whale"]) == whale_before
     with ape.reverts(system.adl.NotACandidate):
-        system.adl.execute(book, [a["whale"]], sender=a["executor"])
+        system.adl.execute(book, [], [a["whale"]], sender=a["executor"])
 
 
 def test_fund_risk_closes_the_whole_position_at_its_bankruptcy_price(system, actors, book, chain, accounts):
@@ -165,7 +165,7 @@ def test_fund_risk_closes_the_whole_position_at_its_bankruptcy_price(system, act
     plan = reference_plan(system, book, fund_risk=True)
     assert plan.qty == units(8_000)
     fills = model.choose(positions(system, shorts(a)), True, plan.qty, plan.price, plan.mark, CAP_BPS)
-    tx = system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    tx = system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     assert _events(tx, "AdlExecuted")[0].reason == 1  # FundRisk
     assert system.clearinghouse.getPosition(MID, a["trader"]).size == 0
     assert not system.clearinghouse.inLiquidation(MID, a["trader"])
@@ -180,7 +180,7 @@ def test_liquidity_risk_trigger(system, actors, book, chain):
     assert system.auction.inLiquidityRisk(MID)
     plan = reference_plan(system, book, liquidity_risk=True)
     fills = model.choose(positions(system, shorts(a)), True, plan.qty, plan.price, plan.mark, CAP_BPS)
-    tx = system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    tx = system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     assert _events(tx, "AdlExecuted")[0].reason == 2  # LiquidityRisk
     assert system.clearinghouse.getPosition(MID, a["trader"]).size == 0
 
@@ -191,7 +191,7 @@ def test_no_trigger_when_the_fund_can_pay(system, actors, book, accounts):
     system.usdc.approve(system.fund, to_usdc(100_000), sender=accounts[0])
     system.fund.deposit(GLOBAL, 4, to_usdc(100_000), sender=accounts[0])  # a donation
     with ape.reverts(system.adl.NoAdlTrigger):
-        system.adl.execute(book, [a["s2"]], sender=a["executor"])
+        system.adl.execute(book, [], [a["s2"]], sender=a["executor"])
 
 
 def test_a_position_that_is_not_underwater_is_not_deleveraged(system, actors):
@@ -201,7 +201,7 @@ def test_a_position_that_is_not_underwater_is_not_deleveraged(system, actors):
     set_price(system, MARKET, "5.72")  # below maintenance, above the bankruptcy price 5.6875
     system.auction.liquidate(MID, a["trader"], sender=a["executor"])
     with ape.reverts(system.adl.NotUnderwater):
-        system.adl.execute(1, [a["s1"]], sender=a["executor"])
+        system.adl.execute(1, [], [a["s1"]], sender=a["executor"])
 
 
 # ---------------------------------------------------------------- bad candidate lists
@@ -217,13 +217,13 @@ def test_wrongly_ordered_list_reverts(system, actors, book):
     order = [f.account for f in fills]
     order[0], order[1] = order[1], order[0]
     with ape.reverts(system.adl.CandidatesOutOfOrder):
-        system.adl.execute(book, order, sender=actors["executor"])
+        system.adl.execute(book, [], order, sender=actors["executor"])
 
 
 def test_incomplete_list_reverts(system, actors, book):
     _, fills = _reference(system, actors, book)
     with ape.reverts(system.adl.CandidatesExhausted):
-        system.adl.execute(book, [fills[0].account], sender=actors["executor"])
+        system.adl.execute(book, [], [fills[0].account], sender=actors["executor"])
 
 
 def test_surplus_candidates_revert(system, actors, book):
@@ -232,19 +232,19 @@ def test_surplus_candidates_revert(system, actors, book):
     ranked = model.ranking(positions(system, shorts(a)), True, plan.mark)
     extra = [r for r in ranked if r not in {f.account for f in fills}]
     with ape.reverts(system.adl.SurplusCandidates):
-        system.adl.execute(book, [f.account for f in fills] + extra[:1], sender=a["executor"])
+        system.adl.execute(book, [], [f.account for f in fills] + extra[:1], sender=a["executor"])
 
 
 def test_trader_closed_and_unknown_positions_are_not_candidates(system, actors, book, accounts):
     a = actors
     for bad in (a["trader"], accounts[9], a["executor"]):
         with ape.reverts(system.adl.NotACandidate):
-            system.adl.execute(book, [bad], sender=a["executor"])
+            system.adl.execute(book, [], [bad], sender=a["executor"])
 
 
 def test_nothing_to_deleverage(system, actors):
     with ape.reverts(system.adl.NothingToDeleverage):
-        system.adl.execute(42, [actors["s1"]], sender=actors["executor"])
+        system.adl.execute(42, [], [actors["s1"]], sender=actors["executor"])
 
 
 def test_only_the_adl_queue_may_fill_and_hand_off(system, actors, book):
@@ -268,7 +268,7 @@ def test_skipping_the_top_candidate_is_challenged_and_compensated(system, actors
     # a list that starts at the second-ranked position is ordered but incomplete
     pos = {k: v for k, v in positions(system, shorts(a)).items() if k != top}
     cheat = model.choose(pos, True, plan.qty, plan.price, plan.mark, CAP_BPS)
-    tx = system.adl.execute(book, [f.account for f in cheat], sender=a["executor"])
+    tx = system.adl.execute(book, [], [f.account for f in cheat], sender=a["executor"])
     bond = _events(tx, "AdlExecuted")[0].bond
     # the skipped position changes afterwards; its checkpoint still proves how it ranked
     system.clearinghouse.addMargin(MID, to_usdc(50_000), sender=next(v for v in a.values() if v.address == top))
@@ -291,7 +291,7 @@ def test_skipping_the_top_candidate_is_challenged_and_compensated(system, actors
 def test_a_correct_list_survives_challenges_and_gets_its_bond_back(system, actors, book, chain):
     a = actors
     plan, fills = _reference(system, a, book)
-    system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     ranked = model.ranking(positions(system, shorts(a)), True, plan.mark)
     listed = {f.account for f in fills}
     for other in ranked:
@@ -317,7 +317,7 @@ def test_a_correct_list_survives_challenges_and_gets_its_bond_back(system, actor
 def test_challenge_needs_the_checkpoint_of_a_changed_position(system, actors, book):
     a = actors
     plan, fills = _reference(system, a, book)
-    system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     system.clearinghouse.addMargin(MID, to_usdc(1), sender=a["s4"])
     with ape.reverts(system.clearinghouse.NoCheckpoint):
         system.adl.challenge(1, a["s4"], 0, sender=a["challenger"])
@@ -387,9 +387,9 @@ def test_property_the_contract_chooses_what_the_reference_ranking_chooses(
             fills = model.choose(pos, True, plan.qty, plan.price, plan.mark, cap)
         except ValueError:
             with ape.reverts(system.adl.CandidatesExhausted):
-                system.adl.execute(sale, model.ranking(pos, True, plan.mark), sender=a["executor"])
+                system.adl.execute(sale, [], model.ranking(pos, True, plan.mark), sender=a["executor"])
             return
-        tx = system.adl.execute(sale, [f.account for f in fills], sender=a["executor"])
+        tx = system.adl.execute(sale, [], [f.account for f in fills], sender=a["executor"])
         got = [(r.counterparty, r.qty, r.profitTaken, r.price) for r in _events(tx, "ADL")]
         assert got == [(f.account, f.qty, f.profit_taken, plan.price) for f in fills]
         for f in fills:
@@ -426,7 +426,7 @@ def test_a_small_top_counterparty_closes_in_full_and_the_rest_spills(system, act
     plan = reference_plan(system, book)
     pos = positions(system, shorts(a))
     fills = model.choose(pos, True, plan.qty, plan.price, plan.mark, 10_000)
-    system.adl.execute(book, [f.account for f in fills], sender=a["executor"])
+    system.adl.execute(book, [], [f.account for f in fills], sender=a["executor"])
     first, last = fills[0], fills[-1]
     assert first.qty == abs(pos[first.account].size)  # closed in full
     assert system.clearinghouse.getPosition(MID, first.account).size == 0
@@ -442,7 +442,7 @@ def test_a_closed_position_is_not_a_candidate(system, actors, book):
     trade(system, s4, a["whale"], -size, to_wad(5), 0, to_usdc(60_000))  # s4 buys back: closed
     assert system.clearinghouse.getPosition(MID, s4).size == 0
     with ape.reverts(system.adl.NotACandidate):
-        system.adl.execute(book, [s4], sender=a["executor"])
+        system.adl.execute(book, [], [s4], sender=a["executor"])
 
 
 def test_the_queue_of_a_market_without_an_oracle_price_is_a_one_line_backstop_error(system, chain):

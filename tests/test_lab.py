@@ -87,7 +87,7 @@ def test_a_challenged_execution_owes_compensation_until_claimed(lab, people, acc
     sale = lab.liquidate(OM, people["alice"], keeper=keeper)
     lab.mint(keeper, 10_000)
     lab.system.usdc.approve(lab.system.adl, to_usdc(10_000), sender=keeper)
-    lab.system.adl.execute(sale, [carol], sender=keeper)  # ordered, eligible, but not the top of the ranking
+    lab.system.adl.execute(sale, [], [carol], sender=keeper)  # ordered, eligible, but not the top of the ranking
     taken = lab.system.adl.takenFrom(1, carol)[0]
     assert lab.check_conservation().bonds == to_usdc(100) + taken
     lab.system.adl.challenge(1, people["bob"], 0, sender=challenger)

@@ -176,7 +176,7 @@ def world(accounts, chain) -> World:
     order = Order(str(actors[0].address), MID, -5, 7, 9, 1, 2).as_tuple()
     for name, fn, args in (  # FastChain.encode is web3's encoding, without the cost
         ("Clearinghouse", "trade", [order, b"\x01" * 65, order, b""]),
-        ("AdlQueue", "execute", [3, [str(a.address) for a in actors[:3]]]),
+        ("AdlQueue", "execute", [3, [], [str(a.address) for a in actors[:3]]]),
         ("LiquidationAuction", "take", [1, 2, 3, 4, str(actors[1].address), b""]),
     ):
         assert fast.encode(c[name], fn, args) == c[name].encode_abi(fn, args)
@@ -623,31 +623,40 @@ class BackstopMachine(RuleBasedStateMachine):
         """ADL of a running liquidation: the contract's trigger must be the model's plan and, where one holds, the
         contract must accept the reference ranking's candidate list and do exactly what the model says."""
         w, auction, adl, fund = self.w, self.w.c["LiquidationAuction"], self.w.c["AdlQueue"], self.w.c["InsuranceFund"]
-        plan, sale, cap, liquidity, hour, mark = w.fast.view([
-            (adl, "trigger", [id_]),
+        others = sorted(i for i in self._active() if i != id_)
+        sale, cap, liquidity, hour, mark, *rest = w.fast.view([
             (auction, "sale", [id_]),
             (adl, "lossCapBps", []),
             (auction, "inLiquidityRisk", [MID]),
             (fund, "currentHour", []),
             (w.c["PriceOracle"], "price", [MID]),
+            *[(auction, "sale", [i]) for i in others],
         ])
         if mark is None:
             OUTCOMES["AdlQueue.execute no price"] += 1
             return
+        # every other running auction with a shortfall at the mark is listed: the trigger judges this one after them
+        claims = [adl_model.Claim(i, MID, self.ledger.position(MID, Web3.to_checksum_address(o[1])), o[4], mark) for i, o in zip(others, rest)]
+        claims = [c for c in claims if c.shortfall > 0]
+        listed = [c.id for c in claims]
+        plan = w.fast.view([(adl, "trigger", [id_, listed])])[0]
         trader, long, qty = Web3.to_checksum_address(sale[1]), sale[2], sale[4]
-        available = self.fund_model.pool_balance(MID) + self.fund_model.pool_balance(GLOBAL)
+        available, claimed = adl_model.available_after_claims(
+            MID, {MID: self.fund_model.pool_balance(MID)}, self.fund_model.pool_balance(GLOBAL), claims)
         risk = self.fund_model.adl_allowed(MID, hour * 3_600)
         try:
-            expected = adl_model.plan(copy.copy(self.ledger.position(MID, trader)), qty, mark, available, risk, bool(liquidity))
+            expected = adl_model.plan(copy.copy(self.ledger.position(MID, trader)), qty, mark, available, risk, bool(liquidity), claimed)
         except adl_model.NoTrigger:
             expected = None
         if plan is None:  # no trigger, or not underwater
             assert expected is None, f"the model plans {expected}, the contract has no trigger"
             OUTCOMES["AdlQueue.execute no trigger"] += 1
             return
-        reason, qty, price, plan_mark, uncovered = plan
-        assert expected is not None and (REASONS[reason], qty, price, plan_mark, uncovered) == (
-            expected.reason, expected.qty, expected.price, expected.mark, expected.uncovered)
+        reason, qty, price, plan_mark, uncovered, plan_claimed = plan
+        assert expected is not None and (REASONS[reason], qty, price, plan_mark, uncovered, plan_claimed) == (
+            expected.reason, expected.qty, expected.price, expected.mark, expected.uncovered, expected.claimed)
+        if claimed:
+            OUTCOMES["AdlQueue.execute after other auctions' claims"] += 1
         people = self._everyone()
         book = {p: copy.copy(self.ledger.position(MID, p)) for p in people}
         frozen = {a for m, a in self.ledger.frozen if m == MID}
@@ -655,10 +664,10 @@ class BackstopMachine(RuleBasedStateMachine):
             fills = adl_model.choose(book, long, qty, price, mark, cap, exclude=frozen)
         except ValueError:  # the other side cannot absorb it within the cap: the contract must refuse too
             everyone_listed = adl_model.ranking(book, long, mark, exclude=frozen)
-            assert self._send(w.keepers[1], "AdlQueue", "execute", id_, everyone_listed) is None
+            assert self._send(w.keepers[1], "AdlQueue", "execute", id_, listed, everyone_listed) is None
             OUTCOMES["AdlQueue.execute cannot absorb"] += 1
             return
-        receipt = self._send(w.keepers[1], "AdlQueue", "execute", id_, [f.account for f in fills])
+        receipt = self._send(w.keepers[1], "AdlQueue", "execute", id_, listed, [f.account for f in fills])
         assert receipt is not None, "the contract refused the reference ranking's candidate list"
         OUTCOMES[f"ADL executed ({REASONS[reason]})"] += 1
         got = [(a["counterparty"], a["qty"], a["price"], a["profitTaken"]) for c, n, a in self._events(receipt) if n == "ADL"]

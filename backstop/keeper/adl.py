@@ -78,10 +78,11 @@ class AdlExecutor:
             for f in fills:
                 if f.qty:
                     adl_model.apply_fill(bankrupt, book[f.account], f.qty, plan.price)
-        self.send(wallet, sale, fills, label)
+        self.send(wallet, sale, fills, label, plan.claims)
         return fills
 
-    def send(self, wallet: Any, sale: int, fills: list[adl_model.Fill], label: str = "adl") -> bytes:
-        """Sends AdlQueue.execute(sale, the fills' accounts in order) from `wallet`; returns the transaction hash."""
-        data = self.chain.encode(self.adl, "execute", [sale, [f.account for f in fills]])
+    def send(self, wallet: Any, sale: int, fills: list[adl_model.Fill], label: str = "adl", claims: Iterable[int] = ()) -> bytes:
+        """Sends AdlQueue.execute(sale, claims, the fills' accounts in order) from `wallet`; returns the
+        transaction hash."""
+        data = self.chain.encode(self.adl, "execute", [sale, sorted(claims), [f.account for f in fills]])
         return self.chain.send(wallet, self.adl.address, data, label, gas=ADL_TX_GAS)

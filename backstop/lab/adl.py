@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ape.api import ReceiptAPI
+from ape.exceptions import ContractLogicError
 
 from backstop.chain.deploy import System
 from backstop.lab.errors import LabError
 from backstop.lab.ledger import GLOBAL_NAME, LedgerSnapshot
 from backstop.model import adl as model
-from backstop.units import market_name
+from backstop.units import market_id, market_name
 
 
 class AdlNotTriggered(LabError):
@@ -28,7 +29,7 @@ class AdlPlan:
     """What an ADL of one liquidation requires and whom it takes, by the reference model. Unpacks as
     ``plan, candidates = lab.plan_adl(sale)``."""
 
-    plan: model.Plan  # reason, qty [wad], bankruptcy price [wad], mark [wad], uncovered [usdc]
+    plan: model.Plan  # reason, qty [wad], bankruptcy price [wad], mark [wad], uncovered and claimed [usdc], claims
     fills: tuple[model.Fill, ...]  # in rank order: account, qty [wad], profit taken [usdc], rank
     ranking: tuple[str, ...]  # every eligible counterparty, in rank order (the fills are a prefix of it)
     cap_bps: int  # the queue's loss cap when planned
@@ -60,7 +61,8 @@ class AdlExecution:
     price: int  # [wad] the bankruptcy price
     mark: int  # [wad]
     profit_taken: int  # [usdc]
-    uncovered: int  # [usdc] the loss the fund could not cover at the mark
+    uncovered: int  # [usdc] the loss the pools could not cover at the mark, after the listed claims
+    claimed: int  # [usdc] what the listed claims (other liquidations' shortfalls) took from the pools first
     bond: int  # [usdc] posted by the executor
     fills: tuple[model.Fill, ...]  # decoded ADL events, in rank order
     receipt: ReceiptAPI
@@ -79,10 +81,12 @@ def plan_adl(system: System, sale: int, ledger: LedgerSnapshot) -> AdlPlan:
     line = ledger.position(market, trader)
     if line is None:
         raise AdlNotTriggered(f"liquidation {sale}: {trader} holds no position in {market}")
-    mark, available = ledger.marks[market], ledger.pools[market] + ledger.pools[GLOBAL_NAME]
+    mark = ledger.marks[market]
+    claims = _claims(system, sale, ledger)
+    available, claimed = model.available_after_claims(market, ledger.pools, ledger.pools[GLOBAL_NAME], claims)
     risk, liquidity = bool(system.fund.adlAllowed(mid)), bool(auction.inLiquidityRisk(mid))
     try:
-        plan = model.plan(line.position, int(s.qty), mark, available, risk, liquidity)
+        plan = model.plan(line.position, int(s.qty), mark, available, risk, liquidity, claimed, tuple(c.id for c in claims))
     except model.NoTrigger as e:
         raise AdlNotTriggered(f"no ADL trigger for liquidation {sale} in {market}: {e}") from e
     lines = [p for p in ledger.positions if p.market == market]
@@ -95,6 +99,36 @@ def plan_adl(system: System, sale: int, ledger: LedgerSnapshot) -> AdlPlan:
         raise LabError(f"ADL of liquidation {sale} in {market} cannot be filled: {e}") from e
     ranking = model.ranking(positions, bool(s.long), plan.mark, exclude=frozen)
     return AdlPlan(plan, tuple(fills), tuple(ranking), cap)
+
+
+def _claims(system: System, sale: int, ledger: LedgerSnapshot) -> list[model.Claim]:
+    """Every other liquidation (running or queued) with a shortfall at the oracle's prices: the claims the
+    execution lists, so that the uncovered trigger judges `sale` after all of them (AdlQueue.execute)."""
+    auction = system.auction
+    ids = {int(i) for i in auction.active()}
+    for m in system.sources:
+        ids |= {int(i) for i in auction.queued(market_id(m))}
+    ids.discard(sale)
+    claims = []
+    for i in sorted(ids):
+        s = auction.sale(i)
+        m = market_name(bytes(s.market))
+        line = ledger.position(m, str(s.trader))
+        if line is None or not s.qty:
+            continue
+        claim = model.Claim(i, m, line.position, int(s.qty), _live_price(system, m))
+        if claim.shortfall > 0:
+            claims.append(claim)
+    return claims
+
+
+def _live_price(system: System, market: str) -> int | None:
+    """The oracle's price of `market` [wad], or None when it has none (stale, too few sources): such a market's
+    claims count zero on chain."""
+    try:
+        return int(system.oracle.price(market_id(market)))
+    except ContractLogicError:
+        return None
 
 
 def decode_execution(system: System, receipt: ReceiptAPI) -> AdlExecution:
@@ -118,6 +152,7 @@ def decode_execution(system: System, receipt: ReceiptAPI) -> AdlExecution:
         mark=int(done["mark"]),
         profit_taken=int(done["profitTaken"]),
         uncovered=int(done["uncovered"]),
+        claimed=int(done["claimed"]),
         bond=int(done["bond"]),
         fills=fills,
         receipt=receipt,

@@ -253,7 +253,7 @@ class Lab:
                                "lab.mint(executor, ...) first, or pass mint_bond=True")
             self.mint(executor, Decimal(short) / 10**6)
         self.system.usdc.approve(adl, bond, sender=executor)
-        receipt = adl.execute(sale, chosen.candidates, sender=executor)
+        receipt = adl.execute(sale, list(chosen.plan.claims), chosen.candidates, sender=executor)
         return decode_execution(self.system, receipt)
 
     # ------------------------------------------------------------------ the ledger

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from backstop.model.ledger import Position, bankruptcy_price, close_liquidated_part, pnl, reduce_position
+from backstop.model.ledger import Position, bankruptcy_price, close_liquidated_part, fill_shortfall, pnl, reduce_position
 from backstop.units import BPS, NOTIONAL_SCALE, WAD, bps_down, mul_div_down, mul_div_up, notional_up
 
 
@@ -88,6 +88,43 @@ class Plan:
     price: int  # [wad] the bankruptcy price
     mark: int  # [wad]
     uncovered: int  # [usdc]
+    claimed: int = 0  # [usdc] what the listed claims take from the pools first
+    claims: tuple[int, ...] = ()  # the other liquidations' ids the execution lists (AdlQueue.execute's `claims`)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Another liquidation whose shortfall the pools must pay as well (an entry of AdlQueue.execute's `claims`)."""
+
+    id: int
+    market: str
+    position: Position  # the frozen position
+    qty: int  # [wad] what is left of the liquidation
+    mark: int | None  # [wad] its market's oracle price (None: no usable price, the claim counts zero)
+
+    @property
+    def shortfall(self) -> int:
+        """[usdc] Clearinghouse.fillShortfall of what is left at `mark`."""
+        if not self.qty or self.mark is None:
+            return 0
+        return fill_shortfall(self.position, self.qty, self.mark)
+
+
+def available_after_claims(market: str, pools: Mapping[str, int], global_pool: int, claims: Iterable[Claim]) -> tuple[int, int]:
+    """AdlQueue._available: what the pools can still pay a liquidation of `market` [usdc] once `claims` are paid,
+    and what those claims take from it [usdc]. A claim in `market` draws on its sub-pool and the global pool; one
+    in another market only on the global pool, beyond that market's own sub-pool (`pools` maps market -> sub-pool
+    balance [usdc])."""
+    claimed = 0
+    owed: dict[str, int] = {}
+    for c in claims:
+        if c.market == market:
+            claimed += c.shortfall
+        else:
+            owed[c.market] = owed.get(c.market, 0) + c.shortfall
+    drawn = sum(max(o - pools.get(m, 0), 0) for m, o in owed.items())
+    spent = claimed + min(drawn, global_pool)
+    return max(pools.get(market, 0) + global_pool - spent, 0), claimed
 
 
 REASONS = ("uncovered", "fund_risk", "liquidity_risk")
@@ -105,8 +142,11 @@ def plan(
     fund_available: int,
     fund_risk: bool,
     liquidity_risk: bool,
+    claimed: int = 0,
+    claims: tuple[int, ...] = (),
 ) -> Plan:
-    """The trigger and quantity for `qty` [wad] of the frozen position `trader` (see AdlQueue._trigger)."""
+    """The trigger and quantity for `qty` [wad] of the frozen position `trader` (see AdlQueue._trigger), the pools
+    holding `fund_available` [usdc] once the listed `claims` took `claimed` [usdc] (see available_after_claims)."""
     long = trader.size > 0
     price = bankruptcy_price(trader.size, trader.entry_price, trader.margin)
     if (price <= mark) if long else (price >= mark):
@@ -115,12 +155,12 @@ def plan(
     shortfall = notional_up(qty, gap)
     uncovered = max(shortfall - fund_available, 0)
     if fund_risk:
-        return Plan("fund_risk", qty, price, mark, uncovered)
+        return Plan("fund_risk", qty, price, mark, uncovered, claimed, claims)
     if liquidity_risk:
-        return Plan("liquidity_risk", qty, price, mark, uncovered)
+        return Plan("liquidity_risk", qty, price, mark, uncovered, claimed, claims)
     if uncovered == 0:
         raise NoTrigger(f"the fund covers the shortfall {shortfall} with {fund_available}")
-    return Plan("uncovered", min(qty, mul_div_up(uncovered, NOTIONAL_SCALE, gap)), price, mark, uncovered)
+    return Plan("uncovered", min(qty, mul_div_up(uncovered, NOTIONAL_SCALE, gap)), price, mark, uncovered, claimed, claims)
 
 
 def choose(

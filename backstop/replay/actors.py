@@ -10,18 +10,14 @@ from typing import Any, Callable
 
 from backstop.chain.fastchain import Wallet
 from backstop.chain.orders import Order, sign_order
-from backstop.keeper.adl import AdlExecutor, CannotAbsorb
 from backstop.keeper.rules import take_is_attractive, take_size
-from backstop.model import adl as adl_model
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, is_stale
-from backstop.model.fund import GLOBAL
 from backstop.replay.clock import first_true
+from backstop.replay.deleverage import Deleverager
 from backstop.replay.flows import GLOBAL as GLOBAL_POOL
 from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext, ReplayState
 from backstop.units import notional_up, to_usdc
-
-NO_ADL_ABSORBER = "adl: the opposite side cannot absorb it"  # the report's failed_transactions label
 
 
 @dataclass
@@ -53,7 +49,7 @@ class KeeperActors:
         self.ctx = ctx
         self.state = ctx.state
         self.order_nonce = 10**9  # nonces of the orders the engine signs after set-up
-        self.executor = AdlExecutor(ctx.chain, ctx.c["adl"], ctx.sc.adl.loss_cap_bps)
+        self.adl = Deleverager(ctx)
         self.free: dict[str, int] = {}  # [usdc] each keeper's free balance as the chain last reported it
 
     def available(self, k: KeeperState, t: int) -> bool:
@@ -276,69 +272,8 @@ class KeeperActors:
     # ------------------------------------------------------------------ ADL
 
     def deleverage(self, t: int, marks: dict[str, int | None]) -> bool:
-        """One ADL round: every liquidation whose ADL trigger holds is executed by the fastest online keeper
-        against the reference ranking. What the triggers need is read in one round trip (nothing is mined
-        between the reads); the positions of each market and side once; each execution's fills are then
-        applied to that copy (see AdlExecutor.execute), so the next execution's list is ranked on the state the
-        previous one leaves: all go into one block, in order. Returns whether any was sent."""
-        online = [k for k in self.ctx.keepers if k.online(t)]
-        sales = [s for s in self._sales() if marks.get(s[1]) is not None]
-        if not online or not sales:
-            return False
-        executor = min(online, key=lambda k: k.spec.latency)
-        c = self.ctx.c
-        markets = sorted({m for _, m, _, _ in sales})
-        reads = [(c["fund"], "poolBalance", [GLOBAL])]
-        for m in markets:
-            mid = self.ctx.mids[m]
-            reads += [(c["fund"], "poolBalance", [mid]), (c["fund"], "adlAllowed", [mid]), (c["auction"], "inLiquidityRisk", [mid])]
-        for id_, m, trader, _ in sales:
-            reads += [(c["auction"], "sale", [id_]), (c["house"], "getPosition", [self.ctx.mids[m], trader])]
-        values = self.ctx.chain.view(reads)
-        glob = values[0]
-        fund = {m: values[1 + 3 * i : 4 + 3 * i] for i, m in enumerate(markets)}
-        rest = values[1 + 3 * len(markets) :]
-        books: dict[tuple[str, bool], dict[str, lm.Position]] = {}
-        sent = False
-        for i, (id_, m, trader, long) in enumerate(sales):
-            sub, risk, liquidity = fund[m]
-            sale, pos = rest[2 * i], rest[2 * i + 1]
-            sent |= self._deleverage_one(executor, id_, m, trader, long, marks[m], (sale, pos, sub + glob, risk, liquidity), books)
-        return sent
-
-    def _sales(self) -> list[tuple[int, str, str, bool]]:
-        """(id, market, trader, long) of every running auction and queued liquidation, by id."""
-        sales = [(a.id, a.market, a.trader, a.long) for a in self.state.auctions.values() if a.qty > 0]
-        for m, ids in self.state.queued.items():
-            for id_ in ids:
-                rec = next((r for r in self.state.liquidations if r["id"] == id_), None)
-                if rec is not None:
-                    sales.append((id_, m, rec["trader"], rec["side"] == "long"))
-        return sorted(sales)
-
-    def _deleverage_one(
-        self, executor: KeeperState, id_: int, m: str, trader: str, long: bool, mark: int, read: tuple, books: dict[tuple[str, bool], dict[str, lm.Position]]
-    ) -> bool:
-        sale, pos, available, risk, liquidity = read
-        qty = sale[4] if sale else 0
-        if not qty or pos is None:
-            return False
-        bankrupt = lm.Position(*pos)
-        try:
-            plan = adl_model.plan(bankrupt, qty, mark, available, bool(risk), bool(liquidity))
-        except adl_model.NoTrigger:
-            return False
-        if (m, long) not in books:
-            accounts = [a for (mm, a), p in self.state.positions.items() if mm == m and p.size != 0 and (p.size > 0) != long]
-            books[(m, long)] = self.executor.read_book(self.ctx.c["house"], self.ctx.mids[m], accounts)[0]
-        frozen = {tr for (mm, tr) in self.state.in_auction if mm == m}
-        try:
-            self.executor.execute(executor.wallet, id_, books[(m, long)], plan, long, frozen | {trader}, bankrupt, f"adl:{executor.name}")
-            self.state.adl_scores.update({(m, a): v for a, v in self.executor.last_scores.items()})
-        except CannotAbsorb:
-            self.state.count_failure(NO_ADL_ABSORBER)
-            return False
-        return True
+        """One ADL round (see backstop.replay.deleverage). Returns whether any execution was sent."""
+        return self.adl.round(t, marks)
 
     def free_reads(self) -> list[tuple[Any, str, list]]:
         """The reads of every keeper's free balance [usdc]."""

@@ -105,7 +105,7 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ execution
 
     /// @inheritdoc IAdlQueue
-    function execute(uint256 saleId, address[] calldata candidates)
+    function execute(uint256 saleId, uint256[] calldata claims, address[] calldata candidates)
         external
         override
         nonReentrant
@@ -113,7 +113,7 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
     {
         ILiquidationAuction.Sale memory s = auction.sale(saleId);
         if (s.qty == 0) revert NothingToDeleverage(saleId);
-        Plan memory plan = _trigger(saleId, s, oracle.poke(s.market));
+        Plan memory plan = _trigger(saleId, s, oracle.poke(s.market), claims);
 
         id = ++executions;
         Execution storage e = _executions[id];
@@ -130,7 +130,18 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
         e.profitTaken = SafeCast.toUint128(taken);
         e.bond = SafeCast.toUint128(bond);
         emit AdlExecuted(
-            id, s.market, saleId, s.trader, plan.reason, plan.qty, plan.price, plan.mark, taken, plan.uncovered, bond
+            id,
+            s.market,
+            saleId,
+            s.trader,
+            plan.reason,
+            plan.qty,
+            plan.price,
+            plan.mark,
+            taken,
+            plan.uncovered,
+            plan.claimed,
+            bond
         );
         if (bond > 0) usdc.safeTransferFrom(msg.sender, address(this), bond);
     }
@@ -178,10 +189,10 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IAdlQueue
-    function trigger(uint256 saleId) external view override returns (Plan memory) {
+    function trigger(uint256 saleId, uint256[] calldata claims) external view override returns (Plan memory) {
         ILiquidationAuction.Sale memory s = auction.sale(saleId);
         if (s.qty == 0) revert NothingToDeleverage(saleId);
-        return _trigger(saleId, s, oracle.price(s.market));
+        return _trigger(saleId, s, oracle.price(s.market), claims);
     }
 
     /// @inheritdoc IAdlQueue
@@ -228,8 +239,9 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ internals
 
     /// @dev The trigger, the quantity it requires and the bankruptcy price. Fund or liquidity risk close what is
-    ///      left of the liquidation; otherwise only what the fund cannot cover at the oracle price, rounded up.
-    function _trigger(uint256 saleId, ILiquidationAuction.Sale memory s, uint256 mark)
+    ///      left of the liquidation; otherwise only what the pools cannot cover at the oracle price, rounded up,
+    ///      once the listed `claims` (other liquidations' shortfalls at this block's prices) are paid from them.
+    function _trigger(uint256 saleId, ILiquidationAuction.Sale memory s, uint256 mark, uint256[] calldata claims)
         internal
         view
         returns (Plan memory plan)
@@ -240,7 +252,8 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
         if (s.long ? plan.price <= mark : plan.price >= mark) revert NotUnderwater(saleId, plan.price, mark);
         uint256 gap = s.long ? plan.price - mark : mark - plan.price;
         uint256 shortfall = FP.notionalUp(s.qty, gap);
-        uint256 available = fund.poolBalance(s.market) + fund.poolBalance(bytes32(0));
+        uint256 available;
+        (available, plan.claimed) = _available(saleId, s.market, mark, claims);
         plan.uncovered = shortfall > available ? shortfall - available : 0;
         if (fund.adlAllowed(s.market)) {
             plan.reason = Reason.FundRisk;
@@ -252,6 +265,61 @@ contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
         } else {
             revert NoAdlTrigger(s.market, shortfall, available);
         }
+    }
+
+    /// @dev What the pools can pay liquidation `saleId` of `market` [usdc] after the listed `claims`, and what
+    ///      those claim from it [usdc]. A claim is another liquidation (running or queued) and its shortfall were
+    ///      it sold at this block's oracle price (`mark` in `market`): in `market` it draws on the sub-pool and
+    ///      the global pool; in another market only on the global pool, beyond that market's own sub-pool.
+    ///      Ids must strictly increase (no claim counted twice) and exclude `saleId`; a claim with nothing left,
+    ///      not underwater, or in a market without a price counts zero, so a list can only undercount: an
+    ///      executor can make ADL run sooner only by the shortfall that the pools would really be asked for.
+    function _available(uint256 saleId, bytes32 market, uint256 mark, uint256[] calldata claims)
+        internal
+        view
+        returns (uint256 available, uint256 claimed)
+    {
+        uint256 n = claims.length;
+        bytes32[] memory others = new bytes32[](n); // the other markets listed, and what their claims add up to
+        uint256[] memory owed = new uint256[](n);
+        uint256 count;
+        for (uint256 i; i < n; ++i) {
+            if (claims[i] == saleId || (i > 0 && claims[i] <= claims[i - 1])) revert InvalidClaimList(i);
+            (bytes32 m, uint256 shortfall) = _claim(claims[i], market, mark);
+            if (shortfall == 0) continue;
+            if (m == market) {
+                claimed += shortfall;
+                continue;
+            }
+            uint256 k;
+            while (k < count && others[k] != m) ++k;
+            if (k == count) others[count++] = m;
+            owed[k] += shortfall;
+        }
+        uint256 globalPool = fund.poolBalance(bytes32(0));
+        uint256 drawn; // [usdc] what the other markets' claims take from the global pool
+        for (uint256 k; k < count; ++k) {
+            uint256 own = fund.poolBalance(others[k]);
+            if (owed[k] > own) drawn += owed[k] - own;
+        }
+        uint256 pools = fund.poolBalance(market) + globalPool;
+        uint256 spent = claimed + FP.min(drawn, globalPool);
+        available = pools > spent ? pools - spent : 0;
+    }
+
+    /// @dev Liquidation `id`'s market and its shortfall [usdc] were what is left of it sold at this block's price
+    ///      (`mark` in `market`, the oracle's elsewhere; 0 with nothing left or without a price).
+    function _claim(uint256 id, bytes32 market, uint256 mark) internal view returns (bytes32, uint256) {
+        ILiquidationAuction.Sale memory c = auction.sale(id);
+        if (c.qty == 0) return (c.market, 0);
+        if (c.market != market) {
+            try oracle.price(c.market) returns (uint256 p) {
+                mark = p;
+            } catch {
+                return (c.market, 0);
+            }
+        }
+        return (c.market, clearinghouse.fillShortfall(c.market, c.trader, c.qty, mark));
     }
 
     /// @dev Fills the plan's quantity against the candidates in order, each eligible, ranked after the previous

@@ -33,13 +33,15 @@ interface IAdlQueue {
     }
 
     /// @notice What a trigger requires: why, how much [wad] at which bankruptcy price [wad], the oracle mark
-    ///         [wad], and the loss [usdc] the fund could not cover at the mark.
+    ///         [wad], the loss [usdc] the pools could not cover at the mark, and what the listed claims (other
+    ///         liquidations' shortfalls at this block's prices) take from the pools first [usdc].
     struct Plan {
         Reason reason;
         uint256 qty;
         uint256 price;
         uint256 mark;
         uint256 uncovered;
+        uint256 claimed;
     }
 
     // --- Errors (each named after the rule broken) ---
@@ -58,6 +60,9 @@ interface IAdlQueue {
     error CandidatesOutOfOrder(uint256 index);
     /// @notice The listed candidates closed too little: `qtyLeft` [wad] is still to close.
     error CandidatesExhausted(uint256 qtyLeft);
+    /// @notice The claim at list `index` does not follow the one before it in increasing id order, or is the
+    ///         liquidation being deleveraged (a claim is counted once, and never against itself).
+    error InvalidClaimList(uint256 index);
     /// @notice The list closed the quantity before candidate `index`: no surplus candidates.
     error SurplusCandidates(uint256 index);
     /// @notice The challenge window of `execution` is closed.
@@ -82,8 +87,8 @@ interface IAdlQueue {
     /// @notice The parameter `what` was set to `data` (unit as documented on `file`).
     event ParameterSet(bytes32 indexed what, uint256 data);
     /// @notice One ADL: `qty` of liquidation `saleId` closed at `price` (the bankruptcy price), for `reason`, at
-    ///         oracle `mark`, taking `profitTaken` [usdc] with `uncovered` [usdc] the fund could not cover; the
-    ///         executor bonded `bond` [usdc].
+    ///         oracle `mark`, taking `profitTaken` [usdc] with `uncovered` [usdc] the pools could not cover once
+    ///         the listed claims took `claimed` [usdc]; the executor bonded `bond` [usdc].
     event AdlExecuted(
         uint256 indexed execution,
         bytes32 indexed market,
@@ -95,6 +100,7 @@ interface IAdlQueue {
         uint256 mark,
         uint256 profitTaken,
         uint256 uncovered,
+        uint256 claimed,
         uint256 bond
     );
     /// @notice The billing record of one counterparty: typed "ADL" so a holder's history shows it as such.
@@ -129,7 +135,14 @@ interface IAdlQueue {
     ///         next; the list must close the quantity exactly (no surplus candidates). The caller posts a bond
     ///         of `minBond` plus the profit taken (approve USDC first), returned after `challengeWindow`.
     ///         Anyone may call when a trigger holds (see `trigger`).
-    function execute(uint256 saleId, address[] calldata candidates) external returns (uint256 id);
+    ///         `claims` lists other liquidations (ids strictly increasing) whose shortfall at this block's prices
+    ///         the pools must pay as well: the uncovered trigger judges this sale after them, so that many
+    ///         auctions each coverable alone but not together are deleveraged before their takes drain the
+    ///         fund. In `saleId`'s market a claim draws on the sub-pool and the global pool; in another market
+    ///         only on the global pool beyond its own sub-pool. Listing fewer only weakens the trigger.
+    function execute(uint256 saleId, uint256[] calldata claims, address[] calldata candidates)
+        external
+        returns (uint256 id);
 
     /// @notice Proves that execution `id` skipped `skipped`, an eligible position ranked above its last listed
     ///         counterparty at the execution's price and able to take part of the loss. `hint` is the epoch of
@@ -147,9 +160,10 @@ interface IAdlQueue {
 
     // --- Views ---
 
-    /// @notice Whether ADL may run on liquidation `saleId` now, why, how much of it [wad] it would close, at
-    ///         which price [wad], and the loss [usdc] the fund could not cover at the oracle price.
-    function trigger(uint256 saleId) external view returns (Plan memory);
+    /// @notice Whether ADL may run on liquidation `saleId` now, after the listed `claims` (see `execute`), why,
+    ///         how much of it [wad] it would close, at which price [wad], and the loss [usdc] the pools could not
+    ///         cover at the oracle price.
+    function trigger(uint256 saleId, uint256[] calldata claims) external view returns (Plan memory);
 
     /// @notice `account`'s leveraged-profit score [wad] in `market` at the oracle price (0 if not profitable).
     function score(bytes32 market, address account) external view returns (uint256);

@@ -1,0 +1,125 @@
+"""The replay's ADL executor: one round of AdlQueue executions, all sent into one block.
+
+Every liquidation left (running or queued) is judged after the claims of all the others: the uncovered trigger
+(AdlQueue._trigger) counts the shortfall every other underwater liquidation would realise at this block's prices,
+so that many auctions each coverable alone but not together are deleveraged before their takes drain the pools
+(#16 §4 rule 1). The deepest under water go first: closing a unit of a larger gap removes more of the excess, so
+the counterparties give up fewer units for the same loss avoided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backstop.keeper.adl import AdlExecutor, CannotAbsorb
+from backstop.model import adl as adl_model
+from backstop.model import ledger as lm
+from backstop.model.fund import GLOBAL
+from backstop.replay.state import KeeperState, ReplayContext
+
+NO_ADL_ABSORBER = "adl: the opposite side cannot absorb it"  # the report's failed_transactions label
+
+
+@dataclass
+class _Left:
+    """A liquidation with something left, as the round's reads found it and its executions leave it."""
+
+    id: int
+    market: str
+    trader: str
+    long: bool
+    position: lm.Position  # the frozen position: executions of this round apply their fills to it
+    qty: int  # [wad] what is left of the liquidation
+
+    def claim(self, mark: int | None) -> adl_model.Claim:
+        return adl_model.Claim(self.id, self.market, self.position, self.qty, mark)
+
+    def gap(self, mark: int | None) -> int:
+        """[wad] how far the mark is beyond the bankruptcy price (0: not under water, or no mark)."""
+        if mark is None or not self.qty:
+            return 0
+        price = lm.bankruptcy_price(self.position.size, self.position.entry_price, self.position.margin)
+        return max(price - mark if self.long else mark - price, 0)
+
+
+class Deleverager:
+    """Executes every ADL whose trigger holds, by the fastest online keeper, against the reference ranking."""
+
+    def __init__(self, ctx: ReplayContext) -> None:
+        self.ctx = ctx
+        self.state = ctx.state
+        self.executor = AdlExecutor(ctx.chain, ctx.c["adl"], ctx.sc.adl.loss_cap_bps)
+
+    def round(self, t: int, marks: dict[str, int | None]) -> bool:
+        """One ADL round. What the triggers need is read in one round trip (nothing is mined between the
+        reads); the positions of each market and side once; each execution's fills are then applied to that copy
+        (see AdlExecutor.execute), so the next execution's trigger, claims and list are computed on the state the
+        previous one leaves: all go into one block, in order. Returns whether any was sent."""
+        online = [k for k in self.ctx.keepers if k.online(t)]
+        sales = [s for s in self._sales() if marks.get(s[1]) is not None]
+        if not online or not sales:
+            return False
+        executor = min(online, key=lambda k: k.spec.latency)
+        c = self.ctx.c
+        markets = sorted({m for _, m, _, _ in sales})
+        reads = [(c["fund"], "poolBalance", [GLOBAL])]
+        for m in markets:
+            mid = self.ctx.mids[m]
+            reads += [(c["fund"], "poolBalance", [mid]), (c["fund"], "adlAllowed", [mid]), (c["auction"], "inLiquidityRisk", [mid])]
+        for id_, m, trader, _ in sales:
+            reads += [(c["auction"], "sale", [id_]), (c["house"], "getPosition", [self.ctx.mids[m], trader])]
+        values = self.ctx.chain.view(reads)
+        glob = values[0]
+        fund = {m: values[1 + 3 * i : 4 + 3 * i] for i, m in enumerate(markets)}
+        rest = values[1 + 3 * len(markets) :]
+        left = [
+            _Left(id_, m, trader, long, lm.Position(*rest[2 * i + 1]), rest[2 * i][4])
+            for i, (id_, m, trader, long) in enumerate(sales)
+            if rest[2 * i] and rest[2 * i][4] and rest[2 * i + 1] is not None
+        ]
+        pools = {m: f[0] for m, f in fund.items()}
+        books: dict[tuple[str, bool], dict[str, lm.Position]] = {}
+        sent = False
+        for sale in sorted(left, key=lambda s: (-s.gap(marks[s.market]), s.id)):
+            if not sale.qty:
+                continue
+            claims = [o.claim(marks.get(o.market)) for o in left if o is not sale]
+            claims = [cl for cl in claims if cl.shortfall > 0]
+            available, claimed = adl_model.available_after_claims(sale.market, pools, glob, claims)
+            _, risk, liquidity = fund[sale.market]
+            try:
+                plan = adl_model.plan(
+                    sale.position, sale.qty, marks[sale.market], available, bool(risk), bool(liquidity),
+                    claimed, tuple(cl.id for cl in claims),
+                )
+            except adl_model.NoTrigger:
+                continue
+            sent |= self._execute(executor, sale, plan, books)
+        return sent
+
+    def _sales(self) -> list[tuple[int, str, str, bool]]:
+        """(id, market, trader, long) of every running auction and queued liquidation, by id."""
+        sales = [(a.id, a.market, a.trader, a.long) for a in self.state.auctions.values() if a.qty > 0]
+        for m, ids in self.state.queued.items():
+            for id_ in ids:
+                rec = next((r for r in self.state.liquidations if r["id"] == id_), None)
+                if rec is not None:
+                    sales.append((id_, m, rec["trader"], rec["side"] == "long"))
+        return sorted(sales)
+
+    def _execute(self, executor: KeeperState, sale: _Left, plan: adl_model.Plan, books: dict[tuple[str, bool], dict[str, lm.Position]]) -> bool:
+        m, long = sale.market, sale.long
+        if (m, long) not in books:
+            accounts = [a for (mm, a), p in self.state.positions.items() if mm == m and p.size != 0 and (p.size > 0) != long]
+            books[(m, long)] = self.executor.read_book(self.ctx.c["house"], self.ctx.mids[m], accounts)[0]
+        frozen = {tr for (mm, tr) in self.state.in_auction if mm == m}
+        try:
+            self.executor.execute(
+                executor.wallet, sale.id, books[(m, long)], plan, long, frozen | {sale.trader}, sale.position, f"adl:{executor.name}"
+            )
+            self.state.adl_scores.update({(m, a): v for a, v in self.executor.last_scores.items()})
+            sale.qty -= plan.qty
+        except CannotAbsorb:
+            self.state.count_failure(NO_ADL_ABSORBER)
+            return False
+        return True
