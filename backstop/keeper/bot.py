@@ -79,6 +79,8 @@ class KeeperBot:
         self.discover()
         accounts = sorted(self.accounts)
         ids = list(self.chain.view([(self.auction, "active", [])])[0] or [])
+        queued = self.chain.view([(self.auction, "queued", [mid]) for mid in self.markets.values()]) if self.adl is not None else []
+        pending = sorted({int(i) for i in ids} | {int(i) for q in queued for i in (q or [])})  # every claim on the fund
         reads = [(self.house, "isLiquidatable", [self.markets[m], a]) for m, a in accounts]
         reads += [(self.auction, "getStatus", [i]) for i in ids] + [(self.auction, "sale", [i]) for i in ids]
         reads += [(self.oracle, "price", [mid]) for mid in self.markets.values()]
@@ -103,7 +105,7 @@ class KeeperBot:
             mark = marks.get(market) if market else None
             if mark is None or not self._ready(("auction", i), now):
                 continue
-            if self.adl is not None and self._deleverage(i, market, long):
+            if self.adl is not None and self._deleverage(i, market, long, [c for c in pending if c != i]):
                 sent["adl"] += 1
             elif stale:
                 self.chain.call_fn(self.wallet, self.auction, "redo", i, label="redo")
@@ -131,15 +133,16 @@ class KeeperBot:
             if self.log:
                 self.log(f"{sent.label} reverted: {reason} (tx 0x{sent.tx_hash.hex()})")
 
-    def _deleverage(self, sale: int, market: str, long: bool) -> bool:
-        """Executes ADL on liquidation `sale` if AdlQueue's trigger holds: the candidates are every known
-        position of the market, read fresh, ranked by the reference model (backstop.keeper.adl). The bond comes
-        from the keeper's wallet (approved once). Returns whether it sent one."""
-        trigger, = self.chain.view([(self.adl, "trigger", [sale])])
+    def _deleverage(self, sale: int, market: str, long: bool, claims: list[int]) -> bool:
+        """Executes ADL on liquidation `sale` if AdlQueue's trigger holds after `claims` (every other running
+        or queued liquidation, ids ascending: the contract counts zero for one that needs nothing): the
+        candidates are every known position of the market, read fresh, ranked by the reference model
+        (backstop.keeper.adl). The bond comes from the keeper's wallet (approved once). Returns whether it sent one."""
+        trigger, = self.chain.view([(self.adl, "trigger", [sale, claims])])
         if trigger is None:  # no trigger (the view reverts NoAdlTrigger, NotUnderwater, ...)
             return False
-        reason, qty, price, mark, uncovered = trigger
-        plan = adl_model.Plan(adl_model.REASONS[reason], qty, price, mark, uncovered)
+        reason, qty, price, mark, uncovered, claimed = trigger
+        plan = adl_model.Plan(adl_model.REASONS[reason], qty, price, mark, uncovered, claimed, tuple(claims))
         if self._executor is None:
             cap, = self.chain.view([(self.adl, "lossCapBps", [])])
             self._executor = AdlExecutor(self.chain, self.adl, cap)
@@ -152,7 +155,7 @@ class KeeperBot:
         if not self._approved:
             self.chain.call_fn(self.wallet, self.usdc, "approve", self.adl.address, 2**256 - 1, label="approve")
             self._approved = True
-        self._executor.send(self.wallet, sale, fills)
+        self._executor.send(self.wallet, sale, fills, claims=plan.claims)
         return True
 
     def run(self, rounds: int | None = None) -> None:

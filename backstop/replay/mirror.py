@@ -273,5 +273,6 @@ class EventMirror:
                 entry["reason"] = reason
         self.state.adl_executions[args["execution"]] = {
             "ts": ts, "released": False,
-            "profit_taken": args["profitTaken"] / USDC, "uncovered": args["uncovered"] / USDC, "reason": reason,
+            "profit_taken": args["profitTaken"] / USDC, "uncovered": args["uncovered"] / USDC, "claimed": args["claimed"] / USDC,
+            "reason": reason,
         }
