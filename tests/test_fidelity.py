@@ -114,3 +114,27 @@ def test_a_grid_may_be_fine_around_the_crash():
 def test_a_bad_step_schedule_names_the_field(steps, field):
     with pytest.raises(ScenarioError, match=field.replace("[", r"\[").replace("]", r"\]")):
         load_scenario(MINI).with_overrides({"steps": steps})
+
+
+def test_the_uncovered_trigger_counts_the_other_liquidations_claims(tmp_path):
+    """#16 §4 rule 1 in a replay: slow keepers (they wait for a 25% discount) leave many auctions running
+    underwater at once against a $6k fund whose fund-risk flags are off, so only the uncovered trigger (and an
+    unfilled auction's liquidity risk) may start ADL. Each execution lists every other running or queued
+    liquidation; the queue judges it after their claims and closes only what the pools cannot cover."""
+    overrides = {
+        "markets.0.fund_seed": 3_000, "fund.global_seed": 3_000, "fund.drawdown_bps": 10_000, "fund.fast_drop_bps": 10_000,
+        "keepers.fast.take_discount_bps": 2_500,
+    }
+    report = run_replay(MINI, tmp_path / "claims", network="revm", progress=False, measure_raw=False, overrides=overrides)
+    assert reconcile(report) == []
+    assert all(row["difference"] == 0 for row in report["fund_flows"]), report["fund_flows"]
+    executions: dict[int, list[dict]] = {}
+    for fill in report["adl"]:
+        executions.setdefault(fill["execution"], []).append(fill)
+    uncovered = {x: fills for x, fills in executions.items() if fills[0]["reason"] == "uncovered"}
+    assert len(uncovered) > 5
+    # the trigger fired because of the others' claims: alone, the sale would have fitted in the pools
+    assert any(fills[0]["claimed"] > 0 for fills in uncovered.values())
+    for fills in uncovered.values():  # minimal: the profit taken is the loss the pools could not cover, to 1e-6 per fill
+        assert fills[0]["uncovered"] > 0
+        assert abs(sum(f["profit_taken"] for f in fills) - fills[0]["uncovered"]) <= 1e-6 * len(fills) + 1e-9, fills

@@ -71,7 +71,7 @@ def build_report(
         },
         "series": series,
         "liquidations": s.liquidations,
-        "adl": [{k: v for k, v in e.items() if k != "execution"} for e in s.adl],
+        "adl": list(s.adl),
         "buffers": s.buffers,
         "keepers": [_keeper_row(k, s, _keeper_wealth(ctx, k, bonds), ctx.market.active) for k in ctx.keepers],
         "mark_to_market": holdings,

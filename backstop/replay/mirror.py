@@ -271,6 +271,7 @@ class EventMirror:
         for entry in self.state.adl:
             if entry.get("execution") == args["execution"]:
                 entry["reason"] = reason
+                entry["uncovered"], entry["claimed"] = args["uncovered"] / USDC, args["claimed"] / USDC
         self.state.adl_executions[args["execution"]] = {
             "ts": ts, "released": False,
             "profit_taken": args["profitTaken"] / USDC, "uncovered": args["uncovered"] / USDC, "claimed": args["claimed"] / USDC,

@@ -341,6 +341,14 @@ class AdlEvent(_Part):
         f"why ADL ran, one of {', '.join(f'`{r}`' for r in ADL_REASONS)}: the fund could not cover the loss at the "
         "mark (only that part is closed), the fund-risk status allowed it, or an auction of the market went unfilled"
     )
+    execution: int | None = _optional("the `AdlQueue` execution this fill belongs to (one execution, several fills)")
+    uncovered: Number | None = _optional(
+        "the execution's loss the pools could not cover at the mark after the listed claims (`AdlExecuted.uncovered`)", "USD"
+    )
+    claimed: Number | None = _optional(
+        "what the other liquidations the execution listed would draw on the pools first at the mark (`AdlExecuted.claimed`, "
+        "AdlQueue rule: the uncovered trigger judges a liquidation after every other running or queued one)", "USD"
+    )
 
 
 class Buffer(_Part):
