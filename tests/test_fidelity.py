@@ -138,3 +138,41 @@ def test_the_uncovered_trigger_counts_the_other_liquidations_claims(tmp_path):
     for fills in uncovered.values():  # minimal: the profit taken is the loss the pools could not cover, to 1e-6 per fill
         assert fills[0]["uncovered"] > 0
         assert abs(sum(f["profit_taken"] for f in fills) - fills[0]["uncovered"]) <= 1e-6 * len(fills) + 1e-9, fills
+
+
+def _oracle_series(report: dict) -> dict[int, float | None]:
+    return {row["t"]: row["markets"]["TEST-USD"]["oracle"] for row in report["series"]}
+
+
+def test_a_stale_venue_drops_out_of_the_oracle_after_max_age(tmp_path):
+    """#16 §5: venue-b stops updating at t = 300. Its last answer counts until it is `max_age` (120 s) old;
+    then the median is venue-a's alone, until venue-b answers again at t = 1500."""
+    sc = load_scenario(MINI)
+    halt = {"markets.0.halts": [{"venue": "venue-b", "start": 300, "end": 1500}], "markets.0.oracle.max_age": 120}
+    oracle = _oracle_series(run_replay(MINI, tmp_path / "stale", network="revm", progress=False, measure_raw=False, overrides=halt))
+    a = lambda t: sc.venue_price("TEST-USD", "venue-a", t)  # noqa: E731
+    b = lambda t: sc.venue_price("TEST-USD", "venue-b", t)  # noqa: E731
+    assert oracle[240] == pytest.approx((a(240) + b(240)) / 2)
+    assert oracle[360] == pytest.approx((a(360) + b(300)) / 2)  # venue-b's answer of t = 300, 60 s old
+    for t in (480, 900, 1440):
+        assert oracle[t] == pytest.approx(a(t))  # older than max_age: venue-a's price only
+    assert oracle[1560] == pytest.approx((a(1560) + b(1560)) / 2)
+
+
+def test_a_stuck_venue_looks_fresh_and_blinds_a_two_venue_oracle(tmp_path):
+    """A venue that keeps re-stamping its halted price passes `max_age`: the median of two is pulled up to
+    halfway, then both answers sit beyond `max_deviation_bps` (10%) of it and the oracle has no price at all;
+    the crash costs the fund more than with a stale venue."""
+    sc = load_scenario(MINI)
+    halts = {"markets.0.oracle.max_age": 120}
+    runs = {}
+    for mode in ("stale", "stuck"):
+        halts["markets.0.halts"] = [{"venue": "venue-b", "start": 300, "end": 1500, "mode": mode}]
+        runs[mode] = run_replay(MINI, tmp_path / mode, network="revm", progress=False, measure_raw=False, overrides=halts)
+    oracle = _oracle_series(runs["stuck"])
+    assert oracle[480] == pytest.approx((sc.venue_price("TEST-USD", "venue-a", 480) + sc.venue_price("TEST-USD", "venue-b", 300)) / 2)
+    assert oracle[900] is None and oracle[1440] is None
+    assert oracle[1560] is not None
+    assert runs["stuck"]["totals"]["fund_used"] > runs["stale"]["totals"]["fund_used"]
+    for report in runs.values():
+        assert reconcile(report) == []

@@ -927,3 +927,37 @@ def test_bundled_crashes_cite_their_published_figures():
     for name in ("om-2025", "luna-2022", "black-thursday-2020"):
         sc = load_scenario(SCENARIOS / f"{name}.yaml")
         assert all(any(p.source.split()[0] in s for s in sc.sources) for p in sc.published), name  # cited in sources too
+
+
+# --------------------------------------------------------------------------- venue halts (#16 §5)
+
+
+def test_venue_halts_publish_a_stale_or_stuck_answer(tmp_path: Path):
+    data = minimal()
+    data["markets"][0]["halts"] = [
+        {"venue": "binance", "start": 100, "end": 300},  # stale by default
+        {"venue": "okx", "start": 50, "end": 150, "mode": "stuck"},
+        {"venue": "binance", "start": 400, "end": 500, "mode": "stuck"},
+    ]
+    m = load_scenario(write(tmp_path, data, "halts.yaml")).markets[0]
+    assert m.published("binance", 100, 4.9) == (4.9, 100)  # the window opens after its start
+    assert m.published("binance", 200, 3.5) == (5.0, 100)  # stale: the price at the start, stamped then
+    assert m.published("okx", 120, 4.9) == (m.price("okx", 50), 120)  # stuck: the same price, stamped now
+    assert m.published("binance", 300, 2.0) == (2.0, 300)  # from the end on, the path again
+    assert m.halt_at("binance", 450).mode == "stuck" and m.halt_at("okx", 450) is None
+
+
+@pytest.mark.parametrize(
+    ("halts", "field", "expected"),
+    [
+        ([{"venue": "kraken", "start": 10, "end": 20}], "markets[0].halts[0].venue", "one of the market's venues (binance, okx), got 'kraken'"),
+        ([{"venue": "okx", "start": 20, "end": 20}], "markets[0].halts[0].end", "end > start (20 <= 20)"),
+        ([{"venue": "okx", "start": 10, "end": 30, "mode": "frozen"}], "markets[0].halts[0].mode", "stale"),
+        (
+            [{"venue": "okx", "start": 10, "end": 30}, {"venue": "okx", "start": 29, "end": 40}],
+            "markets[0].halts[1]", "a window that does not overlap halts[0] of venue okx",
+        ),
+    ],
+)
+def test_a_bad_venue_halt_names_the_field(tmp_path: Path, halts, field, expected):
+    rejects_change(tmp_path, lambda d: d["markets"][0].__setitem__("halts", halts), field, expected)

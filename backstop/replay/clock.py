@@ -62,8 +62,8 @@ class KeeperClock:
         out: dict[str, int | None] = {}
         now = self.ctx.t0 + t
         for m, spec in self.ctx.specs.items():
-            prices = [self.ctx.market.price(m, v, t) for v in spec.venues]
-            out[m] = reference_mark(prices, now, self.configs[m], spec.source_decimals)
+            feeds = [self.ctx.market.feed(m, v, t) for v in spec.venues]
+            out[m] = reference_mark([p for p, _ in feeds], now, self.configs[m], spec.source_decimals, [a for _, a in feeds])
         return out
 
     def found_futile(self, keys: Iterable[Any], version: int) -> None:

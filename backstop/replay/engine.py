@@ -59,6 +59,7 @@ class Replay:
         self.actors = KeeperActors(self.ctx)
         self.clock = KeeperClock(self.ctx, self._decide)
         self.last_look = 0  # [scenario seconds] the keepers' last look at the positions
+        self.halted: set[tuple[str, str, int]] = set()  # (market, venue, halt start) whose stale answer is published
         self.tx_in_loop = 0
         self.loop_seconds = 0.0
 
@@ -122,8 +123,13 @@ class Replay:
         for m, venues in ctx.sources.items():
             decimals = ctx.specs[m].source_decimals
             for venue, src in venues.items():
-                answer = max(1, round(market.price(m, venue, t) * 10**decimals))
-                self.chain.call_fn(ctx.admin, src, "setAnswer", answer, label="price")
+                price, age = market.feed(m, venue, t)
+                answer = max(1, round(price * 10**decimals))
+                if not age:
+                    self.chain.call_fn(ctx.admin, src, "setAnswer", answer, label="price")
+                elif (m, venue, t - age) not in self.halted:  # a stale venue's last answer, stamped once
+                    self.halted.add((m, venue, t - age))
+                    self.chain.call_fn(ctx.admin, src, "setAnswerAt", answer, ts - age, label="price")
             if ctx.specs[m].auction.drop_bps:  # the fall detector reads what pokes record: trades and bots poke
                 self.chain.call_fn(ctx.admin, ctx.c["oracle"], "poke", ctx.mids[m], label="poke")
         for book in market.books.values():

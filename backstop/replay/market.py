@@ -292,6 +292,12 @@ class Market:
         book = self.books.get(market)
         return book.price(venue, t) if book else self.sc.venue_price(market, venue, t)
 
+    def feed(self, market: str, venue: str, t: int) -> tuple[float, int]:
+        """What the venue's price feed shows at `t`: (price [USD], its age [seconds]). Its traded price, unless a
+        halt of the scenario (MarketScenario.halts) holds it at the price of the halt's start."""
+        price, stamped = self.sc.market(market).published(venue, t, self.price(market, venue, t))
+        return price, int(t - stamped)
+
     def cascade(self, market: str, t: int, liquidatable: Any, long: bool, spec: Any) -> tuple[int, bool]:
         """(generation, impact_only) of a liquidation at `t` of a position that is `liquidatable(mark)`, marks
         by the reference oracle as the market's `spec` (MarketSpec) reads it. The generation is the fewest
@@ -330,9 +336,11 @@ class Market:
         return out
 
 
-def reference_mark(prices: list[float], t: int, config: Any, decimals: int) -> int | None:
-    """The oracle's price [wad] over fresh answers `prices` [USD] by the reference model, None if it has none."""
-    answers = [oracle_model.SourceAnswer(max(1, round(p * 10**decimals)), decimals, t) for p in prices]
+def reference_mark(prices: list[float], t: int, config: Any, decimals: int, ages: list[int] | None = None) -> int | None:
+    """The oracle's price [wad] at `t` over answers `prices` [USD] by the reference model, None if it has none;
+    `ages` [seconds] says how old each answer is (none: all fresh)."""
+    ages = ages or [0] * len(prices)
+    answers = [oracle_model.SourceAnswer(max(1, round(p * 10**decimals)), decimals, t - a) for p, a in zip(prices, ages)]
     try:
         return oracle_model.median_with_band(answers, t, config)[0]
     except oracle_model.OracleError:

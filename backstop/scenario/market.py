@@ -21,7 +21,7 @@ from backstop.scenario.liquidity import LiquidityScenario
 from backstop.scenario.prices import PricePoint, VenuePath, check_points, interpolate, read_csv
 from backstop.units import BPS, from_usdc
 
-__all__ = ["AuctionScenario", "MarketScenario", "OracleScenario", "TierScenario", "default_tiers"]
+__all__ = ["AuctionScenario", "MarketScenario", "OracleScenario", "TierScenario", "VenueHalt", "default_tiers"]
 
 
 class OracleScenario(ScenarioModel):
@@ -126,6 +126,33 @@ class AuctionScenario(ScenarioModel):
     buffer_max: Seconds = AuctionSpec.buffer_max
 
 
+class VenueHalt(ScenarioModel):
+    """A window ``start`` < t < ``end`` [seconds] in which one venue's price feed stops following its path.
+
+    - ``venue``: one of the market's venues.
+    - ``mode`` = "stale": the venue stops answering. Its last answer (the path's price at ``start``, stamped
+      ``start``) stays, so the oracle drops it once it is older than ``oracle.max_age``.
+    - ``mode`` = "stuck": the venue keeps re-stamping the price at ``start`` as fresh (a halted book whose feed
+      still reports). ``max_age`` cannot catch it; only the median of the other venues can.
+
+    From ``end`` on the venue follows its path again. A halt changes what the venue *publishes*. Its book (the
+    liquidity model) still takes keepers' unwinds at the path's price."""
+
+    venue: Name
+    start: Seconds
+    end: Seconds
+    mode: Literal["stale", "stuck"] = "stale"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VenueHalt:
+        if self.end <= self.start:
+            raise field_problem(("end",), f"end > start ({self.end} <= {self.start})")
+        return self
+
+    def covers(self, t: float) -> bool:
+        return self.start < t < self.end
+
+
 class MarketScenario(ScenarioModel):
     """One market: its venues' price paths and the protocol's configuration of it.
 
@@ -142,6 +169,8 @@ class MarketScenario(ScenarioModel):
     - ``fund_seed`` [USD] = 0: seeded into the market's sub-pool of the insurance fund.
     - ``liquidity`` = None: :class:`~backstop.scenario.liquidity.LiquidityScenario`, the venues' depth and the
       flows that move their prices; none: infinite depth, the venues trade at their paths exactly.
+    - ``halts`` = []: :class:`VenueHalt` windows in which a venue's feed goes stale or sticks; a venue's
+      halts must not overlap.
     """
 
     name: Name
@@ -153,6 +182,7 @@ class MarketScenario(ScenarioModel):
     auction: AuctionScenario = Field(default_factory=AuctionScenario)
     fund_seed: Usd = 0
     liquidity: LiquidityScenario | None = None
+    halts: list[VenueHalt] = Field(default_factory=list)
 
     _points: dict[str, list[PricePoint]] = PrivateAttr(default_factory=dict)
 
@@ -173,6 +203,7 @@ class MarketScenario(ScenarioModel):
             )
         if self.liquidity is not None:
             problems += [(("liquidity",) + loc, msg) for loc, msg in self.liquidity.venue_problems(list(self.venues))]
+        problems += self._halt_problems()
         for i in range(1, len(self.tiers)):
             prev, t = self.tiers[i - 1], self.tiers[i]
             if t.max_notional <= prev.max_notional:
@@ -202,6 +233,29 @@ class MarketScenario(ScenarioModel):
                     problems.append((("venues", venue) + ((i, fld) if i >= 0 else ()), expected))
             self._points[venue] = points
         return problems
+
+    def _halt_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        for i, h in enumerate(self.halts):
+            if h.venue not in self.venues:
+                problems.append((("halts", i, "venue"), f"one of the market's venues ({', '.join(self.venues)}), got {h.venue!r}"))
+            for j, other in enumerate(self.halts[:i]):
+                if other.venue == h.venue and h.start < other.end and other.start < h.end:
+                    problems.append((("halts", i), f"a window that does not overlap halts[{j}] of venue {h.venue}"))
+        return problems
+
+    def halt_at(self, venue: str, t: float) -> VenueHalt | None:
+        """The halt of `venue` covering `t` [seconds], if any."""
+        return next((h for h in self.halts if h.venue == venue and h.covers(t)), None)
+
+    def published(self, venue: str, t: float, price: float) -> tuple[float, float]:
+        """What the venue's feed shows at `t` [seconds] when its book trades at `price` [USD]: (price [USD], the
+        second it is stamped). Outside a halt, (price, t); in a stale halt, the path's price at its start
+        stamped at its start; in a stuck one, that price stamped t."""
+        h = self.halt_at(venue, t)
+        if h is None:
+            return price, t
+        return self.price(venue, h.start), (h.start if h.mode == "stale" else t)
 
     def tier_for(self, notional_usd: float) -> TierScenario | None:
         """The bracket of a position of `notional_usd` [USD], None above the top bracket."""
