@@ -176,3 +176,43 @@ def test_a_stuck_venue_looks_fresh_and_blinds_a_two_venue_oracle(tmp_path):
     assert runs["stuck"]["totals"]["fund_used"] > runs["stale"]["totals"]["fund_used"]
     for report in runs.values():
         assert reconcile(report) == []
+
+
+def _keepers(report: dict) -> dict[str, dict]:
+    return {k["name"]: k for k in report["keepers"]}
+
+
+def test_keeper_roles_fail_separately(tmp_path):
+    """#16 §5: the same keepers with their taker down for the whole crash still start every liquidation and
+    restart the auctions that go stale; with their liquidator down instead, they start none (nobody else runs
+    one), and take nothing."""
+    run = lambda name, roles: run_replay(  # noqa: E731
+        MINI, tmp_path / name, network="revm", progress=False, measure_raw=False,
+        overrides={"keepers.fast.outages": [{"start": 0, "end": 3600, "roles": roles}]},  # past the end (1800 s)
+    )
+    no_taker, no_liquidator = run("no-taker", ["take"]), run("no-liquidator", ["liquidate"])
+    keepers = _keepers(no_taker).values()
+    assert sum(k["liquidations"] for k in keepers) > 10 and sum(k["takes"] for k in keepers) == 0
+    assert sum(k["restarts"] for k in keepers) > 0
+    assert not [f for r in no_taker["liquidations"] for f in r["fills"] if f["via"] == "auction"]
+    assert no_liquidator["totals"]["liquidations"] == 0
+    assert all(k["online_steps"] > 0 for k in _keepers(no_liquidator).values())  # up, but not as liquidators
+    for report in (no_taker, no_liquidator):
+        assert reconcile(report) == []
+
+
+def test_lost_capital_leaves_the_keepers_books(tmp_path):
+    """A capital step with `lost: true` withdraws the same capital as a plain withdrawal, and the keeper's PnL
+    is lower by exactly that amount: the crash is otherwise the same."""
+    reports = {}
+    for lost in (False, True):
+        step = {"t": 600, "fraction": 0.25, "lost": lost}
+        reports[lost] = run_replay(
+            MINI, tmp_path / f"lost-{lost}", network="revm", progress=False, measure_raw=False,
+            overrides={"keepers.fast.capital_schedule": [step]},
+        )
+    kept, gone = _keepers(reports[False]), _keepers(reports[True])
+    assert reports[True]["totals"] == reports[False]["totals"]
+    for name, k in gone.items():
+        assert k["capital_lost"] > 0 and "capital_lost" not in kept[name]
+        assert kept[name]["pnl"] - k["pnl"] == pytest.approx(k["capital_lost"], abs=1e-6)

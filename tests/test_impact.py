@@ -164,7 +164,8 @@ def test_without_impact_every_bundled_report_is_todays(name, tmp_path):
     """The bundled scenarios at CI size (tests/test_fidelity.py), with the built-in `no_impact` variant, give
     the reports today's engine gave before the market model existed (tests/data/no-impact-golden.json, made by
     the engine of commit 3c1ba4b; the keepers' hashes re-made on 2026-12-03 when `capital_used` joined their rows,
-    after checking that the rows without it and every other part still gave 3c1ba4b's) figure for figure."""
+    and the ADL hashes on 2026-12-04 when `execution`, `uncovered` and `claimed` joined the ADL fills, each after
+    checking that the rows without the new fields and every other part still gave 3c1ba4b's) figure for figure."""
     sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
     overrides = {**CI_SIZE[name], **builtin_variant(sc, "no_impact").overrides}
     report = run_replay(ROOT / "scenarios" / f"{name}.yaml", tmp_path / name, progress=False, measure_raw=False, overrides=overrides)

@@ -961,3 +961,15 @@ def test_venue_halts_publish_a_stale_or_stuck_answer(tmp_path: Path):
 )
 def test_a_bad_venue_halt_names_the_field(tmp_path: Path, halts, field, expected):
     rejects_change(tmp_path, lambda d: d["markets"][0].__setitem__("halts", halts), field, expected)
+
+
+def test_an_outage_may_stop_some_roles_only(tmp_path: Path):
+    data = minimal()
+    data["keepers"][0]["outages"] = [{"start": 10, "end": 20, "roles": ["take"]}, {"start": 30, "end": 40}]
+    k = load_scenario(write(tmp_path, data, "roles.yaml")).keepers[0]
+    assert k.online(15) and k.online(15, "liquidate") and not k.online(15, "take")
+    assert not k.online(35) and not k.online(35, "liquidate")
+    data["keepers"][0]["outages"] = [{"start": 10, "end": 20, "roles": ["sleep"]}]
+    rejects(write(tmp_path, data), "keepers[0].outages[0].roles[0]", "liquidate")
+    data["keepers"][0]["outages"] = [{"start": 10, "end": 20, "roles": []}]
+    rejects(write(tmp_path, data), "keepers[0].outages[0].roles", "at least 1")

@@ -19,6 +19,8 @@ from backstop.replay.flows import GLOBAL as GLOBAL_POOL
 from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext, ReplayState
 from backstop.units import notional_up, to_usdc
 
+LOST_CAPITAL = "0x000000000000000000000000000000000000dEaD"  # where a keeper's lost capital goes (CapitalStep.lost)
+
 
 @dataclass
 class Intent:
@@ -67,9 +69,10 @@ class KeeperActors:
         for k in online:
             intents += self._withdraw(k, t, free)
         by_latency = sorted(online, key=lambda k: k.spec.latency)
-        intents += self._liquidations(t, marks, by_latency)
-        if online:
-            intents += self._releases(action_ts, online[0])
+        intents += self._liquidations(t, marks, [k for k in by_latency if k.online(t, "liquidate")])
+        releasers = [k for k in online if k.online(t, "release")]
+        if releasers:
+            intents += self._releases(action_ts, releasers[0])
         intents += self._auctions(t, action_ts, marks, by_latency, free)
         return intents
 
@@ -114,8 +117,13 @@ class KeeperActors:
             return []
         free[k.wallet.address] -= amount
 
+        lost = k.losing(t)
+
         def send() -> None:
             self.ctx.chain.call_fn(k.wallet, self.ctx.c["house"], "withdraw", amount, label=f"withdraw:{k.name}")
+            if lost:  # gone: out of the keeper's wallet too
+                self.ctx.chain.call_fn(k.wallet, self.ctx.c["usdc"], "transfer", LOST_CAPITAL, amount, label=f"lost:{k.name}")
+                k.lost += amount
             k.deposited -= amount
 
         return [Intent(("withdraw", k.name, target), k, send)]
@@ -188,9 +196,11 @@ class KeeperActors:
                 if t - a.start_t < k.spec.latency or k.wallet.address in frozen:
                     continue  # a keeper whose own position is in liquidation cannot take (PositionInLiquidation)
                 if stale:
-                    intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
-                    break
-                take = self._take(k, a, t, price, mark, free)
+                    if k.online(t, "restart"):
+                        intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
+                        break
+                    continue
+                take = self._take(k, a, t, price, mark, free) if k.online(t, "take") else None
                 if take is not None:
                     intents.append(take)
                     break

@@ -177,6 +177,8 @@ def _keeper_row(k: Any, s: ReplayState, wealth: float | None, impact: bool = Fal
     }
     if impact:
         row["slippage"] = round(k.slippage, 6)
+    if k.lost:
+        row["capital_lost"] = k.lost / USDC
     if wealth is not None:
         row["pnl"] = round(wealth - (k.capital + k.escrow + to_usdc(ADL_BOND_RESERVE)) / USDC, 6)
     return row

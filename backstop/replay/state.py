@@ -67,6 +67,7 @@ class KeeperState:
     incentives: int = 0  # [usdc] paid to it by the fund (IncentivePaid)
     slippage: float = 0.0  # [USD] paid unwinding into the venues' books (with liquidity)
     escrow: int = 0  # [usdc] minted for its standing bids on top of its capital
+    lost: int = 0  # [usdc] capital lost (CapitalStep.lost): withdrawn and sent away
     bids: list[int] = field(default_factory=list)  # ids of the standing bids it placed (BidPlaced)
     peak_used: int = 0  # [usdc] the most capital tied up at one action: margin still locked + margin of the takes sent
     sending: int = 0  # [usdc] margin of the takes sent in the current action
@@ -75,8 +76,9 @@ class KeeperState:
     def name(self) -> str:
         return self.spec.name
 
-    def online(self, t: int) -> bool:
-        return not any(o.start <= t < o.end for o in self.spec.outages)
+    def online(self, t: int, role: str | None = None) -> bool:
+        """Up at `t`: as a whole (no `role`) or in `role` (see backstop.scenario.keepers.Outage)."""
+        return self.spec.online(t, role)
 
     def acted(self, free: int) -> None:
         """Ends an action in which its free balance [usdc] was `free` when it looked: what its capital had to cover
@@ -85,11 +87,11 @@ class KeeperState:
         self.sending = 0
 
     def committed_fraction(self, t: int) -> float:
-        fraction = 1.0
-        for point in self.spec.capital_schedule:
-            if point.t <= t:
-                fraction = point.fraction
-        return fraction
+        return self.spec.capital_at(t) / self.spec.capital
+
+    def losing(self, t: int) -> bool:
+        """Whether the capital schedule's step in force at `t` loses what it takes out (CapitalStep.lost)."""
+        return next((p.lost for p in reversed(self.spec.capital_schedule) if p.t <= t), False)
 
 
 @dataclass

@@ -379,6 +379,9 @@ class KeeperRow(_Part):
         "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
     )
     slippage: Number | None = _optional("with `liquidity`: what it paid unwinding into the venues' books beyond the pre-trade price", "USD")
+    capital_lost: Number | None = _optional(
+        "capital its schedule lost (`capital_schedule[].lost`): withdrawn and gone, counted in `pnl`", "USD"
+    )
     pnl: Number | None = _optional(
         "its USDC at the end wherever it is (wallet with incentives and withdrawn capital, clearinghouse free "
         "balance, positions' margin + PnL at the last oracle price, standing-bid escrow still in the book, ADL "

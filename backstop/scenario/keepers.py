@@ -5,7 +5,7 @@ Times in [seconds] from t = 0, capital in USD, rates in [bps] or fractions 0..1.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -13,14 +13,27 @@ from backstop.scenario.errors import FieldProblem, field_problem
 from backstop.scenario.fields import Float, Fraction, Int, Name, ScenarioModel, Seconds
 from backstop.units import BPS
 
-__all__ = ["CapitalStep", "KeeperScenario", "Outage", "StandingBid"]
+__all__ = ["ROLES", "CapitalStep", "KeeperScenario", "Outage", "StandingBid"]
+
+
+ROLES = ("liquidate", "take", "restart", "adl", "release")
+Role = Literal["liquidate", "take", "restart", "adl", "release"]
 
 
 class Outage(ScenarioModel):
-    """A window when a keeper is offline: ``start`` <= t < ``end`` [seconds], start < end."""
+    """A window when a keeper is offline: ``start`` <= t < ``end`` [seconds], start < end.
+
+    ``roles`` = None: every role. Otherwise only those roles are down (a liquidator bot down while the taker is
+    up): ``liquidate`` (starting auctions), ``take``, ``restart`` (stale auctions), ``adl`` (executions) and
+    ``release`` (queued liquidations, ADL bonds)."""
 
     start: Seconds
     end: Seconds
+    roles: Annotated[list[Role], Field(min_length=1)] | None = None
+
+    def stops(self, t: float, role: str | None = None) -> bool:
+        """Whether this outage holds `role` (None: the keeper as a whole) down at `t` [seconds]."""
+        return self.start <= t < self.end and (self.roles is None or (role is not None and role in self.roles))
 
     @model_validator(mode="after")
     def _ordered(self) -> Outage:
@@ -38,10 +51,14 @@ class StandingBid(ScenarioModel):
 
 
 class CapitalStep(ScenarioModel):
-    """From time ``t`` [seconds] on, ``fraction`` (0..1) of the keeper's capital is still committed."""
+    """From time ``t`` [seconds] on, ``fraction`` (0..1) of the keeper's capital is still committed.
+
+    ``lost`` = false: what is no longer committed goes back to the keeper's wallet (withdrawn). True: it is lost
+    (a failed venue, a hack): withdrawn from the clearinghouse and gone from the keeper's books."""
 
     t: Seconds
     fraction: Fraction
+    lost: bool = False
 
 
 class KeeperScenario(ScenarioModel):
@@ -89,9 +106,9 @@ class KeeperScenario(ScenarioModel):
             raise FieldProblem(problems)
         return self
 
-    def online(self, t: float) -> bool:
-        """False while `t` [seconds] is inside one of the outages."""
-        return not any(o.start <= t < o.end for o in self.outages)
+    def online(self, t: float, role: str | None = None) -> bool:
+        """False while `t` [seconds] is inside an outage of the whole keeper or, with `role`, of that role."""
+        return not any(o.stops(t, role) for o in self.outages)
 
     def capital_at(self, t: float) -> float:
         """Capital [USD] still committed at `t` [seconds]: ``capital`` x the latest schedule fraction."""
