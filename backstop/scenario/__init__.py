@@ -5,9 +5,9 @@ Parsing and validating a scenario imports neither Ape nor web3. The modules, by 
 - ``errors``: ScenarioError, ScenarioWarning and pydantic's errors in the format's words.
 - ``fields``: the field types (Seconds, Bps, Usd, ...) and the base model that rejects unknown fields.
 - ``prices``: venue price paths (points or CSV files), their checks and interpolation.
-- ``market``: a market's oracle, tiers and auction.
+- ``market``: a market's oracle, tiers, auction and venue halts.
 - ``population``: traders, explicit or generated, and the positions they open.
-- ``keepers``: keepers, their capital, outages and standing bids.
+- ``keepers``: keepers, their capital (withdrawn or lost), outages (whole or by role) and standing bids.
 - ``overrides``: dotted-key overrides and ``--set key=value``.
 - ``loader``: reading the YAML file (unique keys).
 - ``document``: the top-level Scenario, load_scenario and the check of named variants.
@@ -17,8 +17,8 @@ Parsing and validating a scenario imports neither Ape nor web3. The modules, by 
 from backstop.scenario.document import AdlScenario, FundScenario, PublishedFigure, Scenario, check_variants, load_scenario
 from backstop.scenario.errors import ScenarioError, ScenarioWarning
 from backstop.scenario.fields import UINT32_MAX
-from backstop.scenario.keepers import CapitalStep, KeeperScenario, Outage, StandingBid
-from backstop.scenario.market import AuctionScenario, MarketScenario, OracleScenario, TierScenario
+from backstop.scenario.keepers import ROLES, CapitalStep, KeeperScenario, Outage, StandingBid
+from backstop.scenario.market import AuctionScenario, MarketScenario, OracleScenario, TierScenario, VenueHalt
 from backstop.scenario.overrides import OverrideError, parse_overrides
 from backstop.scenario.population import (
     ExplicitPopulation,
@@ -31,6 +31,7 @@ from backstop.scenario.population import (
 from backstop.scenario.prices import PricePoint
 
 __all__ = [
+    "ROLES",
     "UINT32_MAX",
     "AdlScenario",
     "AuctionScenario",
@@ -54,6 +55,7 @@ __all__ = [
     "StandingBid",
     "TierScenario",
     "TraderPosition",
+    "VenueHalt",
     "check_variants",
     "load_scenario",
     "parse_overrides",
