@@ -115,14 +115,16 @@ def available_after_claims(market: str, pools: Mapping[str, int], global_pool: i
     and what those claims take from it [usdc]. A claim in `market` draws on its sub-pool and the global pool; one
     in another market only on the global pool, beyond that market's own sub-pool (`pools` maps market -> sub-pool
     balance [usdc])."""
-    claimed = 0
     owed: dict[str, int] = {}
     for c in claims:
-        if c.market == market:
-            claimed += c.shortfall
-        else:
-            owed[c.market] = owed.get(c.market, 0) + c.shortfall
-    drawn = sum(max(o - pools.get(m, 0), 0) for m, o in owed.items())
+        owed[c.market] = owed.get(c.market, 0) + c.shortfall
+    return available_after_owed(market, pools, global_pool, owed)
+
+
+def available_after_owed(market: str, pools: Mapping[str, int], global_pool: int, owed: Mapping[str, int]) -> tuple[int, int]:
+    """`available_after_claims` from the claims' sum per market (`owed`: market -> Σ shortfall [usdc])."""
+    claimed = owed.get(market, 0)
+    drawn = sum(max(o - pools.get(m, 0), 0) for m, o in owed.items() if m != market)
     spent = claimed + min(drawn, global_pool)
     return max(pools.get(market, 0) + global_pool - spent, 0), claimed
 

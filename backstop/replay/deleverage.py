@@ -45,8 +45,8 @@ class _Left:
 
 class _Claims:
     """The round's claims on the fund: each liquidation's shortfall at the marks and their sum per market, so that
-    judging a sale after all the others (adl_model.available_after_claims over every other claim) costs O(markets),
-    not O(sales). Exactly the reference function's figures; `update` after an execution changes a sale."""
+    judging a sale after all the others costs O(markets), not O(sales) (adl_model.available_after_owed, the
+    reference's own arithmetic); `update` after an execution changes a sale."""
 
     def __init__(self, left: list[_Left], marks: dict[str, int | None]) -> None:
         self.marks = marks
@@ -58,9 +58,8 @@ class _Claims:
 
     def available(self, sale: _Left, pools: dict[str, int], glob: int) -> tuple[int, int]:
         """(what the pools can pay `sale` after every other claim, what the others in its market claim) [usdc]."""
-        claimed = self.by_market[sale.market] - self.owed[sale.id]
-        drawn = sum(max(o - pools.get(m, 0), 0) for m, o in self.by_market.items() if m != sale.market)
-        return max(pools.get(sale.market, 0) + glob - claimed - min(drawn, glob), 0), claimed
+        others = {**self.by_market, sale.market: self.by_market[sale.market] - self.owed[sale.id]}
+        return adl_model.available_after_owed(sale.market, pools, glob, others)
 
     def listed(self, sale: _Left) -> tuple[int, ...]:
         """The ids the execution of `sale` lists: every other liquidation with a shortfall, ascending."""
