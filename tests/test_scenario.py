@@ -973,3 +973,53 @@ def test_an_outage_may_stop_some_roles_only(tmp_path: Path):
     rejects(write(tmp_path, data), "keepers[0].outages[0].roles[0]", "liquidate")
     data["keepers"][0]["outages"] = [{"start": 10, "end": 20, "roles": []}]
     rejects(write(tmp_path, data), "keepers[0].outages[0].roles", "at least 1")
+
+
+# --------------------------------------------------------------------------- trading during the replay
+
+
+def with_trading(data: dict, **generated) -> dict:
+    data["population"][1].update(generated)
+    return data
+
+
+def test_opens_and_exits_leave_the_traders_as_they_were(tmp_path: Path):
+    """Opening times and exits draw from streams of their own: the population's traders do not move."""
+    base = load_scenario(write(tmp_path, minimal(), "base.yaml")).traders()
+    data = with_trading(minimal(), opens={"start": 60, "end": 300}, exits={"stop_loss_bps": {"min": 500, "max": 1500}, "take_profit_bps": 900, "fraction": 0.5})
+    data["population"][0]["positions"][0]["opens_at"] = 120
+    traders = load_scenario(write(tmp_path, data, "trading.yaml")).traders()
+    strip = lambda t: (t.market, t.side, t.size_usd, t.leverage)  # noqa: E731
+    assert [strip(t) for t in traders] == [strip(t) for t in base]
+    assert traders[0].opens_at == 120 and traders[1].opens_at is None and not traders[1].trades_in_replay
+    generated = traders[2:]
+    assert all(60 <= t.opens_at <= 300 for t in generated) and len({t.opens_at for t in generated}) > 20
+    assert all(500 <= t.stop_loss_bps <= 1500 and t.take_profit_bps == 900 and t.close_fraction == 0.5 for t in generated)
+    assert len({t.stop_loss_bps for t in generated}) > 20  # drawn per trader
+    assert traders == load_scenario(write(tmp_path, data, "again.yaml")).traders()  # same seed, same draws
+
+
+def test_error_opening_window_after_the_end(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: with_trading(d, opens={"start": 0, "end": 601}), "population[1].opens.end", "by the scenario's end (duration = 600 s)")
+
+
+def test_error_opening_window_backwards(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: with_trading(d, opens={"start": 300, "end": 200}), "population[1].opens.end", "end >= start")
+
+
+def test_error_opens_at_after_the_end_or_with_an_entry_price(tmp_path: Path):
+    def late(d):
+        d["population"][0]["positions"][0]["opens_at"] = 900
+
+    rejects_change(tmp_path, late, "population[0].positions[0].opens_at", "by the scenario's end")
+
+    def priced(d):
+        d["population"][0]["positions"][1]["opens_at"] = 60
+
+    rejects_change(tmp_path, priced, "population[0].positions[1].entry_price", "no entry_price with opens_at")
+
+
+def test_error_exits_without_a_level_or_with_a_stop_of_the_whole_price(tmp_path: Path):
+    rejects_change(tmp_path, lambda d: with_trading(d, exits={"fraction": 0.5}), "population[1].exits.stop_loss_bps", "stop_loss_bps or take_profit_bps")
+    rejects_change(tmp_path, lambda d: with_trading(d, exits={"stop_loss_bps": 10_000}), "population[1].exits.stop_loss_bps.max", "below 10,000 bps")
+    rejects_change(tmp_path, lambda d: with_trading(d, exits={"take_profit_bps": 500, "fraction": 0}), "population[1].exits.fraction", "a value > 0 (got 0)")

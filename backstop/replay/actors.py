@@ -24,10 +24,11 @@ LOST_CAPITAL = "0x000000000000000000000000000000000000dEaD"  # where a keeper's 
 
 @dataclass
 class Intent:
-    """One action a keeper decides on: `key` names it (the same decision at another second has the same key)."""
+    """One action a keeper (or trader) decides on: `key` names it (the same decision at another second has the
+    same key)."""
 
     key: tuple
-    keeper: KeeperState
+    keeper: KeeperState | None  # None: a trader's (backstop.replay.traders)
     send: Callable[[], None]
 
 

@@ -1,7 +1,8 @@
 """`backstop replay --check-step`: does the answer depend on the replay's clock?
 
 The scenario is replayed at its own grid and at half of it (every step halved); each headline figure of the two
-reports is set side by side with its difference. A figure agrees when the two differ by at most `REL_TOLERANCE`
+reports is set side by side with its difference (and, when traders open or close during the replay, what they
+did: opens, closes and the notional closed). A figure agrees when the two differ by at most `REL_TOLERANCE`
 of the larger or by at most `ABS_TOLERANCE` dollars (counts: by at most `REL_TOLERANCE` of the larger or 1).
 Written to check-step.json and check-step.md in the report folder, beside the full-step replay's report.
 """
@@ -27,6 +28,19 @@ HEADLINE = (  # (totals key, unit): the figures a risk team acts on
     ("liquidations", "count"),
 )
 GATED = ("bad_debt", "fund_used", "adl_notional")  # the figures that must agree
+TRADING = (  # (figure, unit) of the traders who open or close during the replay, shown when the scenario has any
+    ("trader_opens", "count"),
+    ("trader_closes", "count"),
+    ("trader_closed_notional", "usd"),
+)
+
+
+def trading_figures(report: Mapping[str, Any]) -> dict[str, float]:
+    """The TRADING figures of a report's ``trading`` section ({} without one)."""
+    t = report.get("trading")
+    if not t:
+        return {}
+    return {"trader_opens": t["opened"], "trader_closes": t["stop_losses"] + t["take_profits"], "trader_closed_notional": t["closed_notional"]}
 
 
 @dataclass(frozen=True)
@@ -40,10 +54,10 @@ class FigurePair:
     agrees: bool
 
 
-def compare_figures(full: Mapping[str, Any], half: Mapping[str, Any]) -> list[FigurePair]:
-    """The headline figures of two reports' `totals`, side by side."""
+def compare_figures(full: Mapping[str, Any], half: Mapping[str, Any], figures: tuple[tuple[str, str], ...] = HEADLINE) -> list[FigurePair]:
+    """The `figures` (by default the headline figures of two reports' `totals`), side by side."""
     pairs = []
-    for name, unit in HEADLINE:
+    for name, unit in figures:
         a, b = float(full.get(name) or 0.0), float(half.get(name) or 0.0)
         diff = b - a
         big = max(abs(a), abs(b))
@@ -71,6 +85,8 @@ def check_step(
     full = run_replay(scenario_path, out, network=network, progress=progress, overrides=overrides, variant=variant)
     half = run_replay(scenario_path, out / "half-step", network=network, progress=progress, overrides=half_overrides, variant=variant)
     pairs = compare_figures(full["totals"], half["totals"])
+    if "trading" in full:
+        pairs += compare_figures(trading_figures(full), trading_figures(half), TRADING)
     check = {
         "scenario": full["scenario"]["name"],
         "step": scenario.step,

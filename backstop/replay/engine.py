@@ -7,6 +7,7 @@ Each step is two blocks whose timestamps follow the scenario's clock:
   2. the action block, one second later: keepers act as independent actors (backstop.replay.actors) — liquidate
      positions below maintenance margin, take auctions whose price beats their threshold (and unwind what they
      took against the market makers), restart stale auctions; ADL runs between the two where a trigger holds.
+     Traders of the scenario who open or close during the replay (backstop.replay.traders) trade in it too.
 Receipts and events feed the mirror (backstop.replay.mirror) that keepers and the report read; pool balances,
 8-hour peaks and fund-risk flags are read from the chain after every step (in the round trip that fetches the
 action block's receipts). An action block with no transaction is not mined on Anvil: those reads then see its
@@ -29,6 +30,7 @@ from backstop.replay.clock import KeeperClock
 from backstop.replay.mirror import EventMirror
 from backstop.replay.population import Population
 from backstop.replay.state import ADL_ROUNDS, CONTRACTS, ReplayContext
+from backstop.replay.traders import TraderActors
 from backstop.units import USDC, WAD, notional_up
 
 
@@ -57,6 +59,7 @@ class Replay:
         self.state = self.ctx.state
         self.mirror = EventMirror(self.ctx)
         self.actors = KeeperActors(self.ctx)
+        self.traders = TraderActors(self.ctx, [])  # who opens or closes during the replay: known after `setup`
         self.clock = KeeperClock(self.ctx, self._decide)
         self.last_look = 0  # [scenario seconds] the keepers' last look at the positions
         self.halted: set[tuple[str, str, int]] = set()  # (market, venue, halt start) whose stale answer is published
@@ -76,13 +79,17 @@ class Replay:
         return self.ctx.admin
 
     def _decide(self, t: int, marks: dict[str, int | None]) -> set:
-        """The keys of what the keepers would do at scenario second `t` on `marks` (the clock's question)."""
-        return {i.key for i in self.actors.decide(t, self.ctx.t0 + t + 1, marks, self.actors.free)}
+        """The keys of what the keepers and traders would do at scenario second `t` on `marks` (the clock's question)."""
+        intents = self.actors.decide(t, self.ctx.t0 + t + 1, marks, self.actors.free) + self.traders.decide(t, marks)
+        return {i.key for i in intents}
 
     def setup(self) -> dict[str, Any]:
         """Funds and opens the population, funds the keepers. Returns what happened."""
         self.state.flows.start(self.ctx.pool_balances())  # the seeds: nothing else has reached the fund yet
-        return Population(self.ctx, self.mirror).setup()
+        population = Population(self.ctx, self.mirror)
+        setup = population.setup()
+        self.traders = TraderActors(self.ctx, population.trading)
+        return setup
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
         """Steps through the scenario's grid; between grid points, keepers act at the seconds the clock finds."""
@@ -148,6 +155,7 @@ class Replay:
         self.last_look = max(self.last_look, t)
         version = self.mirror.version
         intents = self.actors.act(t, ts + 1, marks, free if free is not None else self.actors.free_balances())
+        intents += self.traders.act(t, marks)
         values = self.mirror.mine(ts + 1, "keepers", self._record_reads() if record else [], skip_empty=True)[1]
         if self.mirror.version == version:  # nothing came of it: do not wake for the same actions again
             self.clock.found_futile((woken or set()) | {i.key for i in intents}, version)
@@ -187,4 +195,8 @@ class Replay:
 
     def report(self, setup: dict[str, Any], wall: float, complete: bool, error: str | None, raw_tps: float | None) -> dict[str, Any]:
         """The report of this replay so far (see backstop.replay.builder)."""
-        return build_report(self.ctx, setup, wall, complete, error, raw_tps, self.tx_in_loop, self.loop_seconds)
+        report = build_report(self.ctx, setup, wall, complete, error, raw_tps, self.tx_in_loop, self.loop_seconds)
+        trading = self.traders.report()
+        if trading is not None:
+            report["trading"] = trading
+        return report

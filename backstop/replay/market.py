@@ -8,6 +8,10 @@ cascade generation g (a keeper unwinding what it took). A liquidation is of gene
 would be liquidatable on the exogenous prices alone, of generation k + 1 when it needs the displacement of
 generations 0..k to be (see `Market.generation`).
 
+Traders' own opens and closes during the replay (a panic close, profit taking: backstop.replay.traders) go to
+layer ``traders``, which counts with the exogenous layer in a liquidation's generation: a liquidation that the
+traders' selling alone makes liquidatable is of generation 0, as one the scripted path makes.
+
 Each layer is a list of checkpoints, one per impulse in time order. Between impulses the state decays in
 closed form: with weights w_v = depth_v / sum of depths, the depth-weighted mean M decays at the resilience
 rate r and each venue's deviation from it at r + a (a: the arbitrage rate), so an impulse of d on venue A
@@ -91,6 +95,7 @@ class VenueFigures:
     slippage: float = 0.0
     unwinds: int = 0
     min_depth: float = math.inf
+    trader_volume: float = 0.0  # [USD] traders' opens and closes during the replay
 
     def row(self) -> dict[str, Any]:
         fall = self.start - self.min_traded
@@ -104,6 +109,7 @@ class VenueFigures:
             "slippage": self.slippage,
             "unwinds": self.unwinds,
             "min_depth": self.min_depth,
+            **({"trader_volume": self.trader_volume} if self.trader_volume else {}),
         }
 
 
@@ -121,6 +127,7 @@ class VenueBook:
         for t, venue, notional in self._flow_slices():
             self.exogenous.add(t, self.index[venue], self.delta(venue, t, notional))
         self.generations: list[Layer] = []
+        self.traders = self._layer()  # traders' own trades during the replay
         self._last: tuple[tuple, list[list[float]]] | None = None  # offsets' last (key, the displacement of every prefix)
         self._impulses = 0  # impulses added to the generations: what invalidates `_last`
         self._worst: tuple[list[int], list[int | None], list[int | None]] | None = None  # exogenous marks' suffix extremes
@@ -155,6 +162,8 @@ class VenueBook:
         key = (t, self._impulses)
         if self._last is None or self._last[0] != key:
             total = self.exogenous.at(t)
+            if len(self.traders):
+                total = [a + b for a, b in zip(total, self.traders.at(t))]
             prefix = [total]
             for layer in self.generations:
                 state = layer._state(t)
@@ -235,6 +244,21 @@ class VenueBook:
         self._impulses += 1
         self.sample(t)
         return slippage
+
+    def flow(self, venue: str, t: int, notional: float) -> None:
+        """A trader's own trade of signed `notional` [USD at the pre-trade price] on `venue` at `t` (layer
+        ``traders``): moves the book and counts the venue's trader volume."""
+        self.traders.add(t, self.index[venue], self.delta(venue, t, notional))
+        self.figures[venue].trader_volume += abs(notional)
+        self._impulses += 1
+        self.sample(t)
+
+    def most_in_band(self, venue: str, t: int, sell: bool, band_bps: int) -> int:
+        """The most units [wad] a market order can sell (buy, if not `sell`) on `venue` at `t` with its average
+        price within `band_bps` [bps] (less one) of the pre-trade price: what the price band lets through."""
+        factor = 1 - (band_bps - 1) / BPS if sell else 1 + (band_bps - 1) / BPS
+        notional = abs(delta_for_factor(factor)) / ONE_PERCENT * self.depth(venue, t)
+        return int(notional / self.price(venue, t) * WAD)
 
     def sample(self, t: float) -> None:
         """Counts the prices and depths at `t` into the venues' lows."""

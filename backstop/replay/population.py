@@ -10,8 +10,10 @@ from backstop.model import ledger as lm
 from backstop.model.bidbook import escrow_required, level_at_or_above
 from backstop.model.fund import HOUR
 from backstop.replay.mirror import EventMirror
-from backstop.replay.state import ADL_BOND_RESERVE, MM_MARGIN_SHARE, MM_NOTIONAL_CAP, KeeperState, ReplayContext
+from backstop.replay.state import ADL_BOND_RESERVE, MM_MARGIN_SHARE, MM_NOTIONAL_CAP, KeeperState, ReplayContext, TraderSlot
 from backstop.units import USDC, WAD, bps_up, notional_up, to_usdc, to_wad
+
+LATER_DEPOSIT_SLACK = 1.1  # a trader opening during the replay deposits its margin at t = 0 prices times this
 
 
 class Population:
@@ -21,6 +23,7 @@ class Population:
         self.ctx = ctx
         self.mirror = mirror
         self.notes: list[str] = []
+        self.trading: list[TraderSlot] = []  # the traders who open or close during the replay (set by `setup`)
 
     def setup(self) -> dict[str, Any]:
         """Puts everyone on the chain; returns what happened (the report's `run.setup`)."""
@@ -28,8 +31,9 @@ class Population:
         ctx.chain.set_automine(False)
         traders = ctx.sc.traders()
         t_wallets = [Wallet(derive_account(ctx.sc.seed, "trader", i)) for i in range(len(traders))]  # fresh: nonce 0
-        plans = [self.plan(tp) for tp in traders]
+        plans = [self.plan(tp) if tp.opens_at is None else self.plan_later(tp) for tp in traders]
         assignments, mm_capital = self._market_makers(traders, plans)
+        mm_of = {i: mm for mm, i in assignments}
         mm_wallets = {w.address: w for ws in ctx.mms.values() for w, _ in ws}
         for k, spec in enumerate(ctx.sc.keepers_expanded()):
             wallet = Wallet(derive_account(ctx.sc.seed, "keeper", k))
@@ -39,11 +43,16 @@ class Population:
         everyone += [(mm_wallets[a], amount + to_usdc(1_000)) for a, amount in mm_capital.items()]
         everyone += [(k.wallet, k.capital) for k in ctx.keepers]
         self._deposit(everyone)
-        receipts = self._open(traders, plans, t_wallets, assignments)
+        receipts = self._open(traders, plans, t_wallets, [(mm, i) for mm, i in assignments if traders[i].opens_at is None])
         ctx.t0 = self.start_time()  # the scenario's t = 0
+        self.trading = [
+            TraderSlot(i, tp, t_wallets[i], mm_of[i], opened=tp.opens_at is None) for i, tp in enumerate(traders) if tp.trades_in_replay
+        ]
+        later = sum(1 for tp in traders if tp.opens_at is not None)
         return {
             "notes": self.notes,
             "traders": len(traders),
+            **({"opening_later": later} if later else {}),
             "opened": sum(1 for _, r in receipts if r["status"] == 1),
             "clamped_leverage": sum(p["clamped"] for p in plans),
             "market_makers": len(mm_wallets),
@@ -149,16 +158,34 @@ class Population:
         return next_hour + (start - next_hour) % HOUR
 
     def plan(self, tp: Any) -> dict[str, Any]:
-        """Size, price and margin for one trader's opening order; leverage is clamped to what its bracket allows."""
-        spec = self.ctx.specs[tp.market]
+        """Size, price and margin for one trader's opening order at set-up (see `opening_plan`)."""
         mark = to_wad(self.ctx.sc.oracle_start_price(tp.market))
-        price = to_wad(tp.entry_price)
-        size = to_wad(tp.size_usd) * WAD // price
-        notional = notional_up(size, max(mark, price))
-        tier = lm.tier_for(list(spec.tiers), notional)
-        wanted = to_usdc(tp.size_usd / tp.leverage)
-        adverse = max(0, -lm.pnl(tp.side == "long", size, price, mark))
-        fee = bps_up(notional_up(size, price), tier.tail_risk_fee_bps)
-        floor = bps_up(notional, tier.initial_margin_bps) * 102 // 100 + fee + adverse
-        margin = max(wanted, floor)
-        return {"size": size, "price": price, "margin": margin, "notional_usd": tp.size_usd, "deposit_usd": margin / USDC + 1, "clamped": margin > wanted}
+        plan = opening_plan(self.ctx.specs[tp.market], tp, to_wad(tp.entry_price), mark)
+        return {**plan, "deposit_usd": plan["margin"] / USDC + 1}
+
+    def plan_later(self, tp: Any) -> dict[str, Any]:
+        """The deposit of a trader who opens during the replay: its margin at the t = 0 price with a margin of
+        error (LATER_DEPOSIT_SLACK; the size is fixed at the mark when it opens, see TraderActors)."""
+        plan = self.plan(tp)
+        return {**plan, "deposit_usd": plan["margin"] / USDC * LATER_DEPOSIT_SLACK + 1, "clamped": False}
+
+
+def opening_plan(spec: Any, tp: Any, price: int, mark: int) -> dict[str, Any]:
+    """Size [wad], price [wad] and margin [usdc] of trader position `tp`'s opening order at `price` with the oracle
+    at `mark` (market `spec`); see `opening_margin` (`clamped`: the margin was raised above the leverage's)."""
+    size = to_wad(tp.size_usd) * WAD // price
+    wanted = to_usdc(tp.size_usd / tp.leverage)
+    margin = opening_margin(spec, tp.side == "long", size, price, mark, wanted)
+    return {"size": size, "price": price, "margin": margin, "notional_usd": tp.size_usd, "clamped": margin > wanted}
+
+
+def opening_margin(spec: Any, long: bool, size: int, price: int, mark: int, wanted: int) -> int:
+    """The margin [usdc] of an opening of `size` units [wad] at `price` [wad] with the oracle at `mark`: `wanted`
+    (what the trader's leverage asks), raised to what the bracket's initial margin (with 2% to spare), the
+    tail-risk fee and the loss of an entry away from the mark need."""
+    notional = notional_up(size, max(mark, price))
+    tier = lm.tier_for(list(spec.tiers), notional)
+    adverse = max(0, -lm.pnl(long, size, price, mark))
+    fee = bps_up(notional_up(size, price), tier.tail_risk_fee_bps)
+    floor = bps_up(notional, tier.initial_margin_bps) * 102 // 100 + fee + adverse
+    return max(wanted, floor)

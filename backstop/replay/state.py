@@ -95,6 +95,23 @@ class KeeperState:
 
 
 @dataclass
+class TraderSlot:
+    """A trader who opens or closes during the replay: its scenario position, wallet, market maker and progress."""
+
+    index: int  # in the scenario's traders
+    pos: Any  # backstop.scenario.TraderPosition
+    wallet: Wallet
+    mm: Wallet  # its counterparty, assigned at set-up (whose capital was sized for it)
+    opened: bool = False  # its opening trade was mined (at set-up, or during the replay)
+    closed: bool = False  # its exit was mined
+    tries: int = 0  # trades sent for the step it is at (opening, then closing) without success
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.pos.market, self.wallet.address
+
+
+@dataclass
 class ReplayState:
     """What the engine knows of the chain (from receipts and events) and the report's running records."""
 
@@ -118,6 +135,7 @@ class ReplayState:
     adl_scores: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (market, account) -> (score, lights) when last named
     generations: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)  # (market, trader) -> (generation, impact_only) of its liquidation sent
     on_mined: dict[bytes, Any] = field(default_factory=dict)  # tx hash -> called with the receipt once mined successfully
+    trades: list[dict[str, Any]] = field(default_factory=list)  # traders' opens and closes during the replay (report `trading.trades`)
 
     def count_failure(self, label: str) -> None:
         self.failed_txs[label] = self.failed_txs.get(label, 0) + 1

@@ -16,26 +16,19 @@ ISO 8601 strings; numbers must be finite. A "float" field also takes an int and 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    PlainValidator,
-    ValidationError,
-    WrapValidator,
-    model_serializer,
-)
-from pydantic.fields import FieldInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
 from backstop.errors import BackstopError
 from backstop.model.adl import REASONS as ADL_REASONS
 from backstop.model.fund import DRAWDOWN_FROM_PEAK, FAST_DROP, GLOBAL_DEPLETED
+from backstop.report.fields import IsoTime, Number, field_extra, iso_time, one_of, type_name
+from backstop.report.fields import OmitsUnset as _OmitsUnset
+from backstop.report.fields import Part as _Part
+from backstop.report.fields import described as _f
+from backstop.report.fields import optional as _optional
 
 __all__ = [
     "FILLED_BY",
@@ -71,6 +64,7 @@ SCHEMA_VERSION = 1
 FILLED_BY = ("standing_bid", "auction", "adl", "mixed", "partial", "unfilled")
 FILL_VIA = ("standing_bid", "auction", "adl")
 SIDES = ("long", "short")
+TRADE_KINDS = ("open", "stop_loss", "take_profit")
 KNOWN_FUND_RISK_BITS = DRAWDOWN_FROM_PEAK | FAST_DROP | GLOBAL_DEPLETED
 
 
@@ -79,39 +73,7 @@ class ReportError(BackstopError, ValueError):
 
 
 # ------------------------------------------------------------------------------------------- field types
-
-
-def type_name(value: Any) -> str:
-    """The JSON-ish name of a value's type, for messages: "null" for None, else the Python type's name."""
-    return "null" if value is None else type(value).__name__
-
-
-def _keep_int(value: Any, handler: Any) -> Any:
-    return value if type(value) is int else handler(value)
-
-
-def _iso_time(value: Any) -> str:
-    if not isinstance(value, str):
-        raise PydanticCustomError("iso_type", "expected an ISO 8601 time string, got {got}", {"got": type_name(value)})
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise PydanticCustomError("iso_format", "{text} is not an ISO 8601 time", {"text": repr(value)}) from None
-    return value
-
-
-def _one_of(values: tuple[str, ...]) -> Any:
-    """A Literal of `values` whose error names them all: "expected one of a, b, got 'c'"."""
-
-    def check(value: Any, handler: Any) -> Any:
-        try:
-            return handler(value)
-        except ValidationError:
-            raise PydanticCustomError(
-                "one_of", "expected one of {allowed}, got {got}", {"allowed": ", ".join(values), "got": repr(value)}
-            ) from None
-
-    return Annotated[Literal[values], WrapValidator(check)]
+# (the generic ones are in backstop.report.fields; `_f` describes a field, `_optional` one a report may lack)
 
 
 def _schema_version(value: int) -> int:
@@ -126,42 +88,12 @@ def _fund_risk_bits(value: int) -> int:
     return value
 
 
-Number = Annotated[float, WrapValidator(_keep_int)]  # an int or a finite float; an int stays an int
-IsoTime = Annotated[str, PlainValidator(_iso_time)]
 FundRisk = Annotated[int, AfterValidator(_fund_risk_bits)]
-Side = _one_of(SIDES)
-FilledBy = _one_of(FILLED_BY)
-Via = _one_of(FILL_VIA)
-
-
-def _f(description: str, unit: str = "", label: str = "", key: str = "", **kwargs: Any) -> Any:
-    """A field with its one-line meaning, its unit, (totals, throughput) its label in report.md's Summary and
-    (an object keyed by name) what its keys name, for the docs."""
-    extra = {name: value for name, value in (("unit", unit), ("label", label), ("key", key)) if value}
-    return Field(description=description, json_schema_extra=extra or None, **kwargs)
-
-
-def _optional(description: str, unit: str = "") -> Any:
-    """A field a report may lack: omitted from `model_dump()` when not given."""
-    return _f(description, unit, default=None)
-
-
-class _OmitsUnset(BaseModel):
-    """Dumps without the optional fields the input did not have."""
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_optional(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        for name, info in type(self).model_fields.items():
-            if not info.is_required() and name not in self.model_fields_set:
-                data.pop(name, None)
-        return data
-
-
-class _Part(_OmitsUnset):
-    """A part of the report: strict types (no coercion), finite numbers, other keys kept."""
-
-    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
+Side = one_of(SIDES)
+FilledBy = one_of(FILLED_BY)
+TradeKind = one_of(TRADE_KINDS)
+TradeSide = one_of(("buy", "sell"))
+Via = one_of(FILL_VIA)
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -187,7 +119,8 @@ class Setup(_Part):
 
     notes: list[str] | None = _optional("what the setup could not do as asked (e.g. a standing bid not placed)")
     traders: int | None = _optional("traders of the scenario's population", "count")
-    opened: int | None = _optional("positions opened", "count")
+    opened: int | None = _optional("positions opened at set-up", "count")
+    opening_later: int | None = _optional("traders who open during the replay instead (see `trading`)", "count")
     clamped_leverage: int | None = _optional("positions whose leverage was clamped to the market's top tier", "count")
     market_makers: int | None = _optional("synthetic market makers", "count")
     keepers: int | None = _optional("keeper actors", "count")
@@ -407,6 +340,10 @@ class VenueImpact(_Part):
     slippage: Number = _f("what those unwinds paid beyond the pre-trade price", "USD")
     unwinds: int = _f("keeper unwinds on it", "count")
     min_depth: Number = _f("its thinnest 1% depth", "USD")
+    trader_volume: Number | None = _optional(
+        "Σ |notional| of the traders' own opens and closes on it during the replay (`trading`); they move its "
+        "traded price too", "USD"
+    )
 
 
 class MarketImpact(_Part):
@@ -421,11 +358,40 @@ class MarketImpact(_Part):
     exogenous_flows: list[dict[str, JsonValue]] = _f("the scenario's own flows, as given")
 
 
+class TraderTrade(_Part):
+    """One opening or exit a trader of the population traded during the replay, as mined."""
+
+    t: int = _f("scenario second of the block", "s")
+    time: IsoTime = _f("its UTC time")
+    market: str = _f("market name")
+    trader: str = _f("the trader's address")
+    kind: TradeKind = _f("`open`, `stop_loss` (a panic close) or `take_profit`")
+    side: TradeSide = _f("what the trader did")
+    size: Number = _f("units traded", "units")
+    price: Number = _f("the trade's price: the oracle mark, less the book's slippage in a market with `liquidity`", "USD per unit")
+    notional: Number = _f("size × price", "USD")
+
+
+class Trading(_Part):
+    """Traders who opened or closed during the replay (the population's `opens`, `opens_at` and `exits`,
+    docs/scenarios.md). Present only when the scenario has any."""
+
+    scheduled_opens: int = _f("traders due to open during the replay", "count")
+    opened: int = _f("of them, opened", "count")
+    opened_notional: Number = _f("Σ notional they opened", "USD")
+    with_exits: int = _f("traders with a stop loss or take profit", "count")
+    stop_losses: int = _f("panic closes mined", "count")
+    take_profits: int = _f("profit-taking closes mined", "count")
+    closed_notional: Number = _f("Σ notional those closes traded", "USD")
+    gave_up: int = _f("traders whose trade reverted three times in a row: they stopped trying", "count")
+    trades: list[TraderTrade] = _f("every open and close, in time order, below")
+
+
 class HolderRow(_Part):
     """The positions still open at the end of one kind of holder, marked at the last oracle price. `bidder`: a
     keeper with a standing bid (it holds what its bids absorbed); `keeper`: one without."""
 
-    kind: _one_of(HOLDER_KINDS) = _f("trader, keeper, bidder or market_maker")
+    kind: one_of(HOLDER_KINDS) = _f("trader, keeper, bidder or market_maker")
     positions: int = _f("open positions", "count")
     notional: Number = _f("Σ |size| × the last oracle price", "USD")
     unrealised_pnl: Number = _f("Σ PnL at the last oracle price", "USD")
@@ -565,14 +531,12 @@ class Report(_OmitsUnset):
         "market name → price impact and cascades in a market with `liquidity`, below; `null` when no market has any"
     )
     throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
+    trading: Trading | None = _optional(
+        "traders who opened or closed during the replay, below; absent when the scenario has none"
+    )
 
 
 # ------------------------------------------------------------------------------------------------- docs
-
-
-def field_extra(info: FieldInfo) -> dict[str, Any]:
-    """The unit, label and key words `_f` stored on a field."""
-    return info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
 
 
 @functools.cache
@@ -588,4 +552,3 @@ def summary_fields(model: type[BaseModel]) -> tuple[tuple[str, str, str, str], .
     return tuple(rows)
 
 
-iso_time = _iso_time  # the validator of IsoTime fields (the docs name their type after it)

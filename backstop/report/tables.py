@@ -1,5 +1,5 @@
 """report.md's tables beyond the summary: the replay beside the published figures, the markets hour by hour, the
-keepers, and how auctions filled (discount and time to fill).
+keepers, how auctions filled (discount and time to fill) and the traders who traded during the replay.
 
 Each function takes the report dict and returns Markdown lines; like the rest of report.md they render whatever
 is present ("none" for a missing section).
@@ -16,7 +16,7 @@ from backstop.report.access import as_dict, as_int, as_list, as_number
 from backstop.report.format import fmt_count, fmt_num, fmt_price, fmt_t, fmt_usd, table
 from backstop.report.series import market_names, time_steps
 
-__all__ = ["adl_explanation", "auction_fills", "keepers", "markets_by_hour", "published"]
+__all__ = ["adl_explanation", "auction_fills", "keepers", "markets_by_hour", "published", "trading"]
 
 USD_METRICS = {"liquidated_notional", "shortfall", "bad_debt", "fund_used", "adl_notional"}
 
@@ -199,3 +199,41 @@ def adl_explanation(report: Mapping[str, Any]) -> list[str]:
                  "and could not fill at the auction's prices; an artefact of the scenario when its keepers could not "
                  "act (offline, without capital, or a grid too coarse for the fall: check `backstop replay --check-step`).")
     return lines
+
+
+TRADE_LABELS = {"open": "opened", "stop_loss": "stop loss (panic close)", "take_profit": "take profit"}
+
+
+def trading(report: Mapping[str, Any]) -> list[str]:
+    """The traders who opened or closed during the replay, by market and kind; nothing when the scenario has none."""
+    section = as_dict(report.get("trading"))
+    if not section:
+        return []
+    lines = [
+        "## Trading during the replay",
+        "",
+        f"{fmt_count(section.get('scheduled_opens'))} traders were due to open during the replay and "
+        f"{fmt_count(section.get('opened'))} did; {fmt_count(section.get('with_exits'))} had a stop loss or take "
+        f"profit. Each traded with its market maker at the oracle mark (less the book's slippage where the market "
+        f"has `liquidity`, whose prices these trades move too). {fmt_count(section.get('gave_up'))} gave up after "
+        "three reverted trades.",
+        "",
+    ]
+    rows: dict[tuple[str, str], list[float]] = {}
+    for trade in as_list(section.get("trades")):
+        t = as_dict(trade)
+        row = rows.setdefault((str(t.get("market", "")), str(t.get("kind", ""))), [0, 0.0, None, None])
+        row[0] += 1
+        row[1] += as_number(t.get("notional")) or 0.0
+        ts = as_int(t.get("t"))
+        if ts is not None:
+            row[2] = ts if row[2] is None else min(row[2], ts)
+            row[3] = ts if row[3] is None else max(row[3], ts)
+    if not rows:
+        return lines + ["No trade was mined."]
+    body = [
+        (market, TRADE_LABELS.get(kind, kind), fmt_count(n), fmt_usd(notional), fmt_t(first) if first is not None else "n/a",
+         fmt_t(last) if last is not None else "n/a")
+        for (market, kind), (n, notional, first, last) in sorted(rows.items())
+    ]
+    return lines + table(("market", "trade", "count", "notional [USD]", "first", "last"), body, "llrrrr")

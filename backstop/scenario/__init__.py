@@ -6,7 +6,7 @@ Parsing and validating a scenario imports neither Ape nor web3. The modules, by 
 - ``fields``: the field types (Seconds, Bps, Usd, ...) and the base model that rejects unknown fields.
 - ``prices``: venue price paths (points or CSV files), their checks and interpolation.
 - ``market``: a market's oracle, tiers, auction and venue halts.
-- ``population``: traders, explicit or generated, and the positions they open.
+- ``population``: traders, explicit or generated, the positions they open and when they open and close them.
 - ``keepers``: keepers, their capital (withdrawn or lost), outages (whole or by role) and standing bids.
 - ``overrides``: dotted-key overrides and ``--set key=value``.
 - ``loader``: reading the YAML file (unique keys).
@@ -21,8 +21,10 @@ from backstop.scenario.keepers import ROLES, CapitalStep, KeeperScenario, Outage
 from backstop.scenario.market import AuctionScenario, MarketScenario, OracleScenario, TierScenario, VenueHalt
 from backstop.scenario.overrides import OverrideError, parse_overrides
 from backstop.scenario.population import (
+    Exits,
     ExplicitPopulation,
     GeneratedPopulation,
+    OpenWindow,
     PopulationSpec,
     PositionScenario,
     Range,
@@ -36,12 +38,14 @@ __all__ = [
     "AdlScenario",
     "AuctionScenario",
     "CapitalStep",
+    "Exits",
     "ExplicitPopulation",
     "FundScenario",
     "PublishedFigure",
     "GeneratedPopulation",
     "KeeperScenario",
     "MarketScenario",
+    "OpenWindow",
     "OracleScenario",
     "Outage",
     "OverrideError",

@@ -214,10 +214,14 @@ class Scenario(ScenarioModel):
                 continue
             top = market.tiers[-1].max_notional
             if isinstance(pop, GeneratedPopulation):
+                if pop.opens is not None and pop.opens.end > self.duration:
+                    problems.append((("population", i, "opens", "end"), f"a time by the scenario's end (duration = {self.duration} s), got {pop.opens.end}"))
                 if pop.size_usd.max > top:
                     problems.append((("population", i, "size_usd", "max"), f"at most the top tier's max_notional {top:g} USD (got {pop.size_usd.max:g})"))
                 continue
             for j, pos in enumerate(pop.positions):
+                if pos.opens_at is not None and pos.opens_at > self.duration:
+                    problems.append((("population", i, "positions", j, "opens_at"), f"a time by the scenario's end (duration = {self.duration} s), got {pos.opens_at}"))
                 tier = market.tier_for(pos.size_usd)
                 if tier is None:
                     problems.append((("population", i, "positions", j, "size_usd"), f"at most the top tier's max_notional {top:g} USD (got {pos.size_usd:g})"))
