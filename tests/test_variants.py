@@ -101,6 +101,19 @@ def test_plan_puts_the_base_first_and_keeps_seed_and_population(mini):
     assert {sc.seed for _, sc in planned} == {mini.seed}
 
 
+def test_a_variant_may_change_what_the_same_traders_do():
+    """`population.<i>.exits` is behaviour, not who trades: allowed, the traders and the fingerprint stay."""
+    om = load_scenario(SCENARIOS / "om-2025.yaml")
+    (_, base), (v, panic) = plan_variants(om, [], ["panic_closes"], [])
+    assert panic.population[0].exits is not None and base.population[0].exits is None
+    assert population_fingerprint(panic) == population_fingerprint(base)
+    strip = lambda t: (t.side, t.size_usd, t.leverage, t.entry_price)  # noqa: E731
+    assert [strip(t) for t in panic.traders()] == [strip(t) for t in base.traders()]
+    assert all(1500 <= t.stop_loss_bps <= 6000 for t in panic.traders())
+    with pytest.raises(VariantError, match="only `population.<i>.exits` may change"):
+        plan_variants(om, ["population.0.opens={start: 0, end: 60}"], [], [])
+
+
 def test_named_variants_come_from_the_scenario_file():
     bt = load_scenario(SCENARIOS / "black-thursday-2020.yaml")
     (_, _), (v, sc) = plan_variants(bt, [], ["standing_bids"], [])

@@ -12,12 +12,14 @@ from typing import Any
 __all__ = ["COMPARED", "digest_differences", "report_digest"]
 
 COMPARED = ("series", "liquidations", "adl", "buffers", "keepers", "mark_to_market", "fund_flows", "published", "totals")
+OPTIONAL = ("trading",)  # compared when either report has it
 
 
 def report_digest(report: dict[str, Any]) -> dict[str, Any]:
     """Per compared section its sha256 (of canonical JSON), the totals in the clear, the failed transactions
     and the steps: two reports with the same digest agree figure for figure."""
-    sections = {key: hashlib.sha256(json.dumps(report[key], sort_keys=True).encode()).hexdigest() for key in COMPARED}
+    present = COMPARED + tuple(key for key in OPTIONAL if key in report)
+    sections = {key: hashlib.sha256(json.dumps(report[key], sort_keys=True).encode()).hexdigest() for key in present}
     return {
         "sections": sections,
         "totals": report["totals"],
@@ -29,5 +31,5 @@ def report_digest(report: dict[str, Any]) -> dict[str, Any]:
 def digest_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """What two digests (`report_digest`) disagree on: compared sections by name, then `failed_transactions`
     and `steps`; empty when their reports agree figure for figure."""
-    out = [k for k in COMPARED if a["sections"][k] != b["sections"][k]]
+    out = [k for k in COMPARED + OPTIONAL if a["sections"].get(k) != b["sections"].get(k)]
     return out + [k for k in ("failed_transactions", "steps") if a[k] != b[k]]

@@ -9,7 +9,9 @@ scenario. Three sources:
   computed from the scenario itself, so it always names real fields.
 
 The seed and the trader population never vary: every variant replays the same crash against the same
-traders (keys under ``seed`` and ``population`` are refused). Every variant is validated before anything is
+traders (keys under ``seed`` and ``population`` are refused), who may only behave otherwise: a variant may set
+a population's ``exits`` (``population.<i>.exits``: stop losses and take profits, drawn from a stream of their
+own, so the traders stay the same). Every variant is validated before anything is
 replayed; a problem raises :class:`VariantError` (a BackstopError and a ValueError) naming the variant and
 the key.
 """
@@ -46,6 +48,15 @@ __all__ = [
 ]
 
 FIXED_KEYS = ("seed", "population")  # what every variant of a comparison shares
+BEHAVIOUR_KEYS = ("exits",)  # ...but for what a population's traders do when the price moves (Exits)
+
+
+def fixes_the_population(key: str) -> bool:
+    """Whether dotted `key` changes who trades (FIXED_KEYS), not only what they do (``population.<i>.exits``)."""
+    parts = key.split(".")
+    if parts[0] not in FIXED_KEYS:
+        return False
+    return not (parts[0] == "population" and len(parts) >= 3 and parts[2] in BEHAVIOUR_KEYS)
 
 
 class VariantError(BackstopError, ValueError):
@@ -247,8 +258,8 @@ def _brief(value: Any) -> str:
 
 
 def population_fingerprint(sc: Scenario) -> str:
-    """SHA-256 of the seed and the population spec: equal for every variant of a comparison."""
-    data = {"seed": sc.seed, "population": [p.model_dump(mode="json") for p in sc.population]}
+    """SHA-256 of the seed and the population spec but its traders' exits: equal for every variant of a comparison."""
+    data = {"seed": sc.seed, "population": [p.model_dump(mode="json", exclude=set(BEHAVIOUR_KEYS)) for p in sc.population]}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -277,11 +288,11 @@ def plan_variants(
         if v.name in seen:
             raise VariantError(f"variant {v.name!r} is listed twice")
         seen.add(v.name)
-        fixed = [k for k in v.overrides if k.split(".")[0] in FIXED_KEYS]
+        fixed = [k for k in v.overrides if fixes_the_population(k)]
         if fixed:
             raise VariantError(
                 f"variant {v.name!r} changes {', '.join(fixed)}: a comparison replays the same seed and population "
-                "(use `backstop replay --set` to replay another population)"
+                "(only `population.<i>.exits` may change; use `backstop replay --set` to replay another population)"
             )
         try:
             sc = base.with_overrides(v.overrides)
