@@ -1,6 +1,7 @@
 """The embedded EVM (issue #23, backstop.chain.revm): the same contracts in-process give Anvil's answers.
 
-Every bundled scenario (in its CI size) and the mini crash replay to the same report on both chains, figure
+Every bundled scenario (in its CI size), the mini crash and the mini crash with traders trading during it
+replay to the same report on both chains, figure
 for figure and transaction for transaction (gas may be lower on revm: see backstop.chain.revm); at the chain level the same transactions get the same receipts, blocks, revert
 reasons and view errors; bad input gets a one-line error.
 
@@ -23,11 +24,17 @@ from backstop.units import market_id
 
 from .impact_helpers import report_digest
 from .test_fidelity import CI_SIZE
+from .test_trading import BASE, EXITS, LATER, LIQUIDITY
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
-CASES = {**{name: (SCENARIOS / f"{name}.yaml", overrides) for name, overrides in CI_SIZE.items()}, "mini-crash": (MINI, {})}
+TRADING = {"population": [{**BASE, "exits": EXITS}, LATER], "markets.0.liquidity": LIQUIDITY}  # traders open and close mid-replay
+CASES = {
+    **{name: (SCENARIOS / f"{name}.yaml", overrides) for name, overrides in CI_SIZE.items()},
+    "mini-crash": (MINI, {}),
+    "mini-trading": (MINI, TRADING),
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
