@@ -7,7 +7,7 @@ export HARDHAT_DISABLE_TELEMETRY_PROMPT := true
 SCENARIO ?= scenarios/om-2025.yaml
 OUT ?= reports
 
-.PHONY: setup compile lint lint-py lint-sol demo deploy test test-long stateful-long bench clean
+.PHONY: setup compile lint lint-py lint-sol demo deploy test test-long stateful-long bench gas gas-update clean
 
 setup:
 	@bash tools/setup.sh
@@ -70,6 +70,14 @@ stateful-long: setup
 ## Every benchmark into benchmarks/results.json and .md (several minutes); BENCH_ARGS=--quick skips the OM replay.
 bench: setup
 	ape run bench $(BENCH_ARGS)
+
+## Gas per operation against snapshots/gas.json (about a minute): fails when one costs more than 1% above it.
+gas: setup
+	ape run gas
+
+## Re-measure snapshots/gas.json after a deliberate gas change (commit it with the change).
+gas-update: setup
+	ape run gas --update
 
 clean:
 	rm -rf .build .cache .solc .venv node_modules reports

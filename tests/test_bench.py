@@ -193,3 +193,35 @@ def test_committed_results_validate_and_the_readme_shows_them() -> None:
 def test_targets_depend_only_on_the_figures() -> None:
     r = _results()
     assert [t.met for t in compute_targets(r.gas, r.figures)] == [t["met"] for t in r.record()["targets"]]
+
+
+# --------------------------------------------------------------------------- the gas snapshot (issue #19)
+
+
+def test_gas_check_fails_above_one_percent_and_on_unnamed_operations() -> None:
+    from backstop.bench.snapshot import compare
+
+    snap = {"trade": 100_000, "poke": 75_000, "liquidate": 330_000}
+    assert compare(snap, {"trade": 101_000, "poke": 75_000, "liquidate": 300_000}).ok  # +1.0% is allowed
+    worse = compare(snap, {"trade": 101_001, "poke": 75_000, "liquidate": 330_000})
+    assert not worse.ok and worse.regressions == [("trade", 100_000, 101_001)]
+    assert "trade: 101,001 gas, +1.00% against the snapshot's 100,000" in worse.problems()[0]
+    better = compare(snap, {"trade": 90_000, "poke": 75_000, "liquidate": 330_000})
+    assert better.ok and better.improvements == [("trade", 100_000, 90_000)]
+    renamed = compare(snap, {"trade": 100_000, "poke (3 sources)": 75_000, "liquidate": 330_000})
+    assert not renamed.ok and renamed.new == [("poke (3 sources)", 75_000)] and renamed.missing == [("poke", 75_000)]
+
+
+def test_the_committed_gas_snapshot_reads_and_bad_ones_are_named(tmp_path: Path) -> None:
+    from backstop.bench.snapshot import read_snapshot, render, write_snapshot
+
+    committed = read_snapshot(Path(__file__).resolve().parent.parent / "snapshots" / "gas.json")
+    assert committed["liquidation through the auction (start + full take)"] > 0 and len(committed) >= 20
+    path = write_snapshot({"a": 1, "b": 2}, "test", tmp_path / "gas.json")
+    assert read_snapshot(path) == {"a": 1, "b": 2}
+    assert "| b | 2 | 3 | +50.00% |" in render({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}) and "| c |  | 4 | new |" in render({}, {"c": 4})
+    with pytest.raises(ValueError, match="no gas snapshot"):
+        read_snapshot(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text('{"operations": {"a": "many"}}')
+    with pytest.raises(ValueError, match="bad.json: not a gas snapshot"):
+        read_snapshot(tmp_path / "bad.json")

@@ -8,11 +8,12 @@
     backstop keeper --deployment FILE [--network ...] [--account ALIAS] [--latency S] [--rounds N] ...
     backstop adl-queue --deployment FILE --market NAME [--network ...] [--limit N]
     backstop bench [--quick] [--adl-sizes N,...] [--bid-sizes N,...] [--out FILE]
+    backstop gas [--update] [--snapshot FILE]
 
 Layout: ``errors`` (BackstopCommand: a BackstopError becomes ``backstop: <message>`` and its exit code, in one
 place), ``connect`` (--network, the Ape connection, accounts, deployment files), ``options`` (shared option
 values), and one module per command family: ``replay``, ``studies`` (compare, size-fund), ``deploy``,
-``keeper`` (keeper, adl-queue), ``bench``. Command modules import Ape and the engine only when a command runs,
+``keeper`` (keeper, adl-queue), ``bench`` (bench, gas). Command modules import Ape and the engine only when a command runs,
 so ``--help`` stays fast. Run the commands from the project folder (Ape reads ape-config.yaml and the compiled
 contracts there).
 """
@@ -39,3 +40,4 @@ main.add_command(deploy.deploy)
 main.add_command(keeper.keeper)
 main.add_command(keeper.adl_queue)
 main.add_command(bench.bench)
+main.add_command(bench.gas)

@@ -1,4 +1,5 @@
-"""`backstop bench`: every benchmark into benchmarks/results.json and .md (backstop.bench.run)."""
+"""`backstop bench`: every benchmark into benchmarks/results.json and .md (backstop.bench.run); `backstop gas`: gas per
+operation against the committed snapshot (backstop.bench.snapshot)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,40 @@ def bench(
         path = run_benchmarks(out, _command(ctx), adl_sizes, bid_sizes, quick, log=click.echo, trader_sizes=trader_sizes)
     click.echo(path.with_suffix(".md").read_text())
     click.echo(f"written: {path} and {path.with_suffix('.md')}")
+
+
+@click.command(cls=BackstopCommand)
+@network_option
+@click.option("--snapshot", "path", type=click.Path(path_type=Path), default=Path("snapshots/gas.json"), show_default=True,
+              help="The gas snapshot to check against (or to write, with --update).")
+@click.option("--update", is_flag=True, help="Write the measured gas as the new snapshot instead of checking it.")
+@click.pass_context
+def gas(ctx: click.Context, network: str | None, path: Path, update: bool) -> None:
+    """Measure gas per operation and check it against the committed snapshot (about a minute).
+
+    Fails when an operation costs more than 1% above the snapshot, or when the snapshot does not name exactly
+    the operations measured; cheaper operations pass, with a reminder to --update so the gain is kept
+    (backstop.bench.snapshot). Measured on --network (a fresh local chain); two figures start their own Anvil.
+    """
+    from backstop.bench.snapshot import compare, measure, read_snapshot, render, write_snapshot  # noqa: PLC0415
+
+    if update:
+        require_writable_file(path, "gas snapshot")
+        with connected(network):
+            measured = measure(log=click.echo)
+        click.echo(f"written: {write_snapshot(measured, 'make gas-update', path)} ({len(measured)} operations)")
+        return
+    try:
+        snapshot = read_snapshot(path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    with connected(network):
+        measured = measure(log=click.echo)
+    result = compare(snapshot, measured)
+    click.echo(render(snapshot, measured))
+    if not result.ok:
+        raise click.ClickException("gas above the snapshot:\n  " + "\n  ".join(result.problems())
+                                   + f"\n(a deliberate change: `make gas-update` rewrites {path})")
+    if result.improvements:
+        click.echo(f"{len(result.improvements)} operation(s) cheaper than the snapshot: `make gas-update` keeps the gain")
+    click.echo(f"gas: {len(measured)} operations within 1% of {path}")
