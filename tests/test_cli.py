@@ -26,7 +26,7 @@ from backstop.errors import BackstopError
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini-crash.yaml"
-COMMANDS = ("replay", "compare", "size-fund", "deploy", "keeper", "adl-queue", "bench")
+COMMANDS = ("replay", "compare", "size-fund", "deploy", "keeper", "adl-queue", "bench", "gas")
 UNREACHABLE = "http://127.0.0.1:1"
 
 
@@ -61,7 +61,7 @@ def test_every_command_maps_backstop_errors(name):
 
 
 SHIMS = {"replay": "replay", "compare": "compare", "size_fund": "size-fund", "deploy": "deploy", "keeper": "keeper",
-         "adl_queue": "adl-queue", "bench": "bench"}
+         "adl_queue": "adl-queue", "bench": "bench", "gas": "gas"}
 
 
 @pytest.mark.parametrize("script", sorted(SHIMS))
