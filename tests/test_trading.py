@@ -1,6 +1,7 @@
 """Traders who open and close during the replay (issue #16 §5): open interest that arrives mid-crash, panic
 closes, profit taking; their trades move a market with liquidity, the clock finds them between grid points, and
-what they did is known from receipts. On the embedded EVM (backstop.chain.revm)."""
+what they did is known from receipts; and standing bidders who sell what they absorbed at a pace (issue #18).
+On the embedded EVM (backstop.chain.revm)."""
 
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from backstop.replay import run_replay
 from backstop.replay.check import check_step
 from backstop.replay.traders import MAX_TRIES
 from backstop.report import reconcile, validate_report
-from backstop.scenario import load_scenario
+from backstop.scenario import ScenarioError, load_scenario
 from backstop.units import BPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +125,33 @@ def test_a_trade_that_reverts_is_retried_then_given_up(tmp_path, monkeypatch):
     assert trading["opened"] == 0 and trading["gave_up"] == 5 and trading["trades"] == []
     failed = {k: v for k, v in report["run"]["failed_transactions"].items() if k.startswith("trade")}
     assert sum(failed.values()) == 5 * MAX_TRIES, failed
+
+
+# --------------------------------------------------------------------------- standing bidders who unwind (issue #18)
+
+BIDDER = {"name": "bidder", "capital": 50_000, "latency": 5, "take_discount_bps": 5_000,
+          "standing_bid": {"discount_bps": 100, "max_notional_usd": 300_000}}
+KEEPERS = [{"name": "fast", "count": 2, "capital": 200_000, "latency": 0, "take_discount_bps": 100}]
+
+
+def test_a_standing_bidder_holds_or_unwinds_at_its_pace(tmp_path):
+    """The same bids absorb the same liquidations; one bidder holds what it bought, the other sells $20k of it a
+    minute through the book: it sells in slots of a minute, never more than its pace, pays slippage, moves the
+    venue, and loses less than the one that held into the fall."""
+    runs = {}
+    for name, unwind in (("hold", None), ("unwind", {"notional_usd": 20_000, "every": 60})):
+        bidder = {**BIDDER, "standing_bid": {**BIDDER["standing_bid"], "unwind": unwind}}
+        runs[name] = replay(tmp_path, name, [BASE], keepers=KEEPERS + [bidder], **{"markets.0.liquidity": LIQUIDITY})
+    hold, unwind = ({k["name"]: k for k in runs[n]["keepers"]}["bidder-1"] for n in ("hold", "unwind"))
+    assert runs["hold"]["totals"]["filled_by_standing_bids"] > 10 and hold["bought_notional"] > 200_000
+    assert "unwound_notional" not in hold and "bid-unwind" not in runs["hold"]["run"]["gas"]
+    sales = runs["unwind"]["run"]["gas"]["bid-unwind"]["transactions"]
+    assert sales >= 3 and 0 < unwind["unwound_notional"] <= sales * 20_000 * 1.0001  # at most its pace per slot
+    assert unwind["slippage"] > 0 and unwind["pnl"] > hold["pnl"]
+    venue = {n: runs[n]["impact"]["TEST-USD"]["venues"]["venue-a"] for n in runs}
+    assert venue["unwind"]["liquidation_volume"] >= venue["hold"]["liquidation_volume"] + unwind["unwound_notional"] * 0.9
+
+
+def test_an_unwind_pace_must_be_positive():
+    with pytest.raises(ScenarioError, match=r"keepers\[0\]\.standing_bid\.unwind\.notional_usd: a value > 0"):
+        load_scenario(MINI).with_overrides({"keepers": [{**BIDDER, "standing_bid": {**BIDDER["standing_bid"], "unwind": {"notional_usd": 0}}}]})

@@ -32,6 +32,13 @@ class Intent:
     send: Callable[[], None]
 
 
+def send_all(intents: list[Intent]) -> list[Intent]:
+    """Sends every intent in order; returns them (what an actor group's `act` returns)."""
+    for intent in intents:
+        intent.send()
+    return intents
+
+
 def _liquidatable_at(ctx: ReplayContext, m: str, p: lm.Position, marks: dict[str, int | None]) -> bool:
     mark = marks.get(m)
     return mark is not None and ctx.liquidatable(m, p, mark)
@@ -238,9 +245,9 @@ class KeeperActors:
             mid = self.ctx.mids[a.market]
             size = -qty if a.long else qty  # keeper sells what it bought (or buys back what it shorted)
             at, notional = book.unwind_price(venue, t + 1, size, mark) if book else (mark, 0.0)
-            mm = self._mm_for(a.market, -size)
-            mm_order = Order(mm.address, mid, -size, at, notional_up(qty, mark) * 3 // 4, self._nonce(), 2**40)
-            keeper_order = Order(k.wallet.address, mid, size, at, 0, self._nonce(), 2**40)
+            mm = self.mm_for(a.market, -size)
+            mm_order = Order(mm.address, mid, -size, at, notional_up(qty, mark) * 3 // 4, self.next_nonce(), 2**40)
+            keeper_order = Order(k.wallet.address, mid, size, at, 0, self.next_nonce(), 2**40)
             sig = sign_order(mm_order, mm.account.key, chain.chain_id, house.address)
             data = chain.encode(house, "trade", [mm_order.as_tuple(), sig, keeper_order.as_tuple(), b""])
             tx = chain.send(k.wallet, house.address, data, f"unwind:{k.name}")
@@ -264,7 +271,7 @@ class KeeperActors:
         flows = self.state.flows
         return shortfall == 0 or shortfall <= flows.end(a.market) + flows.end(GLOBAL_POOL)
 
-    def _mm_for(self, market: str, mm_delta: int) -> Wallet:
+    def mm_for(self, market: str, mm_delta: int) -> Wallet:
         """The market maker for whom a change of `mm_delta` units reduces its position the most (so that
         absorbing a keeper's unwind frees its margin instead of needing more)."""
         def reduction(w: Wallet) -> int:
@@ -276,7 +283,7 @@ class KeeperActors:
         makers = [w for w, _ in self.ctx.mms[market] if (market, w.address) not in frozen] or [w for w, _ in self.ctx.mms[market]]
         return max(makers, key=reduction)
 
-    def _nonce(self) -> int:
+    def next_nonce(self) -> int:
         self.order_nonce += 1
         return self.order_nonce
 

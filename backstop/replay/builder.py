@@ -177,6 +177,8 @@ def _keeper_row(k: Any, s: ReplayState, wealth: float | None, impact: bool = Fal
     }
     if impact:
         row["slippage"] = round(k.slippage, 6)
+    if k.spec.standing_bid is not None and k.spec.standing_bid.unwind is not None:
+        row["unwound_notional"] = k.unwound / USDC
     if k.lost:
         row["capital_lost"] = k.lost / USDC
     if wealth is not None:

@@ -7,7 +7,8 @@ Each step is two blocks whose timestamps follow the scenario's clock:
   2. the action block, one second later: keepers act as independent actors (backstop.replay.actors) — liquidate
      positions below maintenance margin, take auctions whose price beats their threshold (and unwind what they
      took against the market makers), restart stale auctions; ADL runs between the two where a trigger holds.
-     Traders of the scenario who open or close during the replay (backstop.replay.traders) trade in it too.
+     Traders of the scenario who open or close during the replay (backstop.replay.traders) and standing bidders
+     selling what they absorbed (backstop.replay.bidders) trade in it too.
 Receipts and events feed the mirror (backstop.replay.mirror) that keepers and the report read; pool balances,
 8-hour peaks and fund-risk flags are read from the chain after every step (in the round trip that fetches the
 action block's receipts). An action block with no transaction is not mined on Anvil: those reads then see its
@@ -25,6 +26,7 @@ from typing import Any, Callable
 from backstop.chain.abi import abi_of
 from backstop.chain.fastchain import FastChain, web3_contract
 from backstop.replay.actors import KeeperActors
+from backstop.replay.bidders import BidderUnwinds
 from backstop.replay.builder import build_report
 from backstop.replay.clock import KeeperClock
 from backstop.replay.mirror import EventMirror
@@ -60,6 +62,7 @@ class Replay:
         self.mirror = EventMirror(self.ctx)
         self.actors = KeeperActors(self.ctx)
         self.traders = TraderActors(self.ctx, [])  # who opens or closes during the replay: known after `setup`
+        self.bidders = BidderUnwinds(self.ctx, self.actors.available, self.actors.mm_for, self.actors.next_nonce)
         self.clock = KeeperClock(self.ctx, self._decide)
         self.last_look = 0  # [scenario seconds] the keepers' last look at the positions
         self.halted: set[tuple[str, str, int]] = set()  # (market, venue, halt start) whose stale answer is published
@@ -80,7 +83,7 @@ class Replay:
 
     def _decide(self, t: int, marks: dict[str, int | None]) -> set:
         """The keys of what the keepers and traders would do at scenario second `t` on `marks` (the clock's question)."""
-        intents = self.actors.decide(t, self.ctx.t0 + t + 1, marks, self.actors.free) + self.traders.decide(t, marks)
+        intents = self.actors.decide(t, self.ctx.t0 + t + 1, marks, self.actors.free) + self.traders.decide(t, marks) + self.bidders.decide(t, marks)
         return {i.key for i in intents}
 
     def setup(self) -> dict[str, Any]:
@@ -89,6 +92,7 @@ class Replay:
         population = Population(self.ctx, self.mirror)
         setup = population.setup()
         self.traders = TraderActors(self.ctx, population.trading)
+        self.bidders = BidderUnwinds(self.ctx, self.actors.available, self.actors.mm_for, self.actors.next_nonce)
         return setup
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
@@ -155,7 +159,7 @@ class Replay:
         self.last_look = max(self.last_look, t)
         version = self.mirror.version
         intents = self.actors.act(t, ts + 1, marks, free if free is not None else self.actors.free_balances())
-        intents += self.traders.act(t, marks)
+        intents += self.traders.act(t, marks) + self.bidders.act(t, marks)
         values = self.mirror.mine(ts + 1, "keepers", self._record_reads() if record else [], skip_empty=True)[1]
         if self.mirror.version == version:  # nothing came of it: do not wake for the same actions again
             self.clock.found_futile((woken or set()) | {i.key for i in intents}, version)

@@ -71,6 +71,7 @@ class KeeperState:
     bids: list[int] = field(default_factory=list)  # ids of the standing bids it placed (BidPlaced)
     peak_used: int = 0  # [usdc] the most capital tied up at one action: margin still locked + margin of the takes sent
     sending: int = 0  # [usdc] margin of the takes sent in the current action
+    unwound: int = 0  # [usdc] notional its standing bid's absorptions it sold (StandingBid.unwind)
 
     @property
     def name(self) -> str:

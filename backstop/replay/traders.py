@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from backstop.chain.orders import Order, sign_order
 from backstop.model import ledger as lm
-from backstop.replay.actors import Intent
+from backstop.replay.actors import Intent, send_all
+from backstop.replay.orders import Priced, price_market_order, send_mm_trade
 from backstop.replay.population import opening_margin
-from backstop.replay.state import MM_MARGIN_SHARE, ReplayContext, TraderSlot
+from backstop.replay.state import ReplayContext, TraderSlot
 from backstop.units import BPS, USDC, WAD, notional_up, to_usdc, to_wad
 
 __all__ = ["MAX_TRIES", "TraderActors"]
@@ -61,10 +61,7 @@ class TraderActors:
 
     def act(self, t: int, marks: dict[str, int | None]) -> list[Intent]:
         """Decides as `decide` and sends; returns what was sent."""
-        intents = self.decide(t, marks)
-        for intent in intents:
-            intent.send()
-        return intents
+        return send_all(self.decide(t, marks))
 
     def _exit(self, s: TraderSlot, mark: int | None) -> tuple[str, int, int] | None:
         """(reason, units to close [wad], mark) if an exit level of `s` holds at `mark`, else None."""
@@ -104,34 +101,14 @@ class TraderActors:
 
         return send
 
-    def _priced(self, market: str, t: int, size: int, mark: int) -> tuple[int, int, str | None, float]:
-        """(size [wad, signed], price [wad], venue, notional [USD, signed]) of a market order of `size` units at
-        second `t`: at the mark, or through the deepest venue's book, cut to what the price band lets through."""
-        book = self.ctx.market.books.get(market)
-        if book is None:
-            return size, mark, None, 0.0
-        venue = book.deepest(t + 1)
-        most = book.most_in_band(venue, t + 1, size < 0, self.ctx.specs[market].price_band_bps)
-        size = max(-most, min(most, size))
-        if size == 0:
-            return 0, mark, venue, 0.0
-        price, notional = book.unwind_price(venue, t + 1, size, mark)
-        return size, price, venue, notional
+    def _priced(self, market: str, t: int, size: int, mark: int) -> Priced:
+        return price_market_order(self.ctx, market, t, size, mark)
 
     def _send(self, s: TraderSlot, t: int, kind: str, size: int, price: int, margin: int, venue: str | None, notional: float) -> None:
-        """The trade of `size` units at `price` between trader `s` (posting `margin` [usdc]) and its market maker,
-        which posts margin only where the trade grows its position."""
-        ctx, chain, house = self.ctx, self.ctx.chain, self.ctx.c["house"]
+        """The trade of `size` units at `price` between trader `s` (posting `margin` [usdc]) and its market maker."""
+        ctx = self.ctx
         m = s.pos.market
-        mid = ctx.mids[m]
-        mm_pos = self.state.positions.get((m, s.mm.address))
-        mm_grows = mm_pos is None or mm_pos.size == 0 or (mm_pos.size > 0) == (-size > 0) or abs(mm_pos.size) < abs(size)
-        mm_margin = int(notional_up(abs(size), price) * MM_MARGIN_SHARE) if mm_grows else 0
-        trader_order = Order(s.wallet.address, mid, size, price, margin, self._nonce(), 2**40)
-        mm_order = Order(s.mm.address, mid, -size, price, mm_margin, self._nonce(), 2**40)
-        sig = sign_order(trader_order, s.wallet.account.key, chain.chain_id, house.address)
-        data = chain.encode(house, "trade", [mm_order.as_tuple(), b"", trader_order.as_tuple(), sig])
-        tx = chain.send(s.mm, house.address, data, f"trade:{kind}")
+        tx = send_mm_trade(ctx, s.wallet, s.mm, m, size, price, margin, self._nonce, f"trade:{kind}", account_sends=False)
         s.tries += 1
         book = ctx.market.books.get(m)
 

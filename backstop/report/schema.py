@@ -312,6 +312,9 @@ class KeeperRow(_Part):
         "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
     )
     slippage: Number | None = _optional("with `liquidity`: what it paid unwinding into the venues' books beyond the pre-trade price", "USD")
+    unwound_notional: Number | None = _optional(
+        "a standing bidder with `unwind`: Σ notional it sold of what its bids absorbed (docs/scenarios.md)", "USD"
+    )
     capital_lost: Number | None = _optional(
         "capital its schedule lost (`capital_schedule[].lost`): withdrawn and gone, counted in `pnl`", "USD"
     )

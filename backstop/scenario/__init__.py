@@ -7,7 +7,8 @@ Parsing and validating a scenario imports neither Ape nor web3. The modules, by 
 - ``prices``: venue price paths (points or CSV files), their checks and interpolation.
 - ``market``: a market's oracle, tiers, auction and venue halts.
 - ``population``: traders, explicit or generated, the positions they open and when they open and close them.
-- ``keepers``: keepers, their capital (withdrawn or lost), outages (whole or by role) and standing bids.
+- ``keepers``: keepers, their capital (withdrawn or lost), outages (whole or by role) and standing bids (held or
+  unwound at a pace).
 - ``overrides``: dotted-key overrides and ``--set key=value``.
 - ``loader``: reading the YAML file (unique keys).
 - ``document``: the top-level Scenario, load_scenario and the check of named variants.
@@ -17,7 +18,7 @@ Parsing and validating a scenario imports neither Ape nor web3. The modules, by 
 from backstop.scenario.document import AdlScenario, FundScenario, PublishedFigure, Scenario, check_variants, load_scenario
 from backstop.scenario.errors import ScenarioError, ScenarioWarning
 from backstop.scenario.fields import UINT32_MAX
-from backstop.scenario.keepers import ROLES, CapitalStep, KeeperScenario, Outage, StandingBid
+from backstop.scenario.keepers import ROLES, CapitalStep, KeeperScenario, Outage, StandingBid, Unwind
 from backstop.scenario.market import AuctionScenario, MarketScenario, OracleScenario, TierScenario, VenueHalt
 from backstop.scenario.overrides import OverrideError, parse_overrides
 from backstop.scenario.population import (
@@ -59,6 +60,7 @@ __all__ = [
     "StandingBid",
     "TierScenario",
     "TraderPosition",
+    "Unwind",
     "VenueHalt",
     "check_variants",
     "load_scenario",

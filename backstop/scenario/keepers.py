@@ -13,19 +13,19 @@ from backstop.scenario.errors import FieldProblem, field_problem
 from backstop.scenario.fields import Float, Fraction, Int, Name, ScenarioModel, Seconds
 from backstop.units import BPS
 
-__all__ = ["ROLES", "CapitalStep", "KeeperScenario", "Outage", "StandingBid"]
+__all__ = ["ROLES", "CapitalStep", "KeeperScenario", "Outage", "StandingBid", "Unwind"]
 
 
-ROLES = ("liquidate", "take", "restart", "adl", "release")
-Role = Literal["liquidate", "take", "restart", "adl", "release"]
+ROLES = ("liquidate", "take", "restart", "adl", "release", "unwind")
+Role = Literal["liquidate", "take", "restart", "adl", "release", "unwind"]
 
 
 class Outage(ScenarioModel):
     """A window when a keeper is offline: ``start`` <= t < ``end`` [seconds], start < end.
 
     ``roles`` = None: every role. Otherwise only those roles are down (a liquidator bot down while the taker is
-    up): ``liquidate`` (starting auctions), ``take``, ``restart`` (stale auctions), ``adl`` (executions) and
-    ``release`` (queued liquidations, ADL bonds)."""
+    up): ``liquidate`` (starting auctions), ``take``, ``restart`` (stale auctions), ``adl`` (executions),
+    ``release`` (queued liquidations, ADL bonds) and ``unwind`` (a standing bidder selling what it holds)."""
 
     start: Seconds
     end: Seconds
@@ -42,12 +42,23 @@ class Outage(ScenarioModel):
         return self
 
 
+class Unwind(ScenarioModel):
+    """How a standing bidder sells what its bids absorbed: every ``every`` [seconds] (> 0, default 60) up to
+    ``notional_usd`` [USD] > 0 at the oracle mark, against a market maker and, in a market with ``liquidity``,
+    through the deepest venue's book (paying its slippage, moving its price, cut to the price band)."""
+
+    notional_usd: Annotated[Float, Field(gt=0)]
+    every: Annotated[Seconds, Field(gt=0)] = 60
+
+
 class StandingBid(ScenarioModel):
     """A pre-funded bid a keeper keeps on the book: fills any auction of the market at ``discount_bps`` [bps]
-    below the oracle (in the keeper's favour), up to ``max_notional_usd`` [USD] > 0 in total."""
+    below the oracle (in the keeper's favour), up to ``max_notional_usd`` [USD] > 0 in total. ``unwind``
+    (:class:`Unwind`) = None: the bidder holds what it absorbs to the end; else it sells it at that pace."""
 
     discount_bps: Annotated[Int, Field(ge=0, lt=BPS)]
     max_notional_usd: Annotated[Float, Field(gt=0)]
+    unwind: Unwind | None = None
 
 
 class CapitalStep(ScenarioModel):
