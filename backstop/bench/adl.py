@@ -52,9 +52,10 @@ def adl_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
 
     from backstop.bench.twins import local_account, twin  # noqa: PLC0415
     from backstop.chain.deploy import deploy_system  # noqa: PLC0415
-    from backstop.chain.node import local_anvil  # noqa: PLC0415
+    from backstop.chain.node import local_anvil, steady_clock  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
+        steady_clock(node.uri)  # gas independent of the wall clock (the fund's hourly snapshots)
         admin = accounts.test_accounts[0]
         # one wide bracket above $50k: the whale's book reaches $150M at 10,000 positions
         tiers = (Tier(to_usdc(50_000), 500, 250, 0), Tier(to_usdc(10**12), 1_000, 500, 0))

@@ -50,9 +50,10 @@ def bid_scaling(sizes: tuple[int, ...] = SIZES, log: Callable[[str], None] = pri
 
     from backstop.bench.twins import local_account, twin  # noqa: PLC0415
     from backstop.chain.deploy import MarketSpec, deploy_system  # noqa: PLC0415
-    from backstop.chain.node import local_anvil  # noqa: PLC0415
+    from backstop.chain.node import local_anvil, steady_clock  # noqa: PLC0415
 
     with local_anvil() as node, networks.parse_network_choice(node.uri):
+        steady_clock(node.uri)  # gas independent of the wall clock (the fund's hourly snapshots)
         admin = accounts.test_accounts[0]
         spec = MarketSpec("OM-USD", "6", fund_seed=10_000)
         system = deploy_system(admin, [spec], global_seed=10_000)

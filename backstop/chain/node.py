@@ -74,6 +74,28 @@ def local_anvil(hardfork: str = "cancun", startup_timeout: float = 20) -> Iterat
         _stop(proc)
 
 
+DAY = 86_400  # [seconds]
+
+
+def steady_clock(uri: str) -> int:
+    """Makes the Anvil at `uri` keep time independently of the wall clock: its next block is at the start of the
+    next UTC day, and every block after it one second after the one before (unless mined at a given time). The
+    gas of operations that depend on the time (the insurance fund records an hourly snapshot at its first touch
+    in each hour) is then the same on every run. Returns that start [chain seconds]."""
+
+    def rpc(method: str, params: list) -> object:
+        answer = requests.post(uri, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30).json()
+        if "error" in answer:
+            raise NodeError(f"{uri}: {method} failed: {answer['error'].get('message', answer['error'])}")
+        return answer["result"]
+
+    latest = int(rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)  # type: ignore[index]
+    start = (latest // DAY + 1) * DAY
+    rpc("anvil_setBlockTimestampInterval", [1])
+    rpc("evm_mine", [start])
+    return start
+
+
 def _wait_ready(uri: str, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
