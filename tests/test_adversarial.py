@@ -267,7 +267,7 @@ OPEN: dict[str, tuple[str, ...]] = {
     "PriceOracle": ("poke", "renounceRole"),
     "InsuranceFund": ("deposit", "snapshot", "renounceRole"),  # deposit: Donation open, other kinds CREDITOR_ROLE
     "Clearinghouse": ("deposit", "withdraw", "addMargin", "removeMargin", "trade", "cancelOrder", "renounceRole"),
-    "LiquidationAuction": ("liquidate", "release", "take", "redo", "renounceRole"),
+    "LiquidationAuction": ("liquidate", "liquidateMany", "release", "take", "redo", "renounceRole"),
     "StandingBidBook": ("placeBid", "reduceBid", "cancelBid", "withdraw", "renounceRole"),
     "AdlQueue": ("execute", "challenge", "claim", "releaseBond", "renounceRole"),  # execute: bonded, checked
     "LinearCurve": ("renounceRole",),

@@ -48,6 +48,23 @@ def _bot(deployed, chain, keeper, **config):
     return bot_for_deployment(deployed[1], chain.provider.http_uri, keeper, KeeperConfig(**config))
 
 
+def test_bot_liquidates_several_traders_of_a_market_in_one_transaction(accounts, chain, tmp_path):
+    from tests.ledger_helpers import funded_system, trade  # noqa: PLC0415
+
+    system = funded_system(accounts, 5, fund_seed=10_000, global_seed=5_000)
+    path = system.deployment.write(tmp_path / "deployment.json")
+    traders, whale, keeper = accounts[1:4], accounts[4], accounts[6]
+    for t in traders:
+        trade(system, t, whale, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    set_price(system, MARKET, "5.72")
+    bot = bot_for_deployment(path, chain.provider.http_uri, keeper, KeeperConfig(discount_bps=0))
+    sent_before = chain.provider.get_nonce(keeper.address)
+    assert bot.round()["liquidate"] == 3
+    assert all(system.clearinghouse.inLiquidation(MID, t) for t in traders)
+    assert chain.provider.get_nonce(keeper.address) == sent_before + 1  # one liquidateMany
+    assert bot.failed == {}
+
+
 def test_bot_liquidates_then_takes_once_the_price_is_attractive(deployed, accounts, chain):
     system, _ = deployed
     trader, counterparty, keeper = accounts[1], accounts[2], accounts[3]

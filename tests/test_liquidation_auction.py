@@ -92,6 +92,52 @@ def test_liquidate_freezes_the_position_and_pays_the_kicker(system, actors, unde
         auction.liquidate(MID, trader, sender=kicker)
 
 
+def test_liquidate_many_liquidates_in_order_and_skips_whom_it_cannot(accounts):
+    """One transaction, one oracle reading: each underwater trader is liquidated as `liquidate` would (its sale,
+    the kicker's incentive); a healthy one, a repeated one and one without a position are skipped with their
+    revert, and nothing of them moves. USDC is conserved."""
+    from eth_abi import decode  # noqa: PLC0415
+    from eth_utils import keccak  # noqa: PLC0415
+
+    from tests.ledger_helpers import funded_system  # noqa: PLC0415
+
+    system = funded_system(accounts, 5, fund_seed=10_000, global_seed=5_000)
+    a, b, c, healthy, whale = accounts[1:6]
+    kicker, stranger = accounts[6], accounts[7]
+    for t in (a, b, c):
+        trade(system, t, whale, SIZE, to_wad(6), to_usdc(2_500), to_usdc(30_000))
+    trade(system, healthy, whale, SIZE, to_wad(6), to_usdc(20_000), to_usdc(30_000))
+    set_price(system, MARKET, "5.72")
+    auction, house = system.auction, system.clearinghouse
+    wallets = [a, b, c, healthy, whale, kicker, stranger]
+    before = _conserved(system, wallets)
+    tx = auction.liquidateMany(MID, [a, healthy, b, b, c, stranger], sender=kicker)
+    ids = tx.return_value
+    assert ids[1] == ids[3] == ids[5] == 0 and len({ids[0], ids[2], ids[4]}) == 3 and 0 not in (ids[0], ids[2], ids[4])
+    for trader, id_ in ((a, ids[0]), (b, ids[2]), (c, ids[4])):
+        sale = auction.sale(id_)
+        assert (sale.trader, sale.qty, sale.anchor) == (trader, SIZE, to_wad("5.72")) and house.inLiquidation(MID, trader)
+    logs = tx.decode_logs()
+    selector = lambda sig: keccak(text=sig)[:4]  # noqa: E731
+    skipped = [(log.trader, bytes(log.reason)[:4]) for log in logs if log.event_name == "LiquidationSkipped"]
+    assert skipped == [
+        (healthy, selector("NotLiquidatable(address,bytes32,int256,uint256)")),
+        (b, selector("PositionInLiquidation(address,bytes32)")),
+        (stranger, selector("NoPosition(address,bytes32)")),
+    ]
+    reason = next(bytes(log.reason) for log in logs if log.event_name == "LiquidationSkipped")
+    account, market = decode(["address", "bytes32"], reason[4:68])
+    assert (account.lower(), market) == (healthy.address.lower(), MID)  # the revert's arguments, whole
+    assert not house.inLiquidation(MID, healthy) and position(system, healthy)[0] == SIZE
+    assert [log.price for log in logs if log.event_name == "PriceAccepted"] == [to_wad("5.72")]  # one reading
+    paid = incentive(notional_down(SIZE, to_wad("5.72")), to_usdc(5), 5, to_usdc(500))
+    assert [log.amount for log in logs if log.event_name == "IncentivePaid"] == [paid] * 3
+    assert system.usdc.balanceOf(kicker) == 3 * paid
+    assert _conserved(system, wallets) == before
+    with ape.reverts(auction.UnknownMarket):
+        auction.liquidateMany(market_id("NOPE-USD"), [a], sender=kicker)
+
+
 # ---------------------------------------------------------------- takes
 
 
@@ -107,6 +153,8 @@ def test_full_take_at_the_start_price_returns_the_surplus_to_the_trader(system, 
 
     tx = auction.take(id_, SIZE, price, to_usdc(6_000), keeper, b"", sender=keeper)
     price = _fill_price(tx)  # the price at the take's block, a second or so after the view above
+    # one reading of the oracle: the take pokes, the keeper's margin check reuses it (PriceOracle, EIP-1153)
+    assert [log.price for log in tx.decode_logs() if log.event_name == "PriceAccepted"] == [system.oracle.lastPrice(MID)[0]]
 
     mirror = model.Ledger(cover=lambda m, a: a)
     mirror.positions[(MID, "t")] = model.Position(SIZE, to_wad(6), to_usdc(2_500))

@@ -557,3 +557,54 @@ def test_price_matches_python_model(prop_feeds, oracle, admin, chain, scenario):
     else:
         event("price")
         assert oracle.price(PROP) == expected
+
+
+# --- one reading per market and transaction (EIP-1153) -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probe(project, admin):
+    return admin.deploy(project.OracleProbe)
+
+
+def _reads(receipt) -> tuple[int, int, int]:
+    (log,) = [x for x in receipt.decode_logs() if x.event_name == "Read"]
+    return log.first, log.second, log.third
+
+
+def _accepted(receipt) -> list[int]:
+    return [x.price for x in receipt.decode_logs() if x.event_name == "PriceAccepted"]
+
+
+def test_a_transaction_reads_the_sources_once(make_market, oracle, probe, admin):
+    feeds = make_market([8, 8, 8])
+    set_prices(feeds, ["100", "101", "102"], admin)
+    receipt = probe.pokeReadPoke(oracle, OM, sender=admin)
+    assert _reads(receipt) == (to_wad("101"),) * 3
+    assert _accepted(receipt) == [to_wad("101")]  # the second poke records nothing and emits nothing
+    set_prices(feeds, ["90", "91", "92"], admin)
+    receipt = probe.pokeReadPoke(oracle, OM, sender=admin)  # a new transaction reads the sources afresh
+    assert _reads(receipt) == (to_wad("91"),) * 3 and _accepted(receipt) == [to_wad("91")]
+    assert oracle.lastPrice(OM)[0] == to_wad("91")
+
+
+def test_a_source_moved_within_the_transaction_is_seen_by_the_next_one(make_market, oracle, probe, admin):
+    """The documented limit of the cache: an answer cannot change within a real feed's reader's transaction, so
+    the oracle does not look again; a mock updated mid-transaction is read by the next transaction."""
+    (feed,) = make_market([8])
+    set_prices([feed], ["100"], admin)
+    feed.grantRole(feed.UPDATER_ROLE(), probe, sender=admin)
+    receipt = probe.pokeMovePoke(oracle, OM, feed, raw("50", 8), sender=admin)
+    assert _reads(receipt) == (to_wad("100"),) * 3
+    assert oracle.poke(OM, sender=admin).return_value == to_wad("50")
+
+
+def test_a_new_configuration_within_the_transaction_is_read_afresh(make_market, oracle, probe, admin):
+    feeds = make_market([8, 8, 8])
+    set_prices(feeds, ["100", "101", "130"], admin)  # 130 is 2,871 bps above the first median
+    oracle.grantRole(oracle.ORACLE_ADMIN_ROLE(), probe, sender=admin)
+    oracle.setMarketConfig(OM, HOUR, 5_000, 1, 0, 0, sender=admin)
+    receipt = probe.pokeConfigurePoke(oracle, OM, 500, sender=admin)  # the band narrows: 130 drops out
+    first, second, _ = _reads(receipt)
+    assert (first, second) == (to_wad("101"), to_wad("100.5"))
+    assert _accepted(receipt) == [to_wad("101"), to_wad("100.5")]

@@ -118,6 +118,7 @@ def now_iso() -> str:
 
 AUCTION_GAS_MAX = 200_000
 STANDING_BID_GAS_MAX = 100_000
+LIQUIDATE_MANY_GAS_MAX = 40_000  # issue #19: per liquidation, a batch of 50 of one market absorbed by standing bids
 ADL_FLAT_BAND = (0.9, 1.1)  # largest / smallest market, per matched counterparty
 THROUGHPUT_RATIO_MIN = 0.5
 EMBEDDED_SPEEDUP_MIN = 10.0  # issue #23: the OM time loop on the embedded EVM against Anvil's
@@ -179,6 +180,8 @@ def _embedded_target(_: dict[str, GasFigure], figures: dict[str, Figure]) -> Tar
 TARGETS = (
     _at_most("auction_liquidation", "full liquidation through the auction", "liquidation_auction_full", AUCTION_GAS_MAX),
     _at_most("standing_bid_liquidation", "liquidation filled by standing bids", "liquidation_standing_bid_batched", STANDING_BID_GAS_MAX),
+    _at_most("liquidate_many", "liquidation filled by standing bids, in one liquidateMany of 50", "liquidation_standing_bid_liquidate_many",
+             LIQUIDATE_MANY_GAS_MAX),
     _adl_target,
     _throughput_target,
     _embedded_target,

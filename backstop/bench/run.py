@@ -60,6 +60,12 @@ def run_benchmarks(
                           packing.per_block, "liquidations", command,
                           f"30M / {packing.per_liquidation:,} gas: {packing.liquidations} mined in {packing.blocks} block(s), automine off, {packing.gas:,} gas in sum"))
     log(f"packed block: {packing.liquidations} standing-bid liquidations, {packing.gas:,} gas, {packing.per_block} per 30M block")
+    many = next((g for g in gas if g.key == "liquidation_standing_bid_liquidate_many"), None)
+    if many is not None:
+        figures.append(Figure("liquidations_per_block_liquidate_many",
+                              "liquidations per 30M-gas block, in liquidateMany batches (standing bids absorb each)",
+                              BLOCK_GAS // many.gas, "liquidations", command, f"30M / {many.gas:,} gas ({many.operation})"))
+        log(f"liquidateMany: {many.gas:,} gas per liquidation, {BLOCK_GAS // many.gas} per 30M block")
 
     timed = deploy_time()
     figures.append(Figure("deploy_seconds", "deploy a one-market system (Ape, local Anvil)", round(timed.seconds, 1), "s", timed.command))

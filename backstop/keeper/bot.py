@@ -1,7 +1,8 @@
 """A keeper bot that runs the keeper rules (backstop.keeper.rules) against a deployment.
 
 `backstop keeper` runs it against any deployment (Anvil, Hardhat or a real RPC). The bot watches positions
-(from `PositionChanged` events), liquidates those below maintenance margin, restarts stale auctions and takes
+(from `PositionChanged` events), liquidates those below maintenance margin (several of one market in one
+`liquidateMany`), restarts stale auctions and takes
 attractive ones, and executes ADL (backstop.keeper.adl, against the reference ranking) where AdlQueue's
 trigger holds, with settable latency and failure rate so that slow or unreliable keepers can be modelled on a
 live chain too.
@@ -17,6 +18,10 @@ from typing import Any, Callable
 from backstop.keeper.adl import AdlExecutor, CannotAbsorb
 from backstop.keeper.rules import take_is_attractive, take_size
 from backstop.model import adl as adl_model
+
+LIQUIDATE_BATCH = 50  # traders per liquidateMany at most (about 8M gas when standing bids absorb them)
+BATCH_TX_GAS = 500_000  # [gas] of a liquidateMany beyond its liquidations
+LIQUIDATION_GAS = 600_000  # [gas] allowed per liquidation in it (one through the auction costs about 450k)
 
 
 @dataclass
@@ -93,10 +98,13 @@ class KeeperBot:
         if self.config.capital:
             free = min(free, self.config.capital)
 
+        due: dict[str, list[str]] = {}
         for (m, account), flag in zip(accounts, liquidatable):
             if flag and self._ready(("liq", m, account), now):
-                self.chain.call_fn(self.wallet, self.auction, "liquidate", self.markets[m], account, label="liquidate")
-                sent["liquidate"] += 1
+                due.setdefault(m, []).append(account)
+        for m, traders in due.items():
+            sent["liquidate"] += len(traders)
+            self._liquidate(self.markets[m], traders)
         for i, st, sale in zip(ids, status, sales):
             if st is None or sale is None:
                 continue
@@ -121,6 +129,17 @@ class KeeperBot:
             self.actions[key] += value
         self._failures(self.chain.wait())
         return sent
+
+    def _liquidate(self, mid: bytes, traders: list[str]) -> None:
+        """One `liquidate`, or `liquidateMany` for several traders of one market (one oracle reading, one
+        transaction: half the gas per liquidation), LIQUIDATE_BATCH at most per transaction."""
+        if len(traders) == 1:
+            self.chain.call_fn(self.wallet, self.auction, "liquidate", mid, traders[0], label="liquidate")
+            return
+        for i in range(0, len(traders), LIQUIDATE_BATCH):
+            batch = traders[i : i + LIQUIDATE_BATCH]
+            data = self.chain.encode(self.auction, "liquidateMany", [mid, batch])
+            self.chain.send(self.wallet, self.auction.address, data, "liquidateMany", gas=BATCH_TX_GAS + LIQUIDATION_GAS * len(batch))
 
     def _failures(self, receipts: list[tuple[Any, Any]]) -> None:
         """Counts the reverted transactions by action and error name, and logs each with the error's arguments."""

@@ -128,6 +128,9 @@ interface ILiquidationAuction {
     );
     /// @notice The ADL queue took over `qty` [wad] of liquidation `id`; `left` [wad] remains.
     event HandedToAdl(uint256 indexed id, uint256 qty, uint256 left);
+    /// @notice `liquidateMany` passed over `trader`: its liquidation would have reverted with `reason` (the
+    ///         revert data: `NotLiquidatable`, `PositionInLiquidation`, ...). Nothing of it changed.
+    event LiquidationSkipped(bytes32 indexed market, address indexed trader, bytes reason);
 
     // --- Administration ---
 
@@ -154,6 +157,12 @@ interface ILiquidationAuction {
     ///         auction or the queue, nor counts against the caps. The caller earns the keeper incentive on the
     ///         whole position either way: freezing the position is the work. Anyone.
     function liquidate(bytes32 market, address trader) external returns (uint256 id);
+
+    /// @notice `liquidate` for each of `traders` in `market`, in order, in one transaction: the oracle is read
+    ///         once for all of them (PriceOracle keeps a transaction's price). A trader whose liquidation would
+    ///         revert (not below maintenance, already in liquidation, no position) is skipped with
+    ///         `LiquidationSkipped`, not a revert of the batch. Returns each trader's sale id (0: skipped). Anyone.
+    function liquidateMany(bytes32 market, address[] calldata traders) external returns (uint256[] memory ids);
 
     /// @notice Releases up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle
     ///         price. Each is first offered to the standing bids — even during a buffer period and whatever the

@@ -105,11 +105,15 @@ interface IPriceOracle {
     // --- Prices ---
 
     /// @notice The median [wad] of the market's usable sources; reverts with a named error when fewer than
-    ///         `minSources` are usable or the median jumped beyond the market's bound.
+    ///         `minSources` are usable or the median jumped beyond the market's bound. Within a transaction that
+    ///         already poked the market, the price that poke accepted.
     function price(bytes32 market) external view returns (uint256 priceWad);
 
     /// @notice As `price`, and records the result as the market's last accepted price (the reference for
     ///         the jump bound) and, when the market has a high window, in its recent high. Anyone may call.
+    ///         The sources are read once per market and transaction: a later poke of the same market in the
+    ///         same transaction returns the accepted price again (EIP-1153 transient storage), records nothing
+    ///         new and emits nothing, since a source's answer cannot change within the transaction.
     function poke(bytes32 market) external returns (uint256 priceWad);
 
     // --- Views ---

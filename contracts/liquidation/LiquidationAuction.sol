@@ -101,6 +101,33 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     function liquidate(bytes32 market, address trader) external override nonReentrant returns (uint256 id) {
         Config storage c = _config(market);
         (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
+        id = _liquidate(market, c, trader, size, mark);
+    }
+
+    /// @inheritdoc ILiquidationAuction
+    function liquidateMany(bytes32 market, address[] calldata traders)
+        external
+        override
+        nonReentrant
+        returns (uint256[] memory ids)
+    {
+        Config storage c = _config(market);
+        ids = new uint256[](traders.length);
+        for (uint256 i; i < traders.length; ++i) {
+            try clearinghouse.beginLiquidation(market, traders[i]) returns (int256 size, uint256 mark) {
+                ids[i] = _liquidate(market, c, traders[i], size, mark);
+            } catch (bytes memory reason) {
+                emit LiquidationSkipped(market, traders[i], reason);
+            }
+        }
+    }
+
+    /// @dev The liquidation of `trader`'s position of `size` [wad], frozen at `mark` [wad]: standing bids first,
+    ///      then the queue or an auction for the rest; the caller's incentive. Returns the sale id.
+    function _liquidate(bytes32 market, Config storage c, address trader, int256 size, uint256 mark)
+        internal
+        returns (uint256 id)
+    {
         bool buffer = _watchFall(market, c, mark);
         id = ++kicks;
         Sale storage s = _sales[id];
@@ -163,7 +190,8 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         Sale storage s = _activeSale(id);
         Config storage c = _configs[s.market];
         bool stale;
-        (price, stale) = _status(s, c, oracle.price(s.market));
+        // a poke, not a read: settleKeeper's margin check below pokes too, and the oracle reads its sources once
+        (price, stale) = _status(s, c, oracle.poke(s.market));
         if (stale) revert AuctionStale(id);
         if (s.long ? price > limit : price < limit) revert PriceBeyondLimit(price, limit);
 

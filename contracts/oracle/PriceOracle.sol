@@ -18,7 +18,10 @@ import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 ///         Where a market has a high window, every `poke` also records the highest accepted price per bucket of
 ///         half the window (`recentHigh`): whoever pokes — a trade, a liquidation, a poker bot — a fall is seen.
 /// @dev A source that reverts, reports a price that rounds to 0 [wad] or exceeds MAX_PRICE_WAD is ignored as well,
-///      so one broken feed can never block the market. The Python reference is backstop/model/oracle.py.
+///      so one broken feed can never block the market. The sources are read once per market and transaction: the
+///      first `poke` keeps its price in transient storage (EIP-1153) for the transaction's later pokes and
+///      `price` reads (a liquidation, a take and its margin check share one reading). The Python reference is
+///      backstop/model/oracle.py.
 contract PriceOracle is IPriceOracle, AccessControl {
     /// @notice May list markets, configure them and add or remove their sources.
     bytes32 public constant ORACLE_ADMIN_ROLE = keccak256("ORACLE_ADMIN_ROLE");
@@ -83,6 +86,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
             jumpWindow: jumpWindow,
             listed: true
         });
+        _accept(market, 0); // a new configuration is read afresh
         emit MarketConfigured(market, maxAge, maxDeviationBps, minSources, maxJumpBps, jumpWindow);
     }
 
@@ -98,6 +102,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
         uint8 dec = source.decimals();
         if (dec > MAX_SOURCE_DECIMALS) revert SourceDecimalsTooHigh(address(source), dec, MAX_SOURCE_DECIMALS);
         list.push(Source({feed: source, decimals: dec}));
+        _accept(market, 0); // a new configuration is read afresh
         emit SourceAdded(market, address(source), dec);
     }
 
@@ -110,6 +115,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
             if (list[i].feed == source) {
                 list[i] = list[n - 1];
                 list.pop();
+                _accept(market, 0); // a new configuration is read afresh
                 emit SourceRemoved(market, address(source));
                 return;
             }
@@ -124,6 +130,7 @@ contract PriceOracle is IPriceOracle, AccessControl {
         _last[market].highWindow = window;
         delete _high[market];
         delete _previousHigh[market];
+        _accept(market, 0); // a new configuration is read afresh
         emit HighWindowSet(market, window);
     }
 
@@ -132,14 +139,18 @@ contract PriceOracle is IPriceOracle, AccessControl {
     /// @inheritdoc IPriceOracle
     /// @dev Reverts `UnknownMarket`, `NotEnoughSources` or `PriceJumpTooLarge`.
     function price(bytes32 market) external view override returns (uint256 priceWad) {
-        (priceWad,) = _price(market);
+        priceWad = _accepted(market);
+        if (priceWad == 0) (priceWad,) = _price(market);
     }
 
     /// @inheritdoc IPriceOracle
     /// @dev Emits `PriceAccepted`. Reverts as `price`, in which case the last accepted price is unchanged.
     function poke(bytes32 market) external override returns (uint256 priceWad) {
+        priceWad = _accepted(market);
+        if (priceWad != 0) return priceWad; // poked already in this transaction: same sources, same answer
         uint256 used;
         (priceWad, used) = _price(market);
+        _accept(market, priceWad);
         LastPrice storage last = _last[market];
         (last.priceWad, last.updatedAt) = (uint128(priceWad), uint64(block.timestamp));
         uint32 window = last.highWindow;
@@ -248,6 +259,25 @@ contract PriceOracle is IPriceOracle, AccessControl {
             cfg.maxJumpBps != 0 && last.updatedAt != 0 && block.timestamp - last.updatedAt < cfg.jumpWindow
                 && _beyond(priceWad, last.priceWad, cfg.maxJumpBps)
         ) revert PriceJumpTooLarge(market, last.priceWad, priceWad);
+    }
+
+    /// @dev The price [wad] this transaction's first poke of `market` accepted; 0 = not poked in it. Its transient
+    ///      (EIP-1153) slot is the market id itself: the contract keeps nothing else in transient storage.
+    function _accepted(bytes32 market) private view returns (uint256 priceWad) {
+        // Solidity has no transient mappings: tload at the market id's slot
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            priceWad := tload(market)
+        }
+    }
+
+    /// @dev Remembers `priceWad` [wad] as `market`'s accepted price until the end of the transaction (0 forgets).
+    function _accept(bytes32 market, uint256 priceWad) private {
+        // Solidity has no transient mappings: tstore at the market id's slot
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            tstore(market, priceWad)
+        }
     }
 
     /// @dev Records accepted `priceWad` [wad] in `market`'s current high bucket; a poke in a new bucket moves the
