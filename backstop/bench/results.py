@@ -44,7 +44,7 @@ class Figure:
 
 @dataclass
 class Target:
-    """One target (issues #10 and #23): its rule, the figure measured against it and whether it is met."""
+    """One target (issues #10, #19 and #23): its rule, the figure measured against it and whether it is met."""
 
     key: str
     name: str
@@ -67,7 +67,7 @@ class Results:
     quick: bool = False  # the OM replay was skipped
 
     def targets(self) -> list[Target]:
-        """The targets (issues #10 and #23), judged from this run's figures."""
+        """The targets (issues #10, #19 and #23), judged from this run's figures."""
         return compute_targets(self.gas, self.figures)
 
     def record(self) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# ------------------------------------------------------------------ targets (issues #10 and #23)
+# ------------------------------------------------------------------ targets (issues #10, #19 and #23)
 
 AUCTION_GAS_MAX = 200_000
 STANDING_BID_GAS_MAX = 100_000
@@ -189,7 +189,7 @@ TARGETS = (
 
 
 def compute_targets(gas: list[GasFigure], figures: list[Figure]) -> list[Target]:
-    """Every target (issues #10 and #23), from the measured figures; a figure missing from this run is 'not measured'."""
+    """Every target (issues #10, #19 and #23), from the measured figures; a figure missing from this run is 'not measured'."""
     by_gas = _gas_by_key(gas)
     by_key = {f.key: f for f in figures}
     return [t(by_gas, by_key) for t in TARGETS]
@@ -263,7 +263,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         f"Produced by `{record['command']}` on {record['date']} ({m['cores']} cores, {m['memory_gib']} GiB; {m['platform']}; "
         f"Python {m['python']}{load}){' — quick run: the OM replay was skipped' if record['quick'] else ''}.",
         "",
-        "#### Targets (issues #10 and #23)",
+        "#### Targets (issues #10, #19 and #23)",
         "",
         "| target | rule | measured | status | from |",
         "| --- | --- | ---: | --- | --- |",
