@@ -164,6 +164,10 @@ class FastChain(AbiCodec):
         raw = self.batch([*self._view_calls(requests), ("eth_getBlockByNumber", ["latest", False])])
         return self._decode_views(requests, raw[:-1]), raw[-1]
 
+    def error_name(self, data: bytes, args: bool = True) -> str:
+        """Revert data `data` in words, as `revert_reason` gives a transaction's (`args=False`: the name alone)."""
+        return decode_revert(data, self._errors, self.w3.codec, args)
+
     def call_error(self, contract: Contract, fn: str, args: list) -> str | None:
         """Why `contract.fn(*args)` reverts as an eth_call now (read as `revert_reason` reads a transaction's);
         None if it does not."""

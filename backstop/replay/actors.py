@@ -5,7 +5,6 @@ it took against the market makers) and executing ADL through the one ADL executo
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from backstop.chain.fastchain import Wallet
@@ -13,30 +12,15 @@ from backstop.chain.orders import Order, sign_order
 from backstop.keeper.rules import take_is_attractive, take_size
 from backstop.model import ledger as lm
 from backstop.model.auction import AuctionParams, is_stale
+from backstop.replay.batches import batch_liquidations
 from backstop.replay.clock import first_true
 from backstop.replay.deleverage import Deleverager
 from backstop.replay.flows import GLOBAL as GLOBAL_POOL
+from backstop.replay.intents import Intent
 from backstop.replay.state import AuctionMirror, KeeperState, ReplayContext, ReplayState
 from backstop.units import notional_up, to_usdc
 
 LOST_CAPITAL = "0x000000000000000000000000000000000000dEaD"  # where a keeper's lost capital goes (CapitalStep.lost)
-
-
-@dataclass
-class Intent:
-    """One action a keeper (or trader) decides on: `key` names it (the same decision at another second has the
-    same key)."""
-
-    key: tuple
-    keeper: KeeperState | None  # None: a trader's (backstop.replay.traders)
-    send: Callable[[], None]
-
-
-def send_all(intents: list[Intent]) -> list[Intent]:
-    """Sends every intent in order; returns them (what an actor group's `act` returns)."""
-    for intent in intents:
-        intent.send()
-    return intents
 
 
 def _liquidatable_at(ctx: ReplayContext, m: str, p: lm.Position, marks: dict[str, int | None]) -> bool:
@@ -77,7 +61,7 @@ class KeeperActors:
         for k in online:
             intents += self._withdraw(k, t, free)
         by_latency = sorted(online, key=lambda k: k.spec.latency)
-        intents += self._liquidations(t, marks, [k for k in by_latency if k.online(t, "liquidate")])
+        intents += batch_liquidations(self.ctx, self._liquidations(t, marks, [k for k in by_latency if k.online(t, "liquidate")]), self.record_cascade, t)
         releasers = [k for k in online if k.online(t, "release")]
         if releasers:
             intents += self._releases(action_ts, releasers[0])
@@ -154,12 +138,17 @@ class KeeperActors:
                 intents.append(Intent(("liquidate", key), k, self._liquidate_sender(k, key, t)))
         return intents
 
+    def record_cascade(self, key: tuple[str, str], t: int) -> None:
+        """The cascade generation of the liquidation of `key` sent at `t`, from the prices it is liquidated on."""
+        m = key[0]
+        if m in self.ctx.market.books:
+            p = self.state.positions[key]
+            self.state.generations[key] = self.ctx.market.cascade(m, t, lambda mark: self.ctx.liquidatable(m, p, mark), p.size > 0, self.ctx.specs[m])
+
     def _liquidate_sender(self, k: KeeperState, key: tuple[str, str], t: int) -> Callable[[], None]:
         def send() -> None:
             m, trader = key
-            if m in self.ctx.market.books:  # its cascade generation, from the prices it was liquidated on
-                p = self.state.positions[key]
-                self.state.generations[key] = self.ctx.market.cascade(m, t, lambda mark: self.ctx.liquidatable(m, p, mark), p.size > 0, self.ctx.specs[m])
+            self.record_cascade(key, t)
             self.ctx.chain.call_fn(k.wallet, self.ctx.c["auction"], "liquidate", self.ctx.mids[m], trader, label=f"liquidate:{k.name}")
             self.state.pending_liquidation.add(key)
             k.liquidations += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from backstop.replay.actors import Intent, send_all
+from backstop.replay.intents import Intent, send_all
 from backstop.replay.orders import price_market_order, send_mm_trade
 from backstop.replay.state import KeeperState, ReplayContext
 from backstop.units import WAD, notional_up, to_wad

@@ -36,6 +36,7 @@ class EventMirror:
         self.handlers: dict[str, Handler] = {
             "PositionChanged": self._position_changed,
             "LiquidationBegun": self._liquidation_begun,
+            "LiquidationSkipped": self._liquidation_skipped,
             "BidFilled": self._bid_filled,
             "StandingBidsFilled": self._standing_bids_filled,
             "LiquidationQueued": self._liquidation_queued,
@@ -132,6 +133,13 @@ class EventMirror:
     def _position_changed(self, args: dict[str, Any], t: int, ts: int) -> None:
         key = (self._market(args), args["account"])
         self.state.positions[key] = lm.Position(args["size"], args["entryPrice"], args["margin"])
+
+    def _liquidation_skipped(self, args: dict[str, Any], t: int, ts: int) -> None:
+        """A liquidateMany passed over this trader (backstop.replay.batches): not pending any more, counted by
+        its revert's name beside the failed transactions."""
+        self.state.pending_liquidation.discard((self._market(args), args["trader"]))
+        reason = self.ctx.chain.error_name(bytes(args["reason"]), args=False)
+        self.state.count_failure(f"liquidateMany skipped: {reason}")
 
     def _liquidation_begun(self, args: dict[str, Any], t: int, ts: int) -> None:
         # the record is opened here: standing bids may fill before any auction

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from backstop.model import ledger as lm
-from backstop.replay.actors import Intent, send_all
+from backstop.replay.intents import Intent, send_all
 from backstop.replay.orders import Priced, price_market_order, send_mm_trade
 from backstop.replay.population import opening_margin
 from backstop.replay.state import ReplayContext, TraderSlot

@@ -86,6 +86,8 @@ class KeeperScenario(ScenarioModel):
     - ``standing_bid`` = None: a :class:`StandingBid`, or none.
     - ``capital_schedule`` = []: :class:`CapitalStep` entries, strictly increasing ``t``; the share of
       capital still committed from each ``t`` on (liquidity withdrawal). Before the first entry: all of it.
+    - ``batch`` = false: the liquidations it starts at one second in one market go in one
+      ``LiquidationAuction.liquidateMany`` transaction instead of one ``liquidate`` each.
     """
 
     name: Name
@@ -97,6 +99,7 @@ class KeeperScenario(ScenarioModel):
     take_discount_bps: Annotated[Int, Field(ge=0, lt=BPS)] = 0
     standing_bid: StandingBid | None = None
     capital_schedule: list[CapitalStep] = Field(default_factory=list)
+    batch: bool = False
 
     @field_validator("capital")
     @classmethod

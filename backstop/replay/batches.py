@@ -1,0 +1,59 @@
+"""Keepers with ``batch: true`` send the liquidations they start at one second in one market as one
+``LiquidationAuction.liquidateMany`` (one oracle reading, one transaction) instead of one ``liquidate`` each.
+
+The decisions stay the keepers' own, one per position (backstop.replay.actors): this only regroups how they
+are sent. A trader the batch skips (``LiquidationSkipped``: no longer liquidatable when the block ran, already
+in liquidation) leaves its pending mark, as a reverted ``liquidate`` does (backstop.replay.mirror).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from backstop.replay.intents import Intent
+from backstop.replay.state import KeeperState, ReplayContext
+
+__all__ = ["BATCH_LIMIT", "batch_liquidations"]
+
+BATCH_LIMIT = 40  # liquidations per liquidateMany at most: well inside a 30M block through auctions (~450k each)
+BATCH_GAS = 25_000_000  # [gas] limit of a liquidateMany transaction (gas is free on the replay's own chains)
+
+
+def batch_liquidations(ctx: ReplayContext, intents: list[Intent], cascade: Callable[[tuple[str, str], int], None], t: int) -> list[Intent]:
+    """`intents` with every batching keeper's liquidations of one market merged into liquidateMany intents (at
+    the place of the group's first), in chunks of BATCH_LIMIT; `cascade(key, t)` records a liquidation's cascade
+    generation, as a single liquidation's sender does."""
+    groups: dict[tuple[str, str], list[Intent]] = {}
+    out: list[Intent] = []
+    for intent in intents:
+        k = intent.keeper
+        if intent.key[0] != "liquidate" or k is None or not k.spec.batch:
+            out.append(intent)
+            continue
+        group = (k.name, intent.key[1][0])
+        if group not in groups:
+            groups[group] = []
+            out.append(Intent(("batch", group), k, lambda: None))  # placeholder at the group's first place
+        groups[group].append(intent)
+    for i, intent in enumerate(out):
+        if intent.key[0] == "batch":
+            members = groups[intent.key[1]]
+            keys = tuple(member.key[1] for member in members)
+            out[i] = Intent(("liquidateMany", intent.keeper.name, keys), intent.keeper, _sender(ctx, intent.keeper, keys, cascade, t))
+    return out
+
+
+def _sender(ctx: ReplayContext, k: KeeperState, keys: tuple[tuple[str, str], ...], cascade: Callable[[tuple[str, str], int], None], t: int) -> Callable[[], None]:
+    def send() -> None:
+        m = keys[0][0]
+        auction = ctx.c["auction"]
+        for start in range(0, len(keys), BATCH_LIMIT):
+            chunk = keys[start : start + BATCH_LIMIT]
+            for key in chunk:
+                cascade(key, t)
+            data = ctx.chain.encode(auction, "liquidateMany", [ctx.mids[m], [trader for _, trader in chunk]])
+            ctx.chain.send(k.wallet, auction.address, data, f"liquidateMany:{k.name}", gas=BATCH_GAS)
+            ctx.state.pending_liquidation.update(chunk)
+            k.liquidations += len(chunk)
+
+    return send
