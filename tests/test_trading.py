@@ -155,3 +155,26 @@ def test_a_standing_bidder_holds_or_unwinds_at_its_pace(tmp_path):
 def test_an_unwind_pace_must_be_positive():
     with pytest.raises(ScenarioError, match=r"keepers\[0\]\.standing_bid\.unwind\.notional_usd: a value > 0"):
         load_scenario(MINI).with_overrides({"keepers": [{**BIDDER, "standing_bid": {**BIDDER["standing_bid"], "unwind": {"notional_usd": 0}}}]})
+
+
+# --------------------------------------------------------------------------- market makers' hedges (issue #18)
+
+
+def test_market_makers_unwind_the_hedge_of_what_adl_closes(tmp_path):
+    """Every trader long, so ADL's counterparties are the market makers; with `liquidity.hedging` each ADL fill
+    sells that much of their hedge into the deepest venue's book: the same fills, a lower traded low, more
+    cascade generations."""
+    runs = {}
+    for hedging in (False, True):
+        runs[hedging] = replay(tmp_path, f"hedging-{hedging}", [{**BASE, "count": 120, "long_share": 1}],
+                               **{"markets.0.liquidity": {**LIQUIDITY, "hedging": hedging}})
+    plain, hedged = runs[False], runs[True]
+    makers = {derive_account(load_scenario(MINI).seed, "mm-TEST-USD", i).address for i in range(4)}  # as Population names them
+    assert hedged["adl"] and all(e["counterparty"] in makers for e in hedged["adl"]), "the fixture deleverages market makers"
+    adl_notional = sum(e["size"] * e["price"] for e in hedged["adl"])
+    assert [e["counterparty"] for e in hedged["adl"]] == [e["counterparty"] for e in plain["adl"]]
+    venues = {n: hedged["impact"]["TEST-USD"]["venues"][n] for n in ("venue-a", "venue-b")}
+    assert venues["venue-a"]["hedge_volume"] == pytest.approx(adl_notional, rel=1e-9) and "hedge_volume" not in venues["venue-b"]
+    assert all("hedge_volume" not in v for v in plain["impact"]["TEST-USD"]["venues"].values())
+    assert venues["venue-a"]["min_traded"] < plain["impact"]["TEST-USD"]["venues"]["venue-a"]["min_traded"]
+    assert hedged["impact"]["TEST-USD"]["generations"] > plain["impact"]["TEST-USD"]["generations"]

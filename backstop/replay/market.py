@@ -96,6 +96,7 @@ class VenueFigures:
     unwinds: int = 0
     min_depth: float = math.inf
     trader_volume: float = 0.0  # [USD] traders' opens and closes during the replay
+    hedge_volume: float = 0.0  # [USD] market makers' hedges unwound after ADL (liquidity.hedging)
 
     def row(self) -> dict[str, Any]:
         fall = self.start - self.min_traded
@@ -110,6 +111,7 @@ class VenueFigures:
             "unwinds": self.unwinds,
             "min_depth": self.min_depth,
             **({"trader_volume": self.trader_volume} if self.trader_volume else {}),
+            **({"hedge_volume": self.hedge_volume} if self.hedge_volume else {}),
         }
 
 
@@ -244,6 +246,16 @@ class VenueBook:
         self._impulses += 1
         self.sample(t)
         return slippage
+
+    def hedge(self, venue: str, t: int, notional: float, generation: int) -> None:
+        """A market maker unwinding a hedge of signed `notional` [USD] on `venue` at `t` after an ADL fill
+        (``liquidity.hedging``): liquidation flow of cascade `generation`, counted as the venue's hedge volume."""
+        while len(self.generations) <= generation:
+            self.generations.append(self._layer())
+        self.generations[generation].add(t, self.index[venue], self.delta(venue, t, notional))
+        self.figures[venue].hedge_volume += abs(notional)
+        self._impulses += 1
+        self.sample(t)
 
     def flow(self, venue: str, t: int, notional: float) -> None:
         """A trader's own trade of signed `notional` [USD at the pre-trade price] on `venue` at `t` (layer

@@ -273,6 +273,18 @@ class EventMirror:
         if scored is not None:  # as the executor ranked it (the queue checked the same order)
             entry["score"], entry["lights"] = scored[0] / WAD, scored[1]
         self.state.adl.append(entry)
+        self._unhedge(m, args, t)
+
+    def _unhedge(self, m: str, args: dict[str, Any], t: int) -> None:
+        """With ``liquidity.hedging``: a market maker ADL deleveraged unwinds that much of its hedge on the
+        deepest venue's book (it held the other side of the bankrupt position: a sale when that was a long)."""
+        book = self.ctx.market.books.get(m)
+        if book is None or not book.liq.hedging or args["counterparty"] not in {w.address for w, _ in self.ctx.mms.get(m, [])}:
+            return
+        rec = self.record_for(m, args["trader"])
+        long = rec is None or rec["side"] == "long"
+        notional = (-1 if long else 1) * args["qty"] * args["price"] / WAD / WAD
+        book.hedge(book.deepest(t), t, notional, rec.get("generation", 0) if rec else 0)
 
     def _adl_executed(self, args: dict[str, Any], t: int, ts: int) -> None:
         reason = adl_model.REASONS[args["reason"]]

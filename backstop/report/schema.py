@@ -347,6 +347,10 @@ class VenueImpact(_Part):
         "Σ |notional| of the traders' own opens and closes on it during the replay (`trading`); they move its "
         "traded price too", "USD"
     )
+    hedge_volume: Number | None = _optional(
+        "with `liquidity.hedging`: Σ |notional| of the hedges market makers unwound on it after ADL closed part "
+        "of their positions", "USD"
+    )
 
 
 class MarketImpact(_Part):

@@ -16,7 +16,8 @@ Markets 16(1), 2013), written in log price so that prices stay positive:
 - ``withdrawal`` scales every venue's depth from each entry's ``t`` on (market makers pulling two-sided
   liquidity);
 - ``flows`` are exogenous trades (a holder moving and selling a block), spread evenly over their duration in
-  slices of ``slice`` seconds.
+  slices of ``slice`` seconds;
+- ``hedging`` makes the market makers unwind, on the venues, the hedge of what ADL closes of their positions.
 
 Money in USD, rates in [1/s], times in [seconds].
 """
@@ -93,6 +94,11 @@ class LiquidityScenario(ScenarioModel):
     - ``arbitrage`` [1/s] in [0, 1] = 0.01: the rate at which gaps between venues close (0: uncoupled).
     - ``withdrawal`` = []: :class:`DepthStep` entries, strictly increasing ``t``.
     - ``flows`` = []: :class:`FlowScenario` entries, each on a venue of the market.
+    - ``hedging`` = false: the market makers hedge on the venues what they hold against the platform's
+      traders. Every trade they absorb already moves the book as if laid off at once (keepers' unwinds,
+      traders' orders, bidders' sales); with ``hedging`` an ADL fill that closes part of a market maker's
+      position also unwinds that part of its hedge on the deepest venue's book (a sale when ADL closed its
+      short), as liquidation flow of the bankrupt position's cascade generation.
     """
 
     depth_usd: Depth
@@ -100,6 +106,7 @@ class LiquidityScenario(ScenarioModel):
     arbitrage: Annotated[Float, Field(ge=0, le=MAX_RATE)] = 0.01
     withdrawal: list[DepthStep] = Field(default_factory=list)
     flows: list[FlowScenario] = Field(default_factory=list)
+    hedging: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> LiquidityScenario:
