@@ -123,6 +123,24 @@ def test_bot_deleverages_what_the_fund_cannot_cover(deployed, accounts, chain):
     assert system.adl.executions() == 1
 
 
+def test_bot_lists_only_the_claims_with_a_shortfall(accounts, chain, tmp_path):
+    """Two liquidations run at $4: A's margin is gone (a shortfall), B's still covers its loss (bankruptcy at
+    $3.9125). Only A is worth listing to AdlQueue as a claim on the fund; listing B would cost gas for a zero."""
+    from tests.ledger_helpers import funded_system, trade  # noqa: PLC0415
+
+    system = funded_system(accounts, 4, fund_seed=10_000, global_seed=5_000)
+    path = system.deployment.write(tmp_path / "deployment.json")
+    a, b, whale, keeper = accounts[1], accounts[2], accounts[3], accounts[6]
+    trade(system, a, whale, SIZE, to_wad(6), to_usdc(2_500), to_usdc(60_000))
+    trade(system, b, whale, SIZE, to_wad(6), to_usdc(16_700), to_usdc(60_000))
+    set_price(system, MARKET, "4")
+    ids = [system.auction.liquidate(MID, t, sender=keeper).return_value for t in (a, b)]
+    assert system.clearinghouse.fillShortfall(MID, a, SIZE, to_wad(4)) > 0 == system.clearinghouse.fillShortfall(MID, b, SIZE, to_wad(4))
+    bot = bot_for_deployment(path, chain.provider.http_uri, keeper, KeeperConfig(discount_bps=5_000))
+    assert bot._owing(ids) == [ids[0]]
+    assert bot._owing([ids[0], 10**9]) == [ids[0], 10**9]  # one it cannot read is kept for the contract to judge
+
+
 def test_bot_reports_a_reverted_transaction_by_error_name_and_arguments(deployed, accounts, chain):
     nobody, keeper = accounts[6], accounts[3]
     lines: list[str] = []

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from backstop.keeper.adl import AdlExecutor, CannotAbsorb
 from backstop.keeper.rules import take_is_attractive, take_size
 from backstop.model import adl as adl_model
+from backstop.model import ledger as lm
 
 LIQUIDATE_BATCH = 50  # traders per liquidateMany at most (about 8M gas when standing bids absorb them)
 BATCH_TX_GAS = 500_000  # [gas] of a liquidateMany beyond its liquidations
@@ -86,6 +87,8 @@ class KeeperBot:
         ids = list(self.chain.view([(self.auction, "active", [])])[0] or [])
         queued = self.chain.view([(self.auction, "queued", [mid]) for mid in self.markets.values()]) if self.adl is not None else []
         pending = sorted({int(i) for i in ids} | {int(i) for q in queued for i in (q or [])})  # every claim on the fund
+        if self.adl is not None and ids:
+            pending = self._owing(pending)
         reads = [(self.house, "isLiquidatable", [self.markets[m], a]) for m, a in accounts]
         reads += [(self.auction, "getStatus", [i]) for i in ids] + [(self.auction, "sale", [i]) for i in ids]
         reads += [(self.oracle, "price", [mid]) for mid in self.markets.values()]
@@ -151,6 +154,24 @@ class KeeperBot:
             self.failed[key] = self.failed.get(key, 0) + 1
             if self.log:
                 self.log(f"{sent.label} reverted: {reason} (tx 0x{sent.tx_hash.hex()})")
+
+    def _owing(self, pending: list[int]) -> list[int]:
+        """The liquidations of `pending` whose rest has a shortfall at its market's oracle price: the only claims
+        worth listing to AdlQueue (the contract counts zero for the others, and each listed claim costs gas).
+        A claim the bot cannot read is kept: the contract judges it."""
+        sales = self.chain.view([(self.auction, "sale", [i]) for i in pending])
+        known = [(i, sale) for i, sale in zip(pending, sales) if sale is not None]
+        values = self.chain.view([(self.house, "getPosition", [sale[0], sale[1]]) for _, sale in known]
+                                 + [(self.oracle, "price", [sale[0]]) for _, sale in known])
+        read = {i: (pos, mark) for (i, _), pos, mark in zip(known, values[: len(known)], values[len(known) :])}
+        owing = []
+        for i, sale in zip(pending, sales):
+            pos, mark = read.get(i, (None, None))
+            if sale is None or pos is None or mark is None:
+                owing.append(i)  # unreadable: the contract judges it
+            elif adl_model.Claim(i, "", lm.Position(pos[0], pos[1], pos[2]), sale[4], mark).shortfall > 0:
+                owing.append(i)
+        return owing
 
     def _deleverage(self, sale: int, market: str, long: bool, claims: list[int]) -> bool:
         """Executes ADL on liquidation `sale` if AdlQueue's trigger holds after `claims` (every other running
