@@ -159,9 +159,11 @@ interface ILiquidationAuction {
     function liquidate(bytes32 market, address trader) external returns (uint256 id);
 
     /// @notice `liquidate` for each of `traders` in `market`, in order, in one transaction: the oracle is read
-    ///         once for all of them (PriceOracle keeps a transaction's price). A trader whose liquidation would
-    ///         revert (not below maintenance, already in liquidation, no position) is skipped with
-    ///         `LiquidationSkipped`, not a revert of the batch. Returns each trader's sale id (0: skipped). Anyone.
+    ///         once for all of them (PriceOracle keeps a transaction's price). A trader whose position cannot be
+    ///         frozen (`Clearinghouse.beginLiquidation` reverts: not below maintenance, already in liquidation,
+    ///         no position, no usable price) is skipped with `LiquidationSkipped`, not a revert of the batch; a
+    ///         revert after the freeze reverts the batch, as it would a `liquidate`. Returns each trader's sale
+    ///         id (0: skipped). Anyone.
     function liquidateMany(bytes32 market, address[] calldata traders) external returns (uint256[] memory ids);
 
     /// @notice Releases up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle
