@@ -235,33 +235,35 @@ class VenueBook:
         """A liquidation flow of signed `notional` [USD at the pre-trade price] on `venue` at `t`, of cascade
         `generation`: moves the book, counts volume and slippage. Returns the slippage paid [USD]."""
         delta = self.delta(venue, t, notional)
-        while len(self.generations) <= generation:
-            self.generations.append(self._layer())
         slippage = abs(notional) * abs(1 - vwap_factor(delta))
         fig = self.figures[venue]
         fig.volume += abs(notional)
         fig.slippage += slippage
         fig.unwinds += 1
-        self.generations[generation].add(t, self.index[venue], delta)
-        self._impulses += 1
-        self.sample(t)
+        self._impulse(self._generation(generation), venue, t, delta)
         return slippage
 
     def hedge(self, venue: str, t: int, notional: float, generation: int) -> None:
         """A market maker unwinding a hedge of signed `notional` [USD] on `venue` at `t` after an ADL fill
         (``liquidity.hedging``): liquidation flow of cascade `generation`, counted as the venue's hedge volume."""
-        while len(self.generations) <= generation:
-            self.generations.append(self._layer())
-        self.generations[generation].add(t, self.index[venue], self.delta(venue, t, notional))
         self.figures[venue].hedge_volume += abs(notional)
-        self._impulses += 1
-        self.sample(t)
+        self._impulse(self._generation(generation), venue, t, self.delta(venue, t, notional))
 
     def flow(self, venue: str, t: int, notional: float) -> None:
         """A trader's own trade of signed `notional` [USD at the pre-trade price] on `venue` at `t` (layer
         ``traders``): moves the book and counts the venue's trader volume."""
-        self.traders.add(t, self.index[venue], self.delta(venue, t, notional))
         self.figures[venue].trader_volume += abs(notional)
+        self._impulse(self.traders, venue, t, self.delta(venue, t, notional))
+
+    def _generation(self, generation: int) -> Layer:
+        """The layer of cascade `generation`, with the ones below it (created empty as needed)."""
+        while len(self.generations) <= generation:
+            self.generations.append(self._layer())
+        return self.generations[generation]
+
+    def _impulse(self, layer: Layer, venue: str, t: int, delta: float) -> None:
+        """An impulse of `delta` [log price] on `venue` at `t` in `layer`; the lows count the prices after it."""
+        layer.add(t, self.index[venue], delta)
         self._impulses += 1
         self.sample(t)
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from backstop.model import ledger as lm
 from backstop.replay.intents import Intent, send_all
-from backstop.replay.orders import Priced, price_market_order, send_mm_trade
+from backstop.replay.orders import price_market_order, send_mm_trade
 from backstop.replay.population import opening_margin
 from backstop.replay.state import ReplayContext, TraderSlot
 from backstop.units import BPS, USDC, WAD, notional_up, to_usdc, to_wad
@@ -38,6 +38,7 @@ class TraderActors:
         self.ctx = ctx
         self.state = ctx.state
         self.openers = sorted((s for s in slots if not s.opened), key=lambda s: s.pos.opens_at)
+        self._opened = 0  # openers before this index have opened
         self.exits = [s for s in slots if s.pos.stop_loss_bps is not None or s.pos.take_profit_bps is not None]
         self.slots = slots
         self.nonce = ORDER_NONCES
@@ -45,7 +46,10 @@ class TraderActors:
     def decide(self, t: int, marks: dict[str, int | None]) -> list[Intent]:
         """What the traders do at scenario second `t` on the oracle `marks` [wad]. Nothing is sent."""
         intents = []
-        for s in self.openers:
+        while self._opened < len(self.openers) and self.openers[self._opened].opened:
+            self._opened += 1  # the opened prefix is done with
+        for i in range(self._opened, len(self.openers)):
+            s = self.openers[i]
             if s.pos.opens_at > t:
                 break  # sorted by opening time
             if not s.opened and s.tries < MAX_TRIES and marks.get(s.pos.market) is not None:
@@ -84,7 +88,7 @@ class TraderActors:
             spec = self.ctx.specs[s.pos.market]
             long = s.pos.side == "long"
             full = to_wad(s.pos.size_usd) * WAD // mark  # [wad] its size_usd at the mark
-            size, price, venue, notional = self._priced(s.pos.market, t, full if long else -full, mark)
+            size, price, venue, notional = price_market_order(self.ctx, s.pos.market, t, full if long else -full, mark)
             if size == 0:
                 return
             wanted = to_usdc(s.pos.size_usd / s.pos.leverage) * abs(size) // full  # its leverage on what the band let through
@@ -95,14 +99,11 @@ class TraderActors:
     def _close_sender(self, s: TraderSlot, t: int, reason: str, qty: int, mark: int) -> Callable[[], None]:
         def send() -> None:
             long = self.state.positions[s.key].size > 0
-            size, price, venue, notional = self._priced(s.pos.market, t, -qty if long else qty, mark)
+            size, price, venue, notional = price_market_order(self.ctx, s.pos.market, t, -qty if long else qty, mark)
             if size != 0:
                 self._send(s, t, reason, size, price, 0, venue, notional)
 
         return send
-
-    def _priced(self, market: str, t: int, size: int, mark: int) -> Priced:
-        return price_market_order(self.ctx, market, t, size, mark)
 
     def _send(self, s: TraderSlot, t: int, kind: str, size: int, price: int, margin: int, venue: str | None, notional: float) -> None:
         """The trade of `size` units at `price` between trader `s` (posting `margin` [usdc]) and its market maker."""
