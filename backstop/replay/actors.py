@@ -45,12 +45,20 @@ class KeeperActors:
         self.order_nonce = 10**9  # nonces of the orders the engine signs after set-up
         self.adl = Deleverager(ctx)
         self.free: dict[str, int] = {}  # [usdc] each keeper's free balance as the chain last reported it
+        self._up: dict[tuple[str, int], bool] = {}  # (keeper, second) -> available
 
     def available(self, k: KeeperState, t: int) -> bool:
         """Whether keeper `k` is up at scenario second `t`: outside its outages, and not failing this second.
         The failure draw is keyed by the keeper and the second, so it does not depend on how often the engine
-        asks (the grid's step, the other keepers' actions)."""
-        return k.online(t) and (not k.spec.failure_rate or random.Random(f"{self.ctx.sc.seed}:{k.name}:{t}").random() >= k.spec.failure_rate)
+        asks (the grid's step, the other keepers' actions); kept per keeper and second (the clock asks again)."""
+        up = self._up.get((k.name, t))
+        if up is None:
+            if len(self._up) > 50_000:
+                self._up.clear()
+            up = self._up[(k.name, t)] = k.online(t) and (
+                not k.spec.failure_rate or random.Random(f"{self.ctx.sc.seed}:{k.name}:{t}").random() >= k.spec.failure_rate
+            )
+        return up
 
     def decide(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int]) -> list[Intent]:
         """What the keepers up at scenario second `t` do on the marks [wad], for the block at chain time
@@ -180,6 +188,8 @@ class KeeperActors:
         """Takes and restarts: the fastest keeper whose latency has passed since the auction started."""
         intents = []
         frozen_in = _in_liquidation(self.state)
+        restarts = {k.name: k.online(t, "restart") for k in by_latency}  # once a look, not once an auction
+        takes = {k.name: k.online(t, "take") for k in by_latency}
         for a in self.state.auctions.values():
             mark = marks.get(a.market)
             if mark is None or a.qty == 0:
@@ -193,11 +203,11 @@ class KeeperActors:
                 if t - a.start_t < k.spec.latency or k.wallet.address in frozen:
                     continue  # a keeper whose own position is in liquidation cannot take (PositionInLiquidation)
                 if stale:
-                    if k.online(t, "restart"):
+                    if restarts[k.name]:
                         intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
                         break
                     continue
-                take = self._take(k, a, t, price, mark, free) if k.online(t, "take") else None
+                take = self._take(k, a, t, price, mark, free) if takes[k.name] else None
                 if take is not None:
                     intents.append(take)
                     break
