@@ -23,23 +23,23 @@ def batch_liquidations(ctx: ReplayContext, intents: list[Intent], cascade: Calla
     """`intents` with every batching keeper's liquidations of one market merged into liquidateMany intents (at
     the place of the group's first), in chunks of BATCH_LIMIT; `cascade(key, t)` records a liquidation's cascade
     generation, as a single liquidation's sender does."""
-    groups: dict[tuple[str, str], list[Intent]] = {}
+    def group(intent: Intent) -> tuple[str, str] | None:
+        k = intent.keeper
+        return (k.name, intent.key[1][0]) if intent.key[0] == "liquidate" and k is not None and k.spec.batch else None
+
+    members: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (keeper, market) -> its positions, in order
+    for intent in intents:
+        g = group(intent)
+        if g is not None:
+            members.setdefault(g, []).append(intent.key[1])
     out: list[Intent] = []
     for intent in intents:
-        k = intent.keeper
-        if intent.key[0] != "liquidate" or k is None or not k.spec.batch:
+        g = group(intent)
+        if g is None:
             out.append(intent)
-            continue
-        group = (k.name, intent.key[1][0])
-        if group not in groups:
-            groups[group] = []
-            out.append(Intent(("batch", group), k, lambda: None))  # placeholder at the group's first place
-        groups[group].append(intent)
-    for i, intent in enumerate(out):
-        if intent.key[0] == "batch":
-            members = groups[intent.key[1]]
-            keys = tuple(member.key[1] for member in members)
-            out[i] = Intent(("liquidateMany", intent.keeper.name, keys), intent.keeper, _sender(ctx, intent.keeper, keys, cascade, t))
+        elif intent.key[1] == members[g][0]:  # the group's first place
+            keys = tuple(members[g])
+            out.append(Intent(("liquidateMany", intent.keeper.name, keys), intent.keeper, _sender(ctx, intent.keeper, keys, cascade, t)))
     return out
 
 
