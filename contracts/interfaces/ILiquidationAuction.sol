@@ -203,6 +203,8 @@ interface ILiquidationAuction {
     function config(bytes32 market) external view returns (Config memory);
 
     /// @notice Liquidation `id`: running (`tic` > 0, and listed by `active`), queued (`tic` == 0) or done (`qty` == 0).
+    ///         One the standing bids took whole at its start keeps no record: all fields read 0 (its events,
+    ///         `StandingBidsFilled` and the bids' `BidFilled`, are its history).
     function sale(uint256 id) external view returns (Sale memory);
 
     /// @notice Ids of the running auctions.

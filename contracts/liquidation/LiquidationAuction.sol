@@ -123,28 +123,30 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     }
 
     /// @dev The liquidation of `trader`'s position of `size` [wad], frozen at `mark` [wad]: standing bids first,
-    ///      then the queue or an auction for the rest; the caller's incentive. Returns the sale id.
+    ///      then the queue or an auction for the rest; the caller's incentive. Returns the sale id. A liquidation
+    ///      the standing bids take whole writes no sale record (four new slots, ~45k gas): its events are its
+    ///      history, and `sale(id)` reads as empty.
     function _liquidate(bytes32 market, Config storage c, address trader, int256 size, uint256 mark)
         internal
         returns (uint256 id)
     {
         bool buffer = _watchFall(market, c, mark);
         id = ++kicks;
-        Sale storage s = _sales[id];
-        s.market = market;
-        s.trader = trader;
-        s.long = size > 0;
-        s.qty = SafeCast.toUint128(FP.abs(size));
-        uint256 notional = FP.notionalDown(s.qty, mark);
-        _absorb(id, s, c, mark);
+        bool long = size > 0;
+        uint256 qty = FP.abs(size);
+        uint256 notional = FP.notionalDown(qty, mark);
+        qty -= _absorb(id, market, trader, long, qty, c, mark);
         // what the standing bids took is done: only the rest is queued or auctioned
-        if (s.qty > 0) {
-            if (
-                buffer || _queue[market].length > queueHead[market]
-                    || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))
-            ) {
+        if (qty > 0) {
+            Sale storage s = _sales[id];
+            s.market = market;
+            s.trader = trader;
+            s.long = long;
+            s.qty = SafeCast.toUint128(qty);
+            if (buffer || _queue[market].length > queueHead[market] || !_hasRoom(market, c, FP.notionalDown(qty, mark)))
+            {
                 _queue[market].push(id);
-                emit LiquidationQueued(id, market, trader, s.long, s.qty, mark, buffer);
+                emit LiquidationQueued(id, market, trader, long, qty, mark, buffer);
             } else {
                 _launch(id, s, c, mark);
             }
@@ -166,7 +168,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
                 ++head; // all of it went to the ADL queue while it waited
                 continue;
             }
-            _absorb(id, s, c, mark);
+            s.qty -= uint128(_absorb(id, market, s.trader, s.long, s.qty, c, mark));
             if (s.qty > 0) {
                 if (buffer || !_hasRoom(market, c, FP.notionalDown(s.qty, mark))) break;
                 _launch(id, s, c, mark);
@@ -288,13 +290,15 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Fills as much of frozen sale `id` as the standing bids take at `mark`, before any auction.
-    function _absorb(uint256 id, Sale storage s, Config storage c, uint256 mark) internal {
-        if (address(book) == address(0)) return;
-        uint256 filled = book.absorb(id, s.market, s.trader, s.long, s.qty, mark, c.penaltyBps);
-        if (filled == 0) return;
-        s.qty -= uint128(filled);
-        emit StandingBidsFilled(id, s.market, s.trader, filled, s.qty);
+    /// @dev Fills as much of frozen sale `id` (`qty` [wad] of `trader`'s position) as the standing bids take at
+    ///      `mark`, before any auction. Returns the size they took [wad].
+    function _absorb(uint256 id, bytes32 market, address trader, bool long, uint256 qty, Config storage c, uint256 mark)
+        internal
+        returns (uint256 filled)
+    {
+        if (address(book) == address(0)) return 0;
+        filled = book.absorb(id, market, trader, long, qty, mark, c.penaltyBps);
+        if (filled > 0) emit StandingBidsFilled(id, market, trader, filled, qty - filled);
     }
 
     function _start(Sale storage s, Config storage c, uint256 mark) internal {
