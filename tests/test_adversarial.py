@@ -681,11 +681,12 @@ def test_overflow_sized_margin_moves_are_refused(system, actors, amount):
     assert books(system, trader) == before
 
 
-@pytest.mark.parametrize("size", [2**128, 2**255 - 1])
-def test_overflow_sized_positions_are_refused(system, actors, size):
+@pytest.mark.parametrize(("size", "error"), [(2**100, "NotionalAboveTopTier"), (2**127, "PositionTooLarge"), (2**255 - 1, "PositionTooLarge")])
+def test_overflow_sized_positions_are_refused(system, actors, size, error):
+    """Beyond the top tier's notional, or beyond what a position record holds (2^127 - 1 units): refused by name."""
     trader, counterparty, _, _, _ = actors
     before = books(system, trader, counterparty)
-    with ape.reverts(system.clearinghouse.NotionalAboveTopTier):
+    with ape.reverts(getattr(system.clearinghouse, error)):
         trade(system, trader, counterparty, size, to_wad(6), to_usdc(10), to_usdc(10))
     assert books(system, trader, counterparty) == before
 

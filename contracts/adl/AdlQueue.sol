@@ -4,7 +4,7 @@ pragma solidity 0.8.37;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
@@ -33,7 +33,7 @@ import {AdlMath} from "../libraries/AdlMath.sol";
 ///      claims back the profit taken from it, the challenger gets the rest. Unchallenged, the bond returns.
 ///      Minimality: only the quantity the trigger requires is closed (for an uncovered loss, just enough that
 ///      the fund covers the rest), and the profit taken equals the loss avoided at the oracle price.
-contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuard {
+contract AdlQueue is IAdlQueue, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @dev Progress through a candidate list.

@@ -4,7 +4,7 @@ pragma solidity 0.8.37;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {UnknownMarket, UnknownParameter, ZeroAddress, ZeroAmount} from "../interfaces/Errors.sol";
@@ -22,7 +22,7 @@ import {FixedPointMath} from "../libraries/FixedPointMath.sol";
 ///      carry the unchanged balance. Views compute the same values without writing, so a view never
 ///      depends on whether anyone called `snapshot`: recording only makes the history permanent.
 ///      The ring holds RING = 9 hourly slots, hours [H - 8, H] for the current hour H.
-contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuard {
+contract InsuranceFund is IInsuranceFund, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     // --- Roles ---

@@ -53,6 +53,8 @@ interface IClearinghouse {
     error InsufficientPositionMargin(uint256 available, uint256 requested);
     error MarginBelowInitial(address account, bytes32 market, int256 equity, uint256 required);
     error NotionalAboveTopTier(bytes32 market, uint256 notional, uint256 maxNotional);
+    /// @notice A position of `size` [wad] base units is more than a position record holds (`maxSize`, 2^127 − 1).
+    error PositionTooLarge(uint256 size, uint256 maxSize);
     error NoPosition(address account, bytes32 market);
     error OrderExpired(bytes32 digest, uint256 deadline);
     error OrderAlreadyUsed(bytes32 digest);
@@ -248,6 +250,10 @@ interface IClearinghouse {
     /// @notice Whether `account`'s position in `market` is frozen for liquidation: only the liquidation engine
     ///         (and the ADL queue) may change it.
     function inLiquidation(bytes32 market, address account) external view returns (bool);
+
+    /// @notice The ADL epoch (`adlEpoch`) when `account`'s position in `market` last changed (0: not since ADL
+    ///         began in the market): a checkpoint of it is kept under the epoch of each change after one.
+    function positionEpoch(bytes32 market, address account) external view returns (uint64);
 
     // --- Auto-deleveraging (ADL_ROLE) ---
 

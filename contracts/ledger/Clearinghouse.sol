@@ -4,7 +4,7 @@ pragma solidity 0.8.37;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -24,7 +24,7 @@ import {PositionMath} from "../libraries/PositionMath.sol";
 ///         rate and a tail-risk fee paid into the market's insurance sub-pool at open.
 /// @dev Solvency: USDC held + Σ badDebt = Σ free balances + Σ margins + Σ unrealised PnL (+ rounding dust,
 ///      always in the system's favour). Σ unrealised PnL does not depend on the price: sizes net to zero.
-contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712 {
+contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
     bytes32 public constant MARKET_ADMIN_ROLE = keccak256("MARKET_ADMIN_ROLE");
@@ -49,21 +49,27 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     mapping(address account => uint256) public freeBalance; // [usdc]
     mapping(bytes32 market => Market) public markets;
     mapping(bytes32 market => Tier[]) internal _tiers;
-    mapping(bytes32 market => mapping(address account => Position)) internal _positions;
+    /// @dev A position as stored, in two slots: its exposure, then its margin and bookkeeping.
+    struct Record {
+        int128 size; // [wad] base units; > 0 long, < 0 short
+        uint128 entryPrice; // [wad] average entry price
+        uint128 margin; // [usdc] collateral isolated in this position
+        uint64 epoch; // the ADL epoch of the position's last change (see `positionEpoch`)
+        bool frozen; // in liquidation: only the liquidation engine may change it (see `inLiquidation`)
+        bool known; // listed in `_accounts` (the account held a position in the market once)
+    }
+
+    mapping(bytes32 market => mapping(address account => Record)) internal _positions;
     mapping(bytes32 market => uint256) public badDebt; // [usdc] losses neither margin nor the fund covered
     mapping(bytes32 digest => bool) public orderUsed;
-    /// @notice A position under liquidation is frozen: only the liquidation engine may change it.
-    mapping(bytes32 market => mapping(address account => bool)) public inLiquidation;
 
     /// @notice Every account that ever held a position in a market, in order of first opening: what the ADL
     ///         rank views walk. Pushed once per (market, account), never removed.
     mapping(bytes32 market => address[]) internal _accounts;
-    mapping(bytes32 market => mapping(address account => bool)) internal _known;
     /// @notice ADL executions so far in a market. Execution `e` ran on the positions as they were when it began;
     ///         the first change of a position after it keeps that state in `_checkpoints` so that a challenge
     ///         can still prove, later, how the position ranked at execution `e`.
     mapping(bytes32 market => uint64) public adlEpoch;
-    mapping(bytes32 market => mapping(address account => uint64)) public positionEpoch; // epoch of last change
     mapping(bytes32 market => mapping(address account => mapping(uint64 epoch => Checkpoint))) internal _checkpoints;
 
     constructor(IERC20 usdc_, IPriceOracle oracle_, IInsuranceFund fund_, address admin)
@@ -142,22 +148,22 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     /// @inheritdoc IClearinghouse
     function addMargin(bytes32 market, uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        Position storage p = _positionOf(market, msg.sender);
+        Record storage p = _positionOf(market, msg.sender);
         _requireNotInLiquidation(market, msg.sender);
         _debitFree(msg.sender, amount);
         _touch(market, msg.sender);
-        p.margin += amount;
+        p.margin = _u128(p.margin + amount);
         emit MarginAdded(market, msg.sender, amount);
     }
 
     /// @inheritdoc IClearinghouse
     function removeMargin(bytes32 market, uint256 amount) external override nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        Position storage p = _positionOf(market, msg.sender);
+        Record storage p = _positionOf(market, msg.sender);
         _requireNotInLiquidation(market, msg.sender);
         if (amount > p.margin) revert InsufficientPositionMargin(p.margin, amount);
         _touch(market, msg.sender);
-        p.margin -= amount;
+        p.margin -= uint128(amount);
         freeBalance[msg.sender] += amount;
         emit MarginRemoved(market, msg.sender, amount);
         _requireInitialMargin(market, msg.sender, p, oracle.poke(market));
@@ -234,16 +240,16 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         onlyRole(LIQUIDATOR_ROLE)
         returns (int256 size, uint256 mark)
     {
-        Position storage p = _positionOf(market, account);
+        Record storage p = _positionOf(market, account);
         _requireNotInLiquidation(market, account);
         mark = oracle.poke(market);
         uint256 q = FP.abs(p.size);
         uint256 n = FP.notionalUp(q, mark);
-        int256 eq = int256(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
+        int256 eq = _int(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
         uint256 maintenance = FP.bpsUp(n, tierFor(market, n).maintenanceMarginBps);
         if (eq >= int256(maintenance)) revert NotLiquidatable(account, market, eq, maintenance);
         _touch(market, account);
-        inLiquidation[market][account] = true;
+        p.frozen = true;
         size = p.size;
         emit LiquidationBegun(market, account, size, mark, eq, maintenance);
     }
@@ -257,7 +263,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         uint256 price,
         uint256 penaltyBps
     ) external override onlyRole(LIQUIDATOR_ROLE) returns (int256 equityPart, uint256 penalty) {
-        if (!inLiquidation[market][account]) revert NotInLiquidation(account, market);
+        if (!_positions[market][account].frozen) revert NotInLiquidation(account, market);
         if (keeper == account) revert SelfTrade(account);
         // a frozen position changes only by its own liquidation: were a keeper in liquidation to take, its
         // frozen size would no longer be what its auction sells, and that auction could never finish
@@ -271,17 +277,17 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
         int256 delta = long ? int256(qty) : -int256(qty);
         (int256 realized, uint256 released,) = _changePosition(market, keeper, delta, price);
-        Position storage k = _positions[market][keeper];
+        Record storage k = _positions[market][keeper];
         emit PositionChanged(market, keeper, delta, price, k.size, k.entryPrice, k.margin, realized, released);
     }
 
     /// @inheritdoc IClearinghouse
     function settleKeeper(bytes32 market, address keeper, uint256 margin) external override onlyRole(LIQUIDATOR_ROLE) {
-        Position storage k = _positions[market][keeper];
+        Record storage k = _positions[market][keeper];
         if (margin > 0) {
             _debitFree(keeper, margin);
             _touch(market, keeper);
-            k.margin += margin;
+            k.margin = _u128(k.margin + margin);
             emit MarginAdded(market, keeper, margin);
         }
         if (k.size != 0) _requireInitialMargin(market, keeper, k, oracle.poke(market));
@@ -291,11 +297,11 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function fundMargin(bytes32 market, address account, uint256 amount) external override onlyRole(LIQUIDATOR_ROLE) {
         if (amount == 0) return;
         _debitFree(msg.sender, amount);
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         bool toPosition = p.size != 0;
         if (toPosition) {
             _touch(market, account); // keeps the position as it was for an ADL execution running now
-            p.margin += amount;
+            p.margin = _u128(p.margin + amount);
         } else {
             freeBalance[account] += amount;
         }
@@ -317,10 +323,10 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         onlyRole(ADL_ROLE)
         returns (int256 realized)
     {
-        if (!inLiquidation[market][account]) revert NotInLiquidation(account, market);
+        if (!_positions[market][account].frozen) revert NotInLiquidation(account, market);
         if (counterparty == account) revert SelfTrade(account);
-        Position storage p = _positions[market][account];
-        Position storage c = _positionOf(market, counterparty);
+        Record storage p = _positions[market][account];
+        Record storage c = _positionOf(market, counterparty);
         _requireNotInLiquidation(market, counterparty);
         if ((c.size > 0) == (p.size > 0)) revert SameSide(counterparty, market);
         if (qty > FP.abs(c.size)) revert InvalidFillSize(qty, FP.abs(c.size));
@@ -351,9 +357,8 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         returns (Position memory p, bool frozen)
     {
         if (epoch == 0 || epoch > adlEpoch[market]) revert UnknownAdlEpoch(market, epoch);
-        if (positionEpoch[market][account] < epoch) {
-            return (_positions[market][account], inLiquidation[market][account]);
-        }
+        Record storage r = _positions[market][account];
+        if (r.epoch < epoch) return (_position(r), r.frozen);
         Checkpoint storage cp = _checkpoints[market][account][hint];
         if (!cp.taken || cp.since >= epoch || hint < epoch) revert NoCheckpoint(account, epoch, hint);
         return (Position(cp.size, cp.entryPrice, cp.margin), false);
@@ -373,19 +378,29 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @inheritdoc IClearinghouse
     function getPosition(bytes32 market, address account) external view override returns (Position memory) {
-        return _positions[market][account];
+        return _position(_positions[market][account]);
+    }
+
+    /// @inheritdoc IClearinghouse
+    function inLiquidation(bytes32 market, address account) public view override returns (bool) {
+        return _positions[market][account].frozen;
+    }
+
+    /// @inheritdoc IClearinghouse
+    function positionEpoch(bytes32 market, address account) external view override returns (uint64) {
+        return _positions[market][account].epoch;
     }
 
     /// @inheritdoc IClearinghouse
     function unrealizedPnl(bytes32 market, address account) public view override returns (int256) {
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         if (p.size == 0) return 0;
         return PositionMath.pnl(p.size > 0, FP.abs(p.size), p.entryPrice, oracle.price(market));
     }
 
     /// @inheritdoc IClearinghouse
     function equity(bytes32 market, address account) public view override returns (int256) {
-        return int256(_positions[market][account].margin) + unrealizedPnl(market, account);
+        return _int(_positions[market][account].margin) + unrealizedPnl(market, account);
     }
 
     /// @inheritdoc IClearinghouse
@@ -416,13 +431,14 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @inheritdoc IClearinghouse
     function isLiquidatable(bytes32 market, address account) external view override returns (bool) {
-        if (_positions[market][account].size == 0 || inLiquidation[market][account]) return false;
+        Record storage p = _positions[market][account];
+        if (p.size == 0 || p.frozen) return false;
         return equity(market, account) < int256(maintenanceRequirement(market, account));
     }
 
     /// @inheritdoc IClearinghouse
     function bankruptcyPrice(bytes32 market, address account) external view override returns (uint256) {
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         return PositionMath.bankruptcyPrice(p.size, p.entryPrice, p.margin);
     }
 
@@ -435,7 +451,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         override
         returns (uint256)
     {
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         uint256 held = FP.abs(p.size);
         if (qty == 0 || qty > held) revert InvalidFillSize(qty, held);
         uint256 marginShare = qty == held ? p.margin : FP.mulDivDown(p.margin, qty, held);
@@ -445,7 +461,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @inheritdoc IClearinghouse
     function liquidationPrice(bytes32 market, address account) external view override returns (uint256) {
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         if (p.size == 0) return 0;
         uint256 mm = tierFor(market, notional(market, account)).maintenanceMarginBps;
         return PositionMath.liquidationPrice(p.size, p.entryPrice, p.margin, mm);
@@ -482,14 +498,14 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         if (!markets[market].listed) revert UnknownMarket(market);
     }
 
-    function _positionOf(bytes32 market, address account) internal view returns (Position storage p) {
+    function _positionOf(bytes32 market, address account) internal view returns (Record storage p) {
         _requireListed(market);
         p = _positions[market][account];
         if (p.size == 0) revert NoPosition(account, market);
     }
 
     function _requireNotInLiquidation(bytes32 market, address account) internal view {
-        if (inLiquidation[market][account]) revert PositionInLiquidation(account, market);
+        if (_positions[market][account].frozen) revert PositionInLiquidation(account, market);
     }
 
     function _debitFree(address account, uint256 amount) internal {
@@ -529,12 +545,12 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function _applyTrade(bytes32 market, Order calldata order, uint256 price, uint256 mark) internal {
         address account = order.account;
         _requireNotInLiquidation(market, account);
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         (int256 realized, uint256 released, uint256 added) = _changePosition(market, account, order.sizeDelta, price);
         // the order's margin backs what the position is after the trade, so a flip does not release it
         if (order.margin > 0 && p.size != 0) {
             _debitFree(account, order.margin);
-            p.margin += order.margin;
+            p.margin = _u128(p.margin + order.margin);
         }
         if (added > 0) {
             _chargeTailRiskFee(market, account, p, added, price, mark);
@@ -553,7 +569,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     {
         _settleFunding(market, account);
         _touch(market, account);
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         uint256 qty = FP.abs(delta);
         uint256 held = FP.abs(p.size);
         if (p.size != 0 && (p.size > 0) != (delta > 0)) {
@@ -563,13 +579,15 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
             held -= closed;
         }
         if (qty > 0) {
-            if (!_known[market][account]) {
-                _known[market][account] = true;
+            if (!p.known) {
+                p.known = true;
                 _accounts[market].push(account);
             }
             bool long = delta > 0;
-            p.entryPrice = held == 0 ? price : PositionMath.averageEntry(long, held, p.entryPrice, qty, price);
-            int256 size = int256(held + qty);
+            p.entryPrice = _u128(held == 0 ? price : PositionMath.averageEntry(long, held, p.entryPrice, qty, price));
+            uint256 grown = held + qty;
+            if (grown > uint128(type(int128).max)) revert PositionTooLarge(grown, uint128(type(int128).max));
+            int128 size = int128(uint128(grown));
             p.size = long ? size : -size;
             added = qty;
         }
@@ -577,14 +595,14 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
 
     /// @dev Closes `closed` units at `price`: PnL goes to the margin, the closed share of the margin to the
     ///      free balance; a loss beyond the margin is covered by the fund and what it cannot cover is bad debt.
-    function _reduce(bytes32 market, address account, Position storage p, uint256 closed, uint256 price)
+    function _reduce(bytes32 market, address account, Record storage p, uint256 closed, uint256 price)
         internal
         returns (int256 realized, uint256 released)
     {
         bool long = p.size > 0;
         uint256 held = FP.abs(p.size);
         realized = PositionMath.pnl(long, closed, p.entryPrice, price);
-        int256 marginAfter = int256(p.margin) + realized;
+        int256 marginAfter = _int(p.margin) + realized;
         uint256 margin;
         if (marginAfter < 0) {
             _coverShortfall(market, account, uint256(-marginAfter));
@@ -592,7 +610,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
             margin = uint256(marginAfter);
         }
         released = closed == held ? margin : FP.mulDivDown(margin, closed, held);
-        p.margin = margin - released;
+        p.margin = _u128(margin - released);
         freeBalance[account] += released;
         _shrink(p, long, held - closed);
     }
@@ -602,13 +620,13 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         internal
         returns (int256 equityPart, uint256 penalty)
     {
-        Position storage p = _positions[market][account];
+        Record storage p = _positions[market][account];
         bool long = p.size > 0;
         uint256 held = FP.abs(p.size);
         if (qty == 0 || qty > held) revert InvalidFillSize(qty, held);
         _touch(market, account);
         uint256 marginShare = qty == held ? p.margin : FP.mulDivDown(p.margin, qty, held);
-        p.margin -= marginShare;
+        p.margin -= uint128(marginShare);
         equityPart = int256(marginShare) + PositionMath.pnl(long, qty, p.entryPrice, price);
         if (equityPart >= 0) {
             penalty = FP.min(FP.bpsUp(FP.notionalUp(qty, price), penaltyBps), uint256(equityPart));
@@ -617,11 +635,12 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
             _coverShortfall(market, account, uint256(-equityPart));
         }
         _shrink(p, long, held - qty);
-        if (held == qty) inLiquidation[market][account] = false;
+        if (held == qty) p.frozen = false;
     }
 
-    function _shrink(Position storage p, bool long, uint256 remaining) internal {
-        p.size = long ? int256(remaining) : -int256(remaining);
+    function _shrink(Record storage p, bool long, uint256 remaining) internal {
+        int128 size = int128(uint128(remaining)); // remaining <= the size held, which fits
+        p.size = long ? size : -size;
         if (remaining == 0) p.entryPrice = 0;
     }
 
@@ -630,7 +649,7 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function _chargeTailRiskFee(
         bytes32 market,
         address account,
-        Position storage p,
+        Record storage p,
         uint256 added,
         uint256 price,
         uint256 mark
@@ -639,16 +658,16 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
         uint256 fee = FP.bpsUp(FP.notionalUp(added, price), tierFor(market, total).tailRiskFeeBps);
         if (fee == 0) return;
         if (fee > p.margin) revert InsufficientPositionMargin(p.margin, fee);
-        p.margin -= fee;
+        p.margin -= uint128(fee);
         emit TailRiskMarginPaid(market, account, fee);
         fund.deposit(market, IInsuranceFund.InflowKind.TailRiskMargin, fee);
     }
 
-    function _requireInitialMargin(bytes32 market, address account, Position storage p, uint256 mark) internal view {
+    function _requireInitialMargin(bytes32 market, address account, Record storage p, uint256 mark) internal view {
         uint256 q = FP.abs(p.size);
         uint256 n = FP.notionalUp(q, mark);
         uint256 required = FP.bpsUp(n, tierFor(market, n).initialMarginBps);
-        int256 eq = int256(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
+        int256 eq = _int(p.margin) + PositionMath.pnl(p.size > 0, q, p.entryPrice, mark);
         if (eq < int256(required)) revert MarginBelowInitial(account, market, eq, required);
     }
 
@@ -668,14 +687,12 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     function _touch(bytes32 market, address account, bool inAdl) internal {
         uint64 epoch = adlEpoch[market];
         if (epoch == 0) return;
-        uint64 last = positionEpoch[market][account];
+        Record storage p = _positions[market][account];
+        uint64 last = p.epoch;
         if (last == epoch) return;
-        positionEpoch[market][account] = epoch;
-        if (inLiquidation[market][account] || (inAdl && last + 1 == epoch)) return;
-        Position storage p = _positions[market][account];
-        _checkpoints[market][account][epoch] = Checkpoint(
-            SafeCast.toInt128(p.size), SafeCast.toUint128(p.entryPrice), SafeCast.toUint128(p.margin), last, true
-        );
+        p.epoch = epoch;
+        if (p.frozen || (inAdl && last + 1 == epoch)) return;
+        _checkpoints[market][account][epoch] = Checkpoint(p.size, p.entryPrice, p.margin, last, true);
         emit PositionCheckpointed(market, account, epoch, last);
     }
 
@@ -687,4 +704,17 @@ contract Clearinghouse is IClearinghouse, AccessControl, ReentrancyGuard, EIP712
     ///      of a position, by moving accrued funding between the position's margin and the market.
     // solhint-disable-next-line no-empty-blocks
     function _settleFunding(bytes32 market, address account) internal {}
+
+    /// @dev The stored record as the interface's Position.
+    function _position(Record storage r) internal view returns (Position memory) {
+        return Position(r.size, r.entryPrice, r.margin);
+    }
+
+    function _u128(uint256 x) internal pure returns (uint128) {
+        return SafeCast.toUint128(x);
+    }
+
+    function _int(uint128 x) internal pure returns (int256) {
+        return int256(uint256(x));
+    }
 }

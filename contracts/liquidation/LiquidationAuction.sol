@@ -2,7 +2,7 @@
 pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
@@ -25,7 +25,7 @@ import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 ///      market's curve; a short one mirrors it around the starting mark, starting at `mark·(1 − buf)` and
 ///      rising. Settlement (penalty, surplus back to the trader, shortfall to the fund, bad debt) happens in
 ///      `Clearinghouse.liquidationFill`.
-contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGuard {
+contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGuardTransient {
     /// @notice The ADL queue: may take over what is left of a liquidation to close it at its bankruptcy price.
     bytes32 public constant ADL_ROLE = keccak256("ADL_ROLE");
 

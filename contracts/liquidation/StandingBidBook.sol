@@ -4,7 +4,7 @@ pragma solidity 0.8.37;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IClearinghouse} from "../interfaces/IClearinghouse.sol";
@@ -35,7 +35,7 @@ import {FixedPointMath as FP} from "../libraries/FixedPointMath.sol";
 ///      Robustness: a bid whose owner is the liquidated trader, or whose owner's position in the market is itself
 ///      in liquidation, is cancelled when a liquidation reaches it and its escrow refunded to the owner's
 ///      withdrawable balance (it counts against `maxMatches`). So is a bid too small to take one wei of size.
-contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuard {
+contract StandingBidBook is IStandingBidBook, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice The liquidation engine: may fill frozen positions against the book.
