@@ -131,7 +131,13 @@ def test_liquidate_many_liquidates_in_order_and_skips_whom_it_cannot(accounts):
     assert not house.inLiquidation(MID, healthy) and position(system, healthy)[0] == SIZE
     assert [log.price for log in logs if log.event_name == "PriceAccepted"] == [to_wad("5.72")]  # one reading
     paid = incentive(notional_down(SIZE, to_wad("5.72")), to_usdc(5), 5, to_usdc(500))
-    assert [log.amount for log in logs if log.event_name == "IncentivePaid"] == [paid] * 3
+    # one payment for the batch: the sum of the three incentives, one cover from the fund, after the last sale
+    assert not [log for log in logs if log.event_name == "IncentivePaid"]
+    batch = [(log.firstId, log.lastId, log.keeper, log.amount, log.unpaid) for log in logs if log.event_name == "BatchIncentivePaid"]
+    assert batch == [(ids[0], ids[4], kicker.address, 3 * paid, 0)] and ids[4] - ids[0] == 2
+    covers = [log for log in logs if log.event_name == "LossCovered"]
+    assert [c.requested for c in covers] == [3 * paid]
+    assert logs[-1].event_name == "BatchIncentivePaid" and logs[-2].event_name == "LossCovered"
     assert system.usdc.balanceOf(kicker) == 3 * paid
     assert _conserved(system, wallets) == before
     with ape.reverts(auction.UnknownMarket):

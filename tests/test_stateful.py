@@ -387,7 +387,7 @@ class BackstopMachine(RuleBasedStateMachine):
                 covered += cover.covered
             elif key == ("InsuranceFund", "ParameterSet"):
                 setattr(model, {b"drawdownBps": "drawdown_bps", b"fastDropBps": "fast_drop_bps", b"globalFloor": "global_floor"}[bytes(args["what"]).rstrip(b"\0")], args["data"])
-            elif key == ("LiquidationAuction", "IncentivePaid"):
+            elif key in (("LiquidationAuction", "IncentivePaid"), ("LiquidationAuction", "BatchIncentivePaid")):
                 incentives += args["amount"]
             elif key == ("AdlQueue", "AdlExecuted"):
                 self.bonds[args["execution"]] = args["bond"]

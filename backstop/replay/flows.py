@@ -9,8 +9,8 @@ zero unless the replay missed an event). Kinds:
   by the positions opened before the crash (``tail_risk_fees_at_opening``) and those paid during the replay;
 - outflows: ``shortfalls_covered`` (a ``LossCovered`` the clearinghouse asked for: a liquidation's loss beyond
   the position's margin), ``kick_incentives`` and ``restart_incentives`` (a ``LossCovered`` the auction asked
-  for: the ``IncentivePaid`` that follows it in the same transaction; a restart when that transaction restarted
-  the auction) and ``withdrawals`` (``WithdrawalExecuted``).
+  for: the ``IncentivePaid`` or ``BatchIncentivePaid`` that follows it in the same transaction; a restart when
+  that transaction restarted the auction) and ``withdrawals`` (``WithdrawalExecuted``).
 
 Amounts are kept in [usdc] integers, so the identity holds to the unit; the report shows USD.
 """
@@ -66,6 +66,8 @@ class FundFlows:
                 after = events[i + 1] if i + 1 < len(events) else ("", {})
                 if after[0] == "IncentivePaid":
                     kind = "restart_incentives" if after[1]["id"] in restarted else "kick_incentives"
+                elif after[0] == "BatchIncentivePaid":  # one liquidateMany's kicks, paid together
+                    kind = "kick_incentives"
                 else:
                     kind = "shortfalls_covered"
                 market = pool_name(bytes(args["market"]))

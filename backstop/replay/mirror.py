@@ -52,6 +52,7 @@ class EventMirror:
             "ADL": self._adl_fill,
             "AdlExecuted": self._adl_executed,
             "IncentivePaid": self._incentive_paid,
+            "BatchIncentivePaid": self._incentive_paid,
             "BidPlaced": self._bid_placed,
             "LossCovered": self._loss_covered,
         }

@@ -64,7 +64,7 @@ class KeeperState:
     liquidations: int = 0
     restarts: int = 0
     online_steps: int = 0
-    incentives: int = 0  # [usdc] paid to it by the fund (IncentivePaid)
+    incentives: int = 0  # [usdc] paid to it by the fund (IncentivePaid, BatchIncentivePaid)
     slippage: float = 0.0  # [USD] paid unwinding into the venues' books (with liquidity)
     escrow: int = 0  # [usdc] minted for its standing bids on top of its capital
     lost: int = 0  # [usdc] capital lost (CapitalStep.lost): withdrawn and sent away

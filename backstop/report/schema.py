@@ -307,7 +307,7 @@ class KeeperRow(_Part):
         "the same block) plus any of its deposit not free when it looked (margin still locked, losses)", "USD"
     )
     address: str | None = _optional("its account (`fills[].keeper` of its auction takes)")
-    incentives: Number | None = _optional("keeper incentives the fund paid it (`IncentivePaid`)", "USD")
+    incentives: Number | None = _optional("keeper incentives the fund paid it (`IncentivePaid`, `BatchIncentivePaid`)", "USD")
     bought_notional: Number | None = _optional(
         "Σ qty × price of what it bought: its auction takes and standing-bid fills", "USD"
     )

@@ -103,6 +103,12 @@ interface ILiquidationAuction {
     /// @notice The fund paid `keeper` `amount` [usdc] for starting or restarting liquidation `id`; `unpaid` [usdc]
     ///         of the incentive it could not cover.
     event IncentivePaid(uint256 indexed id, address indexed keeper, uint256 amount, uint256 unpaid);
+    /// @notice The fund paid `keeper` `amount` [usdc] for the liquidations `firstId` to `lastId` that one
+    ///         `liquidateMany` started (the sum of their incentives, each computed as for `liquidate`); `unpaid`
+    ///         [usdc] of it the fund could not cover.
+    event BatchIncentivePaid(
+        uint256 indexed firstId, uint256 indexed lastId, address indexed keeper, uint256 amount, uint256 unpaid
+    );
     /// @notice Auction `id` went unfilled: `market` is in liquidity risk from `at` [seconds].
     event LiquidityRiskFlagged(bytes32 indexed market, uint256 indexed id, uint256 at);
     /// @notice Liquidation `id` (`long`, `qty` [wad] of `trader`'s position, frozen at `mark` [wad]) waits in
@@ -162,8 +168,9 @@ interface ILiquidationAuction {
     ///         once for all of them (PriceOracle keeps a transaction's price). A trader whose position cannot be
     ///         frozen (`Clearinghouse.beginLiquidation` reverts: not below maintenance, already in liquidation,
     ///         no position, no usable price) is skipped with `LiquidationSkipped`, not a revert of the batch; a
-    ///         revert after the freeze reverts the batch, as it would a `liquidate`. Returns each trader's sale
-    ///         id (0: skipped). Anyone.
+    ///         revert after the freeze reverts the batch, as it would a `liquidate`. The caller's incentives are
+    ///         summed and paid once, after the last liquidation (`BatchIncentivePaid`), from what the pools hold
+    ///         then. Returns each trader's sale id (0: skipped). Anyone.
     function liquidateMany(bytes32 market, address[] calldata traders) external returns (uint256[] memory ids);
 
     /// @notice Releases up to `maxCount` queued liquidations of `market`, oldest first, at the current oracle

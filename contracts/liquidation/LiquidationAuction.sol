@@ -101,7 +101,9 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     function liquidate(bytes32 market, address trader) external override nonReentrant returns (uint256 id) {
         Config storage c = _config(market);
         (int256 size, uint256 mark) = clearinghouse.beginLiquidation(market, trader);
-        id = _liquidate(market, c, trader, size, mark);
+        uint256 incentive;
+        (id, incentive) = _liquidate(market, c, trader, size, mark);
+        _payIncentive(id, market, incentive);
     }
 
     /// @inheritdoc ILiquidationAuction
@@ -113,22 +115,31 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
     {
         Config storage c = _config(market);
         ids = new uint256[](traders.length);
+        uint256 firstId = kicks + 1;
+        uint256 owed; // [usdc] Σ the incentives of the batch's liquidations
         for (uint256 i; i < traders.length; ++i) {
             try clearinghouse.beginLiquidation(market, traders[i]) returns (int256 size, uint256 mark) {
-                ids[i] = _liquidate(market, c, traders[i], size, mark);
+                uint256 incentive;
+                (ids[i], incentive) = _liquidate(market, c, traders[i], size, mark);
+                owed += incentive;
             } catch (bytes memory reason) {
                 emit LiquidationSkipped(market, traders[i], reason);
             }
         }
+        if (owed > 0) {
+            uint256 unpaid = fund.coverLoss(market, owed, msg.sender);
+            emit BatchIncentivePaid(firstId, kicks, msg.sender, owed - unpaid, unpaid);
+        }
     }
 
     /// @dev The liquidation of `trader`'s position of `size` [wad], frozen at `mark` [wad]: standing bids first,
-    ///      then the queue or an auction for the rest; the caller's incentive. Returns the sale id. A liquidation
+    ///      then the queue or an auction for the rest. Returns the sale id and the caller's incentive [usdc], which
+    ///      the caller pays (one payment for a whole `liquidateMany`). A liquidation
     ///      the standing bids take whole writes no sale record (four new slots, ~45k gas): its events are its
     ///      history, and `sale(id)` reads as empty.
     function _liquidate(bytes32 market, Config storage c, address trader, int256 size, uint256 mark)
         internal
-        returns (uint256 id)
+        returns (uint256 id, uint256 incentive)
     {
         bool buffer = _watchFall(market, c, mark);
         id = ++kicks;
@@ -151,7 +162,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
                 _launch(id, s, c, mark);
             }
         }
-        _payIncentive(id, c, market, notional);
+        incentive = _incentive(c, notional);
     }
 
     /// @inheritdoc ILiquidationAuction
@@ -218,7 +229,7 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         emit LiquidityRiskFlagged(s.market, id, block.timestamp);
         _start(s, c, mark);
         emit AuctionRestarted(id, s.anchor, s.top);
-        _payIncentive(id, c, s.market, FP.notionalDown(s.qty, mark));
+        _payIncentive(id, s.market, _incentive(c, FP.notionalDown(s.qty, mark)));
     }
 
     /// @inheritdoc ILiquidationAuction
@@ -414,11 +425,16 @@ contract LiquidationAuction is ILiquidationAuction, AccessControl, ReentrancyGua
         stale = elapsed > c.tail || gap > FP.bpsDown(mark, c.staleBps);
     }
 
-    /// @dev Nothing below `dust` notional: otherwise opening dust positions and liquidating them would farm the
-    ///      flat tip from the fund (Maker's `chost` rule).
-    function _payIncentive(uint256 id, Config storage c, bytes32 market, uint256 notional) internal {
-        if (notional < c.dust) return;
-        uint256 amount = FP.min(c.tip + FP.bpsDown(notional, c.chipBps), c.tipCap);
+    /// @dev The incentive [usdc] for starting or restarting a liquidation of `notional` [usdc]: a flat tip plus a
+    ///      share of the notional, capped. Nothing below `dust` notional: otherwise opening dust positions and
+    ///      liquidating them would farm the flat tip from the fund (Maker's `chost` rule).
+    function _incentive(Config storage c, uint256 notional) internal view returns (uint256) {
+        if (notional < c.dust) return 0;
+        return FP.min(c.tip + FP.bpsDown(notional, c.chipBps), c.tipCap);
+    }
+
+    /// @dev Pays the caller `amount` [usdc] from the fund for starting or restarting liquidation `id`.
+    function _payIncentive(uint256 id, bytes32 market, uint256 amount) internal {
         if (amount == 0) return;
         uint256 unpaid = fund.coverLoss(market, amount, msg.sender);
         emit IncentivePaid(id, msg.sender, amount - unpaid, unpaid);
