@@ -26,6 +26,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from backstop.chain.blockspace import BlockSpace
 from backstop.chain.codec import AbiCodec, AbiEvent, AbiFunction, checksum
 from backstop.chain.fees import Fees, rpc_message
 from backstop.chain.reverts import decode_revert
@@ -66,6 +67,9 @@ class Sent:
     label: str
     raw: bytes | None = None  # signed bytes until flushed to the node
     unsigned: dict[str, str] | None = None  # on the embedded EVM: the eth_sendTransaction request until flushed
+    sender: str = ""
+    items: int = 1  # what it does, counted for block space (the liquidations of a liquidateMany)
+    offered_at: int | None = None  # [seconds] the first block it was offered to (block space)
 
 
 def unsigned_hash(sender: str, nonce: int, gas_price: int, gas: int, to: str, data: bytes) -> bytes:
@@ -98,6 +102,7 @@ class FastChain(AbiCodec):
     _client: str | None = None  # web3_clientVersion, asked once
     fees: Fees = field(default_factory=Fees)  # the gas price signed with, gas money for a dev node's senders
     unsigned: bool = False  # hand transactions over unsigned (the embedded EVM; see `embedded`)
+    space: BlockSpace | None = None  # a block gas limit kept in front of the node (backstop.chain.blockspace)
 
     def __post_init__(self) -> None:
         self.chain_id = int(self.rpc("eth_chainId"), 16)  # through rpc: a slow or dead node raises ChainDied
@@ -206,29 +211,31 @@ class FastChain(AbiCodec):
 
     # -------------------------------------------------------------- transactions
 
-    def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS) -> bytes:
-        """Signs one transaction; it goes to the node with the next `flush()` or `mine()`."""
+    def send(self, wallet: Wallet, to: str, data: str | bytes, label: str = "", gas: int = TX_GAS, items: int = 1) -> bytes:
+        """Signs one transaction; it goes to the node with the next `flush()` or `mine()`. `items`: what it does,
+        for block space (the liquidations of a liquidateMany)."""
         calldata = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
         self.fees.sender(wallet.address)
         if self.unsigned:  # the embedded EVM: no signature to make and recover (0.2 ms a transaction)
             tx_hash = unsigned_hash(wallet.address, wallet.nonce, self.fees.price, gas, to, calldata)
             request = {"from": wallet.address, "to": to if to != "0x" else None, "data": "0x" + calldata.hex(),
                        "gas": hex(gas), "gasPrice": hex(self.fees.price), "nonce": hex(wallet.nonce)}
-            sent = Sent(tx_hash, label, unsigned=request)
+            sent = Sent(tx_hash, label, unsigned=request, sender=wallet.address, items=items)
         else:
             raw = _sign_legacy(self._key(wallet), self.chain_id, wallet.nonce, gas, to, calldata, self.fees.price)
-            sent = Sent(keccak256(raw), label, raw)
+            sent = Sent(keccak256(raw), label, raw, sender=wallet.address, items=items)
         wallet.nonce += 1
         self.sent_total += 1
         self._pending.append(sent)
         return sent.tx_hash
 
-    def flush(self) -> None:
-        """Sends every signed, unsent transaction to the node in one batch (they wait in its pool). A transaction
-        the node refuses raises TransactionRefused at once, naming it and the node's reason."""
+    def flush(self, sents: list[Sent] | None = None) -> None:
+        """Sends every signed, unsent transaction (of `sents`, by default all pending) to the node in one batch
+        (they wait in its pool). A transaction the node refuses raises TransactionRefused at once, naming it and
+        the node's reason."""
         for address, why in self.fees.fund_senders(self):
             raise TransactionRefused(f"the node at {self.uri} cannot give {address} gas money (hardhat_setBalance): {why}")
-        unsent = [s for s in self._pending if s.raw is not None or s.unsigned is not None]
+        unsent = [s for s in (self._pending if sents is None else sents) if s.raw is not None or s.unsigned is not None]
         answers = self.batch([
             ("eth_sendRawTransaction", ["0x" + s.raw.hex()]) if s.raw is not None else ("eth_sendTransaction", [s.unsigned]) for s in unsent
         ])
@@ -236,6 +243,19 @@ class FastChain(AbiCodec):
             if not isinstance(answer, str):
                 raise TransactionRefused(f"the node at {self.uri} refused transaction {sent.label!r}: {rpc_message(answer)}")
             sent.raw = sent.unsigned = None
+
+    @property
+    def backlog(self) -> bool:
+        """Whether transactions offered to a block wait for the next (block space, `space`)."""
+        return any(s.offered_at is not None for s in self._pending)
+
+    def waiting_senders(self) -> set[str]:
+        """The senders of the transactions that wait for block space."""
+        return {s.sender for s in self._pending if s.offered_at is not None}
+
+    def waiting_kinds(self) -> set[str]:
+        """The kinds (label up to its first colon) of the transactions that wait for block space."""
+        return {s.label.split(":")[0] for s in self._pending if s.offered_at is not None}
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
         return self.send(wallet, contract.address, self.encode(contract, fn, args), label or fn)
@@ -259,8 +279,12 @@ class FastChain(AbiCodec):
             self._sync_head()
             block = {"time": hex(max(timestamp or 0, self.last_timestamp + 1)), "number": hex(self.head + 1)}
             return [], self._decode_views(reads, self.batch(self._view_calls(reads, block)))
-        self.flush()
-        pending, self._pending = self._pending, []
+        if self.space is not None:  # only what fits the block's gas; the rest waits for the next block
+            self._sync_head()
+            pending, self._pending = self.space.fill(self._pending, max(timestamp or 0, self.last_timestamp + 1))
+        else:
+            pending, self._pending = self._pending, []
+        self.flush(pending)
         self._mine_block(timestamp)
         receipts: list[Any] = [None] * len(pending)
         calls = self._view_calls(reads)

@@ -233,6 +233,10 @@ class RevmNode:
     def _eth_getTransactionReceipt(self, tx_hash: str) -> dict[str, Any] | None:
         return self.receipts.get(tx_hash.lower())
 
+    def _evm_setBlockGasLimit(self, limit: str) -> bool:
+        self.gas_limit = int(limit, 16)
+        return True
+
     def _debug_traceTransaction(self, tx_hash: str, _options: dict[str, Any] | None = None) -> dict[str, Any]:
         receipt = self.receipts.get(tx_hash.lower())
         if receipt is None:

@@ -63,7 +63,8 @@ class KeeperActors:
     def decide(self, t: int, action_ts: int, marks: dict[str, int | None], free: dict[str, int]) -> list[Intent]:
         """What the keepers up at scenario second `t` do on the marks [wad], for the block at chain time
         `action_ts`, with free balances `free` [usdc]. Nothing is sent; nothing of the state changes."""
-        online = [k for k in self.ctx.keepers if self.available(k, t)]
+        waiting = self.ctx.chain.waiting_senders()  # a keeper whose transaction waits for block space sends no other
+        online = [k for k in self.ctx.keepers if self.available(k, t) and k.wallet.address not in waiting]
         free = dict(free)
         intents: list[Intent] = []
         for k in online:

@@ -52,7 +52,7 @@ def _sender(ctx: ReplayContext, k: KeeperState, keys: tuple[tuple[str, str], ...
             for key in chunk:
                 cascade(key, t)
             data = ctx.chain.encode(auction, "liquidateMany", [ctx.mids[m], [trader for _, trader in chunk]])
-            ctx.chain.send(k.wallet, auction.address, data, f"liquidateMany:{k.name}", gas=BATCH_GAS)
+            ctx.chain.send(k.wallet, auction.address, data, f"liquidateMany:{k.name}", gas=BATCH_GAS, items=len(chunk))
             ctx.state.pending_liquidation.update(chunk)
             k.liquidations += len(chunk)
 

@@ -40,8 +40,9 @@ class BidderUnwinds:
         """The sales of the bidders up at scenario second `t` on the oracle `marks` [wad]. Nothing is sent."""
         intents = []
         frozen = self.state.pending_liquidation | self.state.in_auction
+        waiting = self.ctx.chain.waiting_senders()  # a bidder whose transaction waits for block space sends no other
         for k in self.bidders:
-            if not self.available(k, t) or not k.online(t, "unwind"):
+            if not self.available(k, t) or not k.online(t, "unwind") or k.wallet.address in waiting:
                 continue
             pace = k.spec.standing_bid.unwind
             slot = t // pace.every

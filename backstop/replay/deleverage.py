@@ -84,6 +84,8 @@ class Deleverager:
         reads); the positions of each market and side once; each execution's fills are then applied to that copy
         (see AdlExecutor.execute), so the next execution's trigger, claims and list are computed on the state the
         previous one leaves: all go into one block, in order. Returns whether any was sent."""
+        if "adl" in self.ctx.chain.waiting_kinds():
+            return False  # an execution waits for block space: the next is planned on the state it leaves
         online = [k for k in self.ctx.keepers if k.online(t, "adl")]
         sales = [s for s in self._sales() if marks.get(s[1]) is not None]
         if not online or not sales:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from backstop.chain.abi import abi_of
+from backstop.chain.blockspace import BlockSpace, summary
 from backstop.chain.fastchain import FastChain, web3_contract
 from backstop.replay.actors import KeeperActors
 from backstop.replay.bidders import BidderUnwinds
@@ -34,6 +35,8 @@ from backstop.replay.population import Population
 from backstop.replay.state import ADL_ROUNDS, CONTRACTS, ReplayContext
 from backstop.replay.traders import TraderActors
 from backstop.units import USDC, WAD, notional_up
+
+NODE_GAS_LIMIT = 10**12  # [gas] the replay's own node's block gas limit: far above any block it is handed
 
 
 class Replay:
@@ -68,6 +71,8 @@ class Replay:
         self.halted: set[tuple[str, str, int]] = set()  # (market, venue, halt start) whose stale answer is published
         self.tx_in_loop = 0
         self.loop_seconds = 0.0
+        chain_spec = self.ctx.sc.chain  # the scenario's own transactions (prices, pokes) take no block space
+        self.space = BlockSpace(chain_spec.block_gas_limit, chain_spec.block_time, exempt={self.ctx.admin.address})
 
     @property
     def chain(self) -> FastChain:
@@ -100,13 +105,20 @@ class Replay:
         start = time.perf_counter()
         sent0 = self.chain.sent_total
         grid = self.ctx.sc.times()
-        for i, t in enumerate(grid):
-            self.state.t = t
-            self._tick(t, record=True)
-            if on_step:
-                on_step(t)
-            if i + 1 < len(grid):
-                self._between(t, grid[i + 1])
+        if self.chain.is_dev:  # the node mines all it is handed: the scenario's block gas limit is kept in front of it
+            self.chain.rpc("evm_setBlockGasLimit", [hex(NODE_GAS_LIMIT)])
+        self.chain.space = self.space
+        try:
+            for i, t in enumerate(grid):
+                self.state.t = t
+                self._tick(t, record=True)
+                if on_step:
+                    on_step(t)
+                if i + 1 < len(grid):
+                    self._between(t, grid[i + 1])
+            self._drain(None)  # what still waits for block space at the end is mined
+        finally:
+            self.chain.space = None
         self.loop_seconds = time.perf_counter() - start
         self.tx_in_loop = self.chain.sent_total - sent0
 
@@ -115,12 +127,29 @@ class Replay:
         block at that second, the actions one second later), none within a second of a grid block."""
         start = t + 2
         while True:
-            hit = self.clock.next_action(start, nxt - 2, self.mirror.version, self._observe)
+            drained = self._drain(nxt)
+            if drained is not None:  # the actors look again after the backlog's last block
+                start = max(start, drained + 1)
+            hit = self.clock.next_action(start, nxt - 2, self.mirror.version, self._observe) if start <= nxt - 2 else None
             if hit is None:
                 return
             self.state.t = hit
             self._tick(hit, record=False, woken=self.clock.woken)
             start = hit + 2
+
+    def _drain(self, until: int | None) -> int | None:
+        """Mines what waits for block space, a block every `block_time` seconds, in blocks before scenario
+        second `until` (None: all of it). While blocks are full the actors send nothing new: what they send would
+        queue behind. Returns the scenario second of the last block it mined (None: none)."""
+        ctx = self.ctx
+        last = None
+        while self.chain.backlog:
+            ts = self.chain.last_timestamp + self.space.block_time
+            if until is not None and ts >= ctx.t0 + until:
+                break
+            self.state.t = last = ts - ctx.t0
+            self.mirror.mine(ts, "keepers")
+        return last
 
     def _observe(self, a: int, b: int) -> None:
         self.actors.observe(a, b, self.clock.marks)
@@ -155,6 +184,8 @@ class Replay:
                 break
             self.mirror.mine(None, "adl")
             free = None  # an ADL block may have changed them: read again
+            if self.chain.backlog:  # the next round would plan on a state its execution has not reached yet
+                break
         self._observe(self.last_look, t)
         self.last_look = max(self.last_look, t)
         version = self.mirror.version
@@ -203,4 +234,5 @@ class Replay:
         trading = self.traders.report()
         if trading is not None:
             report["trading"] = trading
+        report["settlement"] = summary(self.space)
         return report

@@ -64,9 +64,12 @@ class EventMirror:
         to `reads` (eth_calls after the block, fetched with the receipts). `skip_empty`: see FastChain.mine_and_view."""
         chain = self.ctx.chain
         receipts, values = chain.mine_and_view(timestamp, reads or [], skip_empty)
+        space = chain.space
         for sent, receipt in receipts:
             done = self.state.on_mined.pop(sent.tx_hash, None)
             self.state.count_gas(sent.label.split(":")[0], receipt["gasUsed"])
+            if space is not None:
+                space.record(sent, receipt, chain.block_times.get(receipt["blockNumber"], chain.last_timestamp))
             if receipt["status"] != 1:
                 label = f"{sent.label.split(':')[0]}: {chain.revert_reason(sent.tx_hash, args=False)}"  # counted by error name
                 self.state.count_failure(label)

@@ -106,6 +106,7 @@ class TraderSlot:
     opened: bool = False  # its opening trade was mined (at set-up, or during the replay)
     closed: bool = False  # its exit was mined
     tries: int = 0  # trades sent for the step it is at (opening, then closing) without success
+    sent: bytes | None = None  # its last trade's transaction (it sends no other while that one is unmined)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -46,17 +46,18 @@ class TraderActors:
     def decide(self, t: int, marks: dict[str, int | None]) -> list[Intent]:
         """What the traders do at scenario second `t` on the oracle `marks` [wad]. Nothing is sent."""
         intents = []
+        on_mined = self.state.on_mined  # a trade still waiting for block space is not sent again
         while self._opened < len(self.openers) and self.openers[self._opened].opened:
             self._opened += 1  # the opened prefix is done with
         for i in range(self._opened, len(self.openers)):
             s = self.openers[i]
             if s.pos.opens_at > t:
                 break  # sorted by opening time
-            if not s.opened and s.tries < MAX_TRIES and marks.get(s.pos.market) is not None:
+            if not s.opened and s.tries < MAX_TRIES and marks.get(s.pos.market) is not None and s.sent not in on_mined:
                 intents.append(Intent(("open", s.index), None, self._open_sender(s, t, marks[s.pos.market])))
         frozen = self.state.pending_liquidation | self.state.in_auction
         for s in self.exits:
-            if not s.opened or s.closed or s.tries >= MAX_TRIES or s.key in frozen:
+            if not s.opened or s.closed or s.tries >= MAX_TRIES or s.key in frozen or s.sent in on_mined:
                 continue
             exit_ = self._exit(s, marks.get(s.pos.market))
             if exit_ is not None:
@@ -111,6 +112,7 @@ class TraderActors:
         m = s.pos.market
         tx = send_mm_trade(ctx, s.wallet, s.mm, m, size, price, margin, self._nonce, f"trade:{kind}", account_sends=False)
         s.tries += 1
+        s.sent = tx
         book = ctx.market.books.get(m)
 
         def mined() -> None:

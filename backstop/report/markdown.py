@@ -360,8 +360,8 @@ def _run(report: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(report: dict) -> str:
     """report.md: header, synthetic parts, summary, published figures, fund flows, fund and markets by hour,
-    price impact, liquidations, auction fills, ADL victims, keepers, trading during the replay (when any), open
-    positions, charts, parameters, run.
+    price impact, liquidations, auction fills, ADL victims, keepers, trading during the replay (when any),
+    settlement capacity, open positions, charts, parameters, run.
 
     Renders whatever is present; a missing or malformed section becomes "none"/"n/a" text, and schema
     problems found by `validate_report` are listed at the end.
@@ -381,6 +381,7 @@ def render_markdown(report: dict) -> str:
         _adl(report),
         tables.keepers(report),
         tables.trading(report),
+        tables.settlement(report),
         _mark_to_market(report),
         ["## Charts", ""]
         + [f"![{key}]({name})" for key, name in CHART_FILES.items()],

@@ -509,6 +509,33 @@ class Throughput(_Part):
     ratio: Number | None = _f("`tx_per_s / raw_anvil_tx_per_s`; `null` when not measured", "x", "Ratio to raw Anvil")
 
 
+class WaitRow(_Part):
+    """Liquidations whose transaction waited more than `over_s` and at most `up_to_s` seconds for block space."""
+
+    over_s: int = _f("lower bound (exclusive)", "s")
+    up_to_s: int | None = _f("upper bound (inclusive); `null`: no bound", "s")
+    liquidations: int = _f("liquidations whose transaction waited that long", "count")
+
+
+class Settlement(_Part):
+    """Block space (the scenario's `chain`): the replay packs the actors' transactions into blocks of
+    `block_gas_limit` gas, one every `block_time` seconds, each at the gas its kind last used; what does not fit
+    waits for the next block (backstop.chain.blockspace). The scenario's own price transactions take no space.
+    Gas figures differ on the embedded EVM (warm slots), so this section is not part of the report digest."""
+
+    block_gas_limit: int = _f("gas per block", "gas")
+    block_time: int = _f("seconds between blocks while transactions wait", "s")
+    blocks: int = _f("blocks mined during the replay", "count")
+    full_blocks: int = _f("blocks that left transactions waiting for the next", "count")
+    peak_block_gas: int = _f("the most gas the actors' transactions used in one block", "gas")
+    transactions_waited: int = _f("transactions mined later than the block they were sent for", "count")
+    liquidations: int = _f("liquidations sent in `liquidate` and `liquidateMany` transactions that were mined", "count")
+    liquidations_waited: int = _f("of them, in a transaction that waited for block space", "count")
+    longest_wait_s: int = _f("the longest such wait", "s")
+    mean_wait_s: Number = _f("the mean wait of those that waited", "s")
+    waits: list[WaitRow] = _f("how many waited how long, below")
+
+
 class Report(_OmitsUnset):
     """One run of one crash scenario against the contracts: report.json. Unknown top-level keys are invalid."""
 
@@ -540,6 +567,9 @@ class Report(_OmitsUnset):
     throughput: Throughput = _f("how fast the chain took the replay's transactions, below")
     trading: Trading | None = _optional(
         "traders who opened or closed during the replay, below; absent when the scenario has none"
+    )
+    settlement: Settlement | None = _optional(
+        "block space: how many liquidations waited how long for a block, below; absent in reports before it"
     )
 
 

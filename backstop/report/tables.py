@@ -16,7 +16,7 @@ from backstop.report.access import as_dict, as_int, as_list, as_number
 from backstop.report.format import fmt_count, fmt_num, fmt_price, fmt_t, fmt_usd, table
 from backstop.report.series import market_names, time_steps
 
-__all__ = ["adl_explanation", "auction_fills", "keepers", "markets_by_hour", "published", "trading"]
+__all__ = ["adl_explanation", "auction_fills", "keepers", "markets_by_hour", "published", "settlement", "trading"]
 
 USD_METRICS = {"liquidated_notional", "shortfall", "bad_debt", "fund_used", "adl_notional"}
 
@@ -237,3 +237,35 @@ def trading(report: Mapping[str, Any]) -> list[str]:
         for (market, kind), (n, notional, first, last) in sorted(rows.items())
     ]
     return lines + table(("market", "trade", "count", "notional [USD]", "first", "last"), body, "llrrrr")
+
+
+def settlement(report: Mapping[str, Any]) -> list[str]:
+    """Block space: how many liquidations waited how long for a block; nothing in a report without it."""
+    section = as_dict(report.get("settlement"))
+    if not section:
+        return []
+    waited = as_int(section.get("liquidations_waited")) or 0
+    lines = [
+        "## Settlement capacity",
+        "",
+        f"Blocks of {fmt_count(section.get('block_gas_limit'))} gas, one every {fmt_count(section.get('block_time'))} s "
+        f"while transactions wait (the scenario's `chain`). {fmt_count(section.get('blocks'))} blocks were mined, "
+        f"{fmt_count(section.get('full_blocks'))} of them full; the busiest used "
+        f"{fmt_count(section.get('peak_block_gas'))} gas. {fmt_count(section.get('transactions_waited'))} transactions "
+        f"waited for a later block than the one they were sent for.",
+        "",
+    ]
+    if not waited:
+        return lines + [f"None of the {fmt_count(section.get('liquidations'))} liquidations waited for block space."]
+    lines += [
+        f"{fmt_count(waited)} of the {fmt_count(section.get('liquidations'))} liquidations waited for block space: "
+        f"{as_number(section.get('mean_wait_s')) or 0:.1f} s on average, {fmt_count(section.get('longest_wait_s'))} s at most.",
+        "",
+    ]
+    body = []
+    for row in as_list(section.get("waits")):
+        r = as_dict(row)
+        high = r.get("up_to_s")
+        span = f"over {fmt_count(r.get('over_s'))} s" if high is None else f"{fmt_count(r.get('over_s'))}–{fmt_count(high)} s"
+        body.append((span, fmt_count(r.get("liquidations"))))
+    return lines + table(("waited", "liquidations"), body, "lr")

@@ -51,6 +51,7 @@ from backstop.units import BPS, to_usdc
 
 __all__ = [
     "AdlScenario",
+    "ChainScenario",
     "FundScenario",
     "PublishedFigure",
     "Scenario",
@@ -72,6 +73,16 @@ class FundScenario(ScenarioModel):
     drawdown_bps: Annotated[Int, Field(ge=0, le=BPS)] = InsuranceFundModel.drawdown_bps
     fast_drop_bps: Annotated[Int, Field(ge=0, le=BPS)] = InsuranceFundModel.fast_drop_bps
     global_floor: Usd = 0
+
+
+class ChainScenario(ScenarioModel):
+    """The settlement chain's block space: ``block_gas_limit`` [gas] = 30,000,000 (at least 1,000,000) per block,
+    a block every ``block_time`` [seconds] = 2 (1..60; an OP-Stack rollup's). The replay packs the actors'
+    transactions into blocks of that gas (each at the gas its kind last used); what does not fit waits for the
+    next block, ``block_time`` later, and the report's ``settlement`` says who waited how long."""
+
+    block_gas_limit: Annotated[Int, Field(ge=1_000_000)] = 30_000_000
+    block_time: Annotated[Int, Field(ge=1, le=60)] = 2
 
 
 class AdlScenario(ScenarioModel):
@@ -148,6 +159,7 @@ class Scenario(ScenarioModel):
     - ``markets``: non-empty list of :class:`MarketScenario` with unique names.
     - ``fund``: :class:`FundScenario`.
     - ``adl``: :class:`AdlScenario`.
+    - ``chain``: :class:`ChainScenario`, the settlement chain's block space.
     - ``population``: list of :class:`ExplicitPopulation` / :class:`GeneratedPopulation`, each naming a market.
     - ``keepers``: list of :class:`KeeperScenario` with unique names.
     - ``variants`` = {}: name -> {dotted key: value} overrides (see :meth:`with_overrides`).
@@ -167,6 +179,7 @@ class Scenario(ScenarioModel):
     markets: Annotated[list[MarketScenario], Field(min_length=1)]
     fund: FundScenario = Field(default_factory=FundScenario)
     adl: AdlScenario = Field(default_factory=AdlScenario)
+    chain: ChainScenario = Field(default_factory=ChainScenario)
     population: list[PopulationSpec]
     keepers: list[KeeperScenario]
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
