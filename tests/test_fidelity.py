@@ -70,8 +70,8 @@ def test_a_take_that_reverts_is_handled_afterwards(tmp_path, monkeypatch):
     original = KeeperActors._take
     sabotaged: list[int] = []
 
-    def failing(self, k, a, t, price, mark, free):
-        intent = original(self, k, a, t, price, mark, free)
+    def failing(self, k, a, t, price, mark, free, worth):
+        intent = original(self, k, a, t, price, mark, free, worth)
         if intent is None or len(sabotaged) >= 3:
             return intent
 

@@ -55,10 +55,10 @@ def derive_account(seed: int, label: str, index: int) -> LocalAccount:
 class Wallet:
     account: LocalAccount
     nonce: int = 0
+    address: str = field(init=False)  # the account's, read once (a replay asks for it a million times)
 
-    @property
-    def address(self) -> str:
-        return self.account.address
+    def __post_init__(self) -> None:
+        self.address = self.account.address
 
 
 @dataclass

@@ -189,8 +189,8 @@ class KeeperActors:
         """Takes and restarts: the fastest keeper whose latency has passed since the auction started."""
         intents = []
         frozen_in = _in_liquidation(self.state)
-        restarts = {k.name: k.online(t, "restart") for k in by_latency}  # once a look, not once an auction
-        takes = {k.name: k.online(t, "take") for k in by_latency}
+        # each keeper's figures once a look, not once an auction: (keeper, latency, address, restarts, takes, discount)
+        looks = [(k, k.spec.latency, k.wallet.address, k.online(t, "restart"), k.online(t, "take"), k.spec.take_discount_bps) for k in by_latency]
         for a in self.state.auctions.values():
             mark = marks.get(a.market)
             if mark is None or a.qty == 0:
@@ -200,15 +200,19 @@ class KeeperActors:
             params = AuctionParams(spec.auction.buf_bps, spec.auction.stale_bps, spec.auction.tail)
             stale = is_stale(price, mark, action_ts - a.tic, params)
             frozen = frozen_in.get(a.market, set())
-            for k in by_latency:
-                if t - a.start_t < k.spec.latency or k.wallet.address in frozen:
+            worth: dict[int, int | None] = {}  # discount [bps] -> most to unwind (see `_worth`): the same for every keeper
+            age = t - a.start_t
+            for k, latency, address, restarts, takes, discount in looks:
+                if age < latency or address in frozen:
                     continue  # a keeper whose own position is in liquidation cannot take (PositionInLiquidation)
                 if stale:
-                    if restarts[k.name]:
+                    if restarts:
                         intents.append(Intent(("redo", a.id, a.tic), k, self._redo_sender(k, a)))
                         break
                     continue
-                take = self._take(k, a, t, price, mark, free) if takes[k.name] else None
+                if not takes or worth.get(discount) == 0:  # not worth it at this keeper's discount: nor for the next
+                    continue
+                take = self._take(k, a, t, price, mark, free, worth)
                 if take is not None:
                     intents.append(take)
                     break
@@ -221,15 +225,28 @@ class KeeperActors:
 
         return send
 
-    def _take(self, k: KeeperState, a: AuctionMirror, t: int, price: int, mark: int, free: dict[str, int]) -> Intent | None:
-        if not take_is_attractive(price, mark, a.long, k.spec.take_discount_bps):
+    def _worth(self, a: AuctionMirror, t: int, price: int, mark: int, discount_bps: int) -> int | None:
+        """The most [wad] a keeper asking `discount_bps` would take of auction `a` at `price` for what it can
+        unwind (None: no limit, no book; 0: not worth taking at all)."""
+        if not take_is_attractive(price, mark, a.long, discount_bps):
+            return 0
+        book = self.ctx.market.books.get(a.market)
+        if book is None:
+            return None
+        return book.most_to_unwind(book.deepest(t + 1), t + 1, a.long, price, mark, discount_bps, self.ctx.specs[a.market].price_band_bps)
+
+    def _take(
+        self, k: KeeperState, a: AuctionMirror, t: int, price: int, mark: int, free: dict[str, int], worth: dict[int, int | None]
+    ) -> Intent | None:
+        discount = k.spec.take_discount_bps
+        if discount not in worth:
+            worth[discount] = self._worth(a, t, price, mark, discount)
+        most = worth[discount]
+        if most == 0:
             return None
         spec = self.ctx.specs[a.market]
         book = self.ctx.market.books.get(a.market)
         venue = book.deepest(t + 1) if book else None
-        most = book.most_to_unwind(venue, t + 1, a.long, price, mark, k.spec.take_discount_bps, spec.price_band_bps) if book else None
-        if most == 0:
-            return None
         im_bps = max(t.initial_margin_bps for t in spec.tiers)  # the top bracket's rate: a safe bound
         qty, margin = take_size(free[k.wallet.address], a.qty, price, mark, a.long, im_bps, to_usdc(spec.auction.dust), most)
         if qty == 0 or not self._coverable(a, qty, price):

@@ -81,7 +81,8 @@ class Deleverager:
 
     def round(self, t: int, marks: dict[str, int | None]) -> bool:
         """One ADL round. What the triggers need is read in one round trip (nothing is mined between the
-        reads); the positions of each market and side once; each execution's fills are then applied to that copy
+        reads; running auctions and their frozen positions come from the mirror); the positions of each market
+        and side once; each execution's fills are then applied to that copy
         (see AdlExecutor.execute), so the next execution's trigger, claims and list are computed on the state the
         previous one leaves: all go into one block, in order. Returns whether any was sent."""
         if "adl" in self.ctx.chain.waiting_kinds():
@@ -97,17 +98,27 @@ class Deleverager:
         for m in markets:
             mid = self.ctx.mids[m]
             reads += [(c["fund"], "poolBalance", [mid]), (c["fund"], "adlAllowed", [mid]), (c["auction"], "inLiquidityRisk", [mid])]
-        for id_, m, trader, _ in sales:
+        # a running auction's size and its frozen position are the mirror's (the events make them exact); a
+        # queued liquidation's are read from the chain, with the fund
+        auctions, positions = self.state.auctions, self.state.positions
+        queued = [(id_, m, trader, long) for id_, m, trader, long in sales if id_ not in auctions]
+        for id_, m, trader, _ in queued:
             reads += [(c["auction"], "sale", [id_]), (c["house"], "getPosition", [self.ctx.mids[m], trader])]
         values = self.ctx.chain.view(reads)
         glob = values[0]
         fund = {m: values[1 + 3 * i : 4 + 3 * i] for i, m in enumerate(markets)}
         rest = values[1 + 3 * len(markets) :]
-        left = [
-            _Left(id_, m, trader, long, lm.Position(*rest[2 * i + 1]), rest[2 * i][4])
-            for i, (id_, m, trader, long) in enumerate(sales)
-            if rest[2 * i] and rest[2 * i][4] and rest[2 * i + 1] is not None
-        ]
+        read = {q[0]: (rest[2 * i][4] if rest[2 * i] else 0, rest[2 * i + 1]) for i, q in enumerate(queued)}
+        left = []
+        for id_, m, trader, long in sales:
+            if id_ in auctions:
+                qty, mirrored = auctions[id_].qty, positions.get((m, trader))
+                position = dataclasses.replace(mirrored) if mirrored is not None else None  # a copy: the round's fills apply to it
+            else:
+                qty, raw = read[id_]
+                position = lm.Position(*raw) if raw is not None else None
+            if qty and position is not None:
+                left.append(_Left(id_, m, trader, long, position, qty))
         pools = {m: f[0] for m, f in fund.items()}
         claims = _Claims(left, marks)
         books: dict[tuple[str, bool], dict[str, lm.Position]] = {}

@@ -35,6 +35,7 @@ from backstop.units import BPS, WAD
 
 ONE_PERCENT = 0.01  # the log move a trade of one depth_usd makes
 EXOGENOUS_SAMPLE = 10  # [seconds] how often the exogenous marks are sampled for `impact_only`
+CACHED_SECONDS = 64  # seconds of displacements kept at most between impulses (the clock's search asks for few)
 EXOGENOUS = "exogenous"
 
 
@@ -130,8 +131,9 @@ class VenueBook:
             self.exogenous.add(t, self.index[venue], self.delta(venue, t, notional))
         self.generations: list[Layer] = []
         self.traders = self._layer()  # traders' own trades during the replay
-        self._last: tuple[tuple, list[list[float]]] | None = None  # offsets' last (key, the displacement of every prefix)
-        self._impulses = 0  # impulses added to the generations: what invalidates `_last`
+        self._offsets: dict[tuple, list[list[float]]] = {}  # (t, impulses) -> the displacement of every prefix
+        self._prices: dict[tuple, float] = {}  # (venue, t, upto, impulses) -> traded price [USD]
+        self._impulses = 0  # impulses added to the generations: what invalidates both
         self._worst: tuple[list[int], list[int | None], list[int | None]] | None = None  # exogenous marks' suffix extremes
         self.figures = {v: VenueFigures(market.price(v, 0), market.price(v, 0), market.price(v, 0)) for v in self.venues}
 
@@ -159,10 +161,13 @@ class VenueBook:
     def offsets(self, t: float, upto: int | None = None) -> list[float]:
         """Every venue's displacement [log price] at `t` by the exogenous flows and the generations below
         `upto` (all by default). Every prefix of the generations is summed at once and kept for the second `t`
-        until the next impulse: the engine asks for every venue at the same second, and a cascade's
-        generation search for every prefix."""
+        until the next impulse: the engine asks for every venue at the same second (the keepers' clock and their
+        actions alternate between two), and a cascade's generation search for every prefix."""
         key = (t, self._impulses)
-        if self._last is None or self._last[0] != key:
+        prefix = self._offsets.get(key)
+        if prefix is None:
+            if len(self._offsets) >= CACHED_SECONDS:
+                self._offsets.clear()
             total = self.exogenous.at(t)
             if len(self.traders):
                 total = [a + b for a, b in zip(total, self.traders.at(t))]
@@ -173,14 +178,19 @@ class VenueBook:
                     mean, devs = state
                     total = [a + (mean + d) for a, d in zip(total, devs)]
                 prefix.append(total)
-            self._last = (key, prefix)
-        prefix = self._last[1]
+            self._offsets[key] = prefix
         return prefix[-1] if upto is None else prefix[min(max(upto, 0), len(prefix) - 1)]
 
     def price(self, venue: str, t: float, upto: int | None = None) -> float:
         """The venue's traded price [USD] at `t`: the exogenous price moved by the generations below `upto`
-        (all of them by default)."""
-        return self.market.price(venue, t) * math.exp(self.offsets(t, upto)[self.index[venue]])
+        (all of them by default). Kept until the next impulse."""
+        key = (venue, t, upto, self._impulses)
+        price = self._prices.get(key)
+        if price is None:
+            if len(self._prices) >= CACHED_SECONDS * 8:
+                self._prices.clear()
+            price = self._prices[key] = self.market.price(venue, t) * math.exp(self.offsets(t, upto)[self.index[venue]])
+        return price
 
     def worst_exogenous_mark(self, t: int, long: bool, config: Any, decimals: int, duration: int) -> int | None:
         """The lowest (for a long; highest for a short) oracle mark [wad] the exogenous prices reach from `t`

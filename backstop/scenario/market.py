@@ -272,8 +272,9 @@ class MarketScenario(ScenarioModel):
 
     def price(self, venue: str, t: float) -> float:
         """The venue's price at `t` [seconds]: linear between points, the last price after the last point."""
-        if venue not in self._points:
+        points = self.__pydantic_private__["_points"].get(venue)  # not via pydantic's __getattr__: a replay's hot path
+        if points is None:
             raise KeyError(f"market {self.name} has no venue {venue!r} (venues: {', '.join(self.venues)})")
         if t < 0:
             raise ValueError(f"t must be >= 0 seconds, got {t}")
-        return interpolate(self._points[venue], t)
+        return interpolate(points, t)
