@@ -127,3 +127,26 @@ def test_full_blocks_make_liquidations_wait_and_the_report_says_how_long(runs):
     assert report_digest(tight) != report_digest(ample)
     md = render_markdown(tight)
     assert "## Settlement capacity" in md and f"{s['liquidations_waited']:,} of the" in md
+
+
+def test_a_batching_keeper_sizes_its_batches_to_the_block(tmp_path):
+    from types import SimpleNamespace
+
+    from backstop.replay.batches import BATCH_LIMIT, batch_size
+
+    space = BlockSpace(1_000_000, 12)
+    ctx = SimpleNamespace(chain=SimpleNamespace(space=space))
+    assert batch_size(ctx) == 1_000_000 // FIRST_GUESS["liquidateMany"] == 2
+    space.learned["liquidateMany"] = 80_000
+    assert batch_size(ctx) == 12
+    space.learned["liquidateMany"] = 2_000_000  # bigger than a block: one liquidation a batch
+    assert batch_size(ctx) == 1
+    assert batch_size(SimpleNamespace(chain=SimpleNamespace(space=None))) == BATCH_LIMIT
+
+    keepers = [{"name": "fast", "count": 2, "capital": 200_000, "latency": 0, "take_discount_bps": 100, "batch": True}]
+    report = run_replay(MINI, tmp_path / "batched", network="revm", progress=False, measure_raw=False,
+                        overrides={"population.0.count": 120, "keepers": keepers, "chain.block_gas_limit": 1_000_000, "chain.block_time": 12})
+    assert validate_report(report) == [] and reconcile(report) == []
+    # batched on small blocks, every liquidation sent is mined, in batches whose size fits a block
+    assert report["settlement"]["liquidations"] == report["totals"]["liquidations"] > 0
+    assert report["run"]["gas"]["liquidateMany"]["transactions"] > 0 and "liquidate" not in report["run"]["gas"]

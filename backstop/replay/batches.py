@@ -3,17 +3,19 @@
 
 The decisions stay the keepers' own, one per position (backstop.replay.actors): this only regroups how they
 are sent. A trader the batch skips (``LiquidationSkipped``: no longer liquidatable when the block ran, already
-in liquidation) leaves its pending mark, as a reverted ``liquidate`` does (backstop.replay.mirror).
+in liquidation) leaves its pending mark, as a reverted ``liquidate`` does (backstop.replay.mirror). A batch holds
+at most BATCH_LIMIT liquidations, and no more than one block of the scenario's `chain` holds (`batch_size`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from backstop.chain.blockspace import FIRST_GUESS
 from backstop.replay.intents import Intent
 from backstop.replay.state import KeeperState, ReplayContext
 
-__all__ = ["BATCH_LIMIT", "batch_liquidations"]
+__all__ = ["BATCH_LIMIT", "batch_liquidations", "batch_size"]
 
 BATCH_LIMIT = 40  # liquidations per liquidateMany at most: well inside a 30M block through auctions (~450k each)
 BATCH_GAS = 25_000_000  # [gas] limit of a liquidateMany transaction (gas is free on the replay's own chains)
@@ -43,12 +45,23 @@ def batch_liquidations(ctx: ReplayContext, intents: list[Intent], cascade: Calla
     return out
 
 
+def batch_size(ctx: ReplayContext) -> int:
+    """Liquidations per liquidateMany: BATCH_LIMIT, or fewer when the chain's blocks (the scenario's `chain`, see
+    backstop.chain.blockspace) hold fewer at the gas a batched liquidation last used: a batch fits one block."""
+    space = ctx.chain.space
+    if space is None:
+        return BATCH_LIMIT
+    per = space.learned.get("liquidateMany", FIRST_GUESS["liquidateMany"])
+    return max(1, min(BATCH_LIMIT, space.gas_limit // per))
+
+
 def _sender(ctx: ReplayContext, k: KeeperState, keys: tuple[tuple[str, str], ...], cascade: Callable[[tuple[str, str], int], None], t: int) -> Callable[[], None]:
     def send() -> None:
         m = keys[0][0]
         auction = ctx.c["auction"]
-        for start in range(0, len(keys), BATCH_LIMIT):
-            chunk = keys[start : start + BATCH_LIMIT]
+        size = batch_size(ctx)
+        for start in range(0, len(keys), size):
+            chunk = keys[start : start + size]
             for key in chunk:
                 cascade(key, t)
             data = ctx.chain.encode(auction, "liquidateMany", [ctx.mids[m], [trader for _, trader in chunk]])
