@@ -150,3 +150,15 @@ def test_a_batching_keeper_sizes_its_batches_to_the_block(tmp_path):
     # batched on small blocks, every liquidation sent is mined, in batches whose size fits a block
     assert report["settlement"]["liquidations"] == report["totals"]["liquidations"] > 0
     assert report["run"]["gas"]["liquidateMany"]["transactions"] > 0 and "liquidate" not in report["run"]["gas"]
+
+
+def test_the_cli_says_when_liquidations_waited_for_block_space(tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    args = [sys.executable, "-m", "backstop.cli", "replay", str(MINI), "--network", "revm", "--out", str(tmp_path / "cli"), "--no-progress",
+            "--set", "population.0.count=120", "--set", "chain.block_gas_limit=1000000", "--set", "chain.block_time=12"]
+    result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("block space: "))
+    assert "liquidations waited for a block" in line and "full blocks of 1,000,000 gas" in line

@@ -92,6 +92,13 @@ def replay(
     )
     for problem in reconcile(report):
         click.echo(f"warning: the report does not reconcile: {problem}", err=True)
+    settlement = report.get("settlement")
+    if settlement and settlement["liquidations_waited"]:
+        click.echo(
+            f"block space: {settlement['liquidations_waited']:,} of {settlement['liquidations']:,} liquidations waited for a block "
+            f"({settlement['mean_wait_s']:.1f} s on average, {settlement['longest_wait_s']:,} s at most; "
+            f"{settlement['full_blocks']:,} full blocks of {settlement['block_gas_limit']:,} gas)"
+        )
     tp = report["throughput"]
     if tp.get("ratio") is not None:
         node = "embedded EVM" if report["run"].get("network") == "revm" else "Anvil"
