@@ -113,6 +113,9 @@ def test_one_bid_fills_the_whole_liquidation_without_an_auction(system, roles, a
     assert auction.dirt(MID) == 0 and auction.globalDirt() == 0
     absorbed = [e for e in tx.events if e.event_name == "StandingBidsFilled"][0]
     assert (absorbed.qty, absorbed.left) == (SIZE, 0)
+    # taken whole at its start: no sale record is kept (its events are its history), yet the id is used
+    assert tuple(auction.sale(absorbed.id)) == (b"\0" * 32, "0x" + "0" * 40, False, 0, 0, 0, 0, 0)
+    assert auction.kicks() == absorbed.id
     # the bid: what is left of it, and the escrow still in the book
     b = book.bid(bid_id)
     mb = model.bids[bid_id]
