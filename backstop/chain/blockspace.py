@@ -29,9 +29,7 @@ FIRST_GUESS = {
     "redo": 200_000,
     "release": 450_000,
     "adl": 450_000,  # one counterparty; each more ~125k
-    "trade": 400_000,
-    "open": 400_000,
-    "close": 250_000,
+    "trade": 400_000,  # a trader's own open or close (label trade:<kind>)
 }
 DEFAULT_GUESS = 300_000  # [gas] a kind not listed above
 

@@ -255,7 +255,7 @@ class FastChain(AbiCodec):
 
     def waiting_kinds(self) -> set[str]:
         """The kinds (label up to its first colon) of the transactions that wait for block space."""
-        return {s.label.split(":")[0] for s in self._pending if s.offered_at is not None}
+        return {BlockSpace.kind(s.label) for s in self._pending if s.offered_at is not None}
 
     def call_fn(self, wallet: Wallet, contract: Contract, fn: str, *args: Any, label: str = "") -> bytes:
         return self.send(wallet, contract.address, self.encode(contract, fn, args), label or fn)

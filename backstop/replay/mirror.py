@@ -68,15 +68,15 @@ class EventMirror:
         for sent, receipt in receipts:
             done = self.state.on_mined.pop(sent.tx_hash, None)
             self.state.count_gas(sent.label.split(":")[0], receipt["gasUsed"])
+            block_ts = chain.block_times.get(receipt["blockNumber"], chain.last_timestamp)
             if space is not None:
-                space.record(sent, receipt, chain.block_times.get(receipt["blockNumber"], chain.last_timestamp))
+                space.record(sent, receipt, block_ts)
             if receipt["status"] != 1:
                 label = f"{sent.label.split(':')[0]}: {chain.revert_reason(sent.tx_hash, args=False)}"  # counted by error name
                 self.state.count_failure(label)
                 if label.startswith("liquidate"):
                     self.state.pending_liquidation.clear()  # re-evaluated next step
                 continue
-            block_ts = chain.block_times.get(receipt["blockNumber"], chain.last_timestamp)
             events = [(event, args) for _contract, event, args, _ in chain.decode(receipt)]
             for event, args in events:
                 self.on_event(event, args, block_ts)
